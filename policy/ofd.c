@@ -1,0 +1,135 @@
+/*
+ * policy/ofd.c: see ofd.h.
+ *
+ * Lookups are two dependent loads with no lock.  A description is recycled
+ * through a free list rather than unmapped, so a lookup racing with close()
+ * on another thread (a race in the program itself) reads a valid, if
+ * unrelated, record rather than freed memory.
+ */
+#include "ofd.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arena.h"
+#include "os/os.h"
+
+uint64_t mmhint_ofd_untracked;
+
+static mmhint_ofd_t **volatile chunks[MMHINT_FD_CHUNKS];
+static int table_lock;
+static mmhint_ofd_t *free_list;
+
+static void lock(void) {
+  while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static void unlock(void) { __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE); }
+
+mmhint_ofd_t *mmhint_ofd_get(int fd) {
+  if ((unsigned)fd >= MMHINT_FD_MAX) return NULL;
+  mmhint_ofd_t **c = __atomic_load_n(&chunks[(unsigned)fd >> MMHINT_FD_CHUNK_BITS], __ATOMIC_ACQUIRE);
+  if (!c) return NULL;
+  return __atomic_load_n(&c[fd & (MMHINT_FD_CHUNK - 1)], __ATOMIC_ACQUIRE);
+}
+
+mmhint_ofd_t *mmhint_ofd_new(void) {
+  lock();
+  mmhint_ofd_t *o = free_list;
+  if (o) free_list = o->next_free;
+  unlock();
+  if (!o) o = mmhint_arena_alloc(sizeof *o);
+  if (!o) return NULL;
+  memset(o, 0, sizeof *o);
+  o->last_end = -1;
+  return o;
+}
+
+/* Drops one reference; the caller holds the table lock. */
+static void unref_locked(mmhint_ofd_t *o) {
+  if (o && --o->refs <= 0) {
+    o->next_free = free_list;
+    free_list = o;
+  }
+}
+
+/* Returns the slot of fd, creating its chunk; NULL when fd is out of reach or memory ran out. */
+static mmhint_ofd_t *volatile *slot(int fd) {
+  if (fd < 0) return NULL;
+  if ((unsigned)fd >= MMHINT_FD_MAX) {
+    __atomic_fetch_add(&mmhint_ofd_untracked, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  unsigned ci = (unsigned)fd >> MMHINT_FD_CHUNK_BITS;
+  mmhint_ofd_t **c = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
+  if (!c) {
+    c = mmhint_arena_alloc(sizeof(mmhint_ofd_t *) * MMHINT_FD_CHUNK);
+    if (!c) {
+      __atomic_fetch_add(&mmhint_ofd_untracked, 1, __ATOMIC_RELAXED);
+      return NULL;
+    }
+    __atomic_store_n(&chunks[ci], c, __ATOMIC_RELEASE); /* under the table lock: no race */
+  }
+  return (mmhint_ofd_t *volatile *)&c[fd & (MMHINT_FD_CHUNK - 1)];
+}
+
+int mmhint_ofd_attach(int fd, mmhint_ofd_t *o) {
+  lock();
+  mmhint_ofd_t *volatile *s = slot(fd);
+  if (!s) {
+    if (o && o->refs <= 0) unref_locked(o);
+    unlock();
+    return -1;
+  }
+  mmhint_ofd_t *old = *s;
+  if (o) o->refs++;
+  __atomic_store_n(s, o, __ATOMIC_RELEASE);
+  if (old) unref_locked(old);
+  unlock();
+  return 0;
+}
+
+void mmhint_ofd_detach(int fd) {
+  if ((unsigned)fd >= MMHINT_FD_MAX) return;
+  unsigned ci = (unsigned)fd >> MMHINT_FD_CHUNK_BITS;
+  if (!__atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE)) return;
+  lock();
+  mmhint_ofd_t **c = chunks[ci];
+  mmhint_ofd_t *old = c[fd & (MMHINT_FD_CHUNK - 1)];
+  if (old) {
+    __atomic_store_n(&c[fd & (MMHINT_FD_CHUNK - 1)], NULL, __ATOMIC_RELEASE);
+    unref_locked(old);
+  }
+  unlock();
+}
+
+void mmhint_ofd_detach_range(unsigned lo, unsigned hi) {
+  if (hi >= MMHINT_FD_MAX) hi = MMHINT_FD_MAX - 1;
+  if (lo > hi) return;
+  lock();
+  for (unsigned ci = lo >> MMHINT_FD_CHUNK_BITS; ci <= (hi >> MMHINT_FD_CHUNK_BITS); ci++) {
+    mmhint_ofd_t **c = chunks[ci];
+    if (!c) continue;
+    for (unsigned i = 0; i < MMHINT_FD_CHUNK; i++) {
+      unsigned fd = (ci << MMHINT_FD_CHUNK_BITS) | i;
+      if (fd < lo || fd > hi || !c[i]) continue;
+      mmhint_ofd_t *old = c[i];
+      __atomic_store_n(&c[i], NULL, __ATOMIC_RELEASE);
+      unref_locked(old);
+    }
+  }
+  unlock();
+}
+
+void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx) {
+  for (unsigned ci = 0; ci < MMHINT_FD_CHUNKS; ci++) {
+    mmhint_ofd_t **c = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
+    if (!c) continue;
+    for (unsigned i = 0; i < MMHINT_FD_CHUNK; i++) {
+      mmhint_ofd_t *o = __atomic_load_n(&c[i], __ATOMIC_ACQUIRE);
+      if (o) fn((int)((ci << MMHINT_FD_CHUNK_BITS) | i), o, ctx);
+    }
+  }
+}
+
+void mmhint_ofd_after_fork(void) { table_lock = 0; }

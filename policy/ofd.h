@@ -1,0 +1,75 @@
+/*
+ * policy/ofd.h: open file descriptions and the table from descriptor numbers
+ * to them.
+ *
+ * State that POSIX attaches to the open file description (the offset, the
+ * status flags) must be shared by every descriptor that refers to it: dup,
+ * dup2, dup3 and F_DUPFD copies point at one mmhint_ofd_t here, counted by
+ * `refs`.  The table is two-level and grows on demand, so a hard
+ * RLIMIT_NOFILE of 2^30 costs nothing until such descriptors exist; numbers
+ * at or beyond MMHINT_FD_MAX are not tracked (and say so in the statistics).
+ */
+#ifndef MMHINT_POLICY_OFD_H
+#define MMHINT_POLICY_OFD_H
+
+#include <stdint.h>
+
+#include "stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MMHINT_FD_CHUNK_BITS 10
+#define MMHINT_FD_CHUNK (1 << MMHINT_FD_CHUNK_BITS)
+#define MMHINT_FD_CHUNKS 1024
+#define MMHINT_FD_MAX (MMHINT_FD_CHUNK * MMHINT_FD_CHUNKS) /* 1,048,576 */
+
+enum {
+  MMHINT_OFD_OPENED = 1 << 0,   /* opened by this process through a wrapper (else adopted) */
+  MMHINT_OFD_SHARED = 1 << 1,   /* another process may move the offset (fork, inherited) */
+  MMHINT_OFD_SEEKABLE = 1 << 2, /* lseek works: offsets are meaningful */
+  MMHINT_OFD_STDIO = 1 << 3,    /* a stdio stream was made on it */
+};
+
+typedef struct mmhint_ofd {
+  int refs;                /* descriptors pointing here */
+  int oflags;              /* open(2) flags */
+  uint32_t flags;          /* MMHINT_OFD_* */
+  mmhint_file_t *file;     /* statistics record; NULL when untracked */
+  int64_t pos;             /* the offset as far as this process has moved it */
+  int64_t last_end;        /* end of the previous read, -1 before the first */
+  struct mmhint_ofd *next_free;
+} mmhint_ofd_t;
+
+/* Descriptors that the table could not hold (numbers >= MMHINT_FD_MAX, or no memory). */
+extern uint64_t mmhint_ofd_untracked;
+
+/* Returns the description behind fd, or NULL (not tracked, or fd not known). Lock-free. */
+mmhint_ofd_t *mmhint_ofd_get(int fd);
+
+/* Returns a fresh description with refs = 0, or NULL when memory ran out. */
+mmhint_ofd_t *mmhint_ofd_new(void);
+
+/*
+ * Points fd at o (taking a reference), dropping whatever fd pointed at before.
+ * Returns 0, or -1 when fd cannot be tracked.
+ */
+int mmhint_ofd_attach(int fd, mmhint_ofd_t *o);
+
+/* Forgets fd (the descriptor was closed); drops the reference it held. */
+void mmhint_ofd_detach(int fd);
+
+/* Forgets every fd in [lo, hi] (close_range). */
+void mmhint_ofd_detach_range(unsigned lo, unsigned hi);
+
+/* Calls fn for every tracked descriptor. */
+void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx);
+
+/* After fork in the child: resets the table's locks (another thread may have held them). */
+void mmhint_ofd_after_fork(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

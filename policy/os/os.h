@@ -1,0 +1,48 @@
+/*
+ * policy/os/os.h: the few kernel calls policy/ makes, as raw system calls.
+ * They never enter the shim's wrappers, work before the shim has resolved a
+ * single libc symbol, and never touch errno of the caller's (errors are
+ * returned as -errno).  Unit tests may substitute them.
+ */
+#ifndef MMHINT_POLICY_OS_H
+#define MMHINT_POLICY_OS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Each returns the system call's result, or -errno; errno is left unchanged. */
+long mmhint_os_open(const char *path, int flags, int mode);
+long mmhint_os_read(int fd, void *buf, size_t len);
+long mmhint_os_pread(int fd, void *buf, size_t len, off_t off);
+long mmhint_os_write(int fd, const void *buf, size_t len);
+long mmhint_os_close(int fd);
+long mmhint_os_fstat(int fd, struct stat *st);
+long mmhint_os_lseek(int fd, off_t off, int whence);
+long mmhint_os_rename(const char *from, const char *to);
+long mmhint_os_unlink(const char *path);
+long mmhint_os_fsync(int fd);
+void *mmhint_os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off); /* MAP_FAILED on error */
+long mmhint_os_munmap(void *addr, size_t len);
+long mmhint_os_madvise(void *addr, size_t len, int advice);
+long mmhint_os_fadvise(int fd, off_t off, off_t len, int advice);
+long mmhint_os_getpid(void);
+
+/*
+ * Reads a whole small file (at most `max` bytes) into a buffer from
+ * mmhint_os_mmap.  Returns the length and sets *out, or -errno.  -EFBIG when
+ * the file is larger than `max`.  Free with mmhint_os_munmap(*out, max + 1).
+ */
+long mmhint_os_slurp(const char *path, size_t max, char **out);
+
+/* Writes the whole buffer, retrying short writes and EINTR. Returns 0 or -errno. */
+long mmhint_os_write_all(int fd, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

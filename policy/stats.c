@@ -1,0 +1,558 @@
+/*
+ * policy/stats.c: the statistics store and its JSON writer; see stats.h.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../include/mmhint.h"
+#include "arena.h"
+#include "clock.h"
+#include "json.h"
+#include "os/os.h"
+
+mmhint_mem_stats_t mmhint_mem_stats;
+
+#define MMHINT_BUCKETS 4096 /* power of two; chains stay short for tens of thousands of files */
+
+static mmhint_file_t *volatile buckets[MMHINT_BUCKETS];
+static int insert_lock;
+static uint32_t sample_cap;
+
+/* ---- Locks --------------------------------------------------------------- */
+
+/* A spin lock for short sections off the hot path. */
+static void spin_lock(int *l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static void spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* ---- The store ------------------------------------------------------------ */
+
+void mmhint_stats_init(uint32_t samples) { sample_cap = samples; }
+
+static unsigned bucket_of(uint64_t dev, uint64_t ino) {
+  uint64_t h = (ino * 0x9E3779B97F4A7C15ull) ^ (dev * 0xC2B2AE3D27D4EB4Full);
+  return (unsigned)(h >> 40) & (MMHINT_BUCKETS - 1);
+}
+
+static mmhint_file_t *find(unsigned b, uint64_t dev, uint64_t ino) {
+  for (mmhint_file_t *f = __atomic_load_n(&buckets[b], __ATOMIC_ACQUIRE); f; f = f->next)
+    if (f->ino == ino && f->dev == dev) return f;
+  return NULL;
+}
+
+mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int64_t size) {
+  unsigned b = bucket_of(dev, ino);
+  mmhint_file_t *f = find(b, dev, ino);
+  if (f) return f;
+  spin_lock(&insert_lock);
+  f = find(b, dev, ino);
+  if (!f) {
+    f = mmhint_arena_alloc(sizeof *f);
+    if (f) {
+      f->dev = dev;
+      f->ino = ino;
+      f->mode = mode;
+      f->size_at_open = size;
+      f->sample_stride = 1;
+      f->next = buckets[b];
+      __atomic_store_n(&buckets[b], f, __ATOMIC_RELEASE);
+    }
+  }
+  spin_unlock(&insert_lock);
+  return f;
+}
+
+void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
+  if (!path || !*path) return;
+  if (__atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE) >= MMHINT_MAX_PATHS) return;
+  spin_lock(&f->lock);
+  int known = 0;
+  for (int i = 0; i < f->npaths; i++)
+    if (strcmp(f->paths[i], path) == 0) known = 1;
+  if (!known && f->npaths < MMHINT_MAX_PATHS) {
+    size_t n = strlen(path) + 1;
+    char *copy = mmhint_arena_alloc(n);
+    if (copy) {
+      memcpy(copy, path, n);
+      f->paths[f->npaths] = copy;
+      __atomic_store_n(&f->npaths, f->npaths + 1, __ATOMIC_RELEASE);
+    }
+  }
+  spin_unlock(&f->lock);
+}
+
+/*
+ * Keeps one access in every `stride`; when the buffer is full, drops every
+ * other kept sample and doubles the stride, so the kept samples stay evenly
+ * spaced over the whole run and bounded by the capacity.
+ */
+void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
+  if (!sample_cap) return;
+  uint64_t seen = __atomic_fetch_add(&f->samples_seen, 1, __ATOMIC_RELAXED);
+  if (seen % __atomic_load_n(&f->sample_stride, __ATOMIC_RELAXED)) return;
+  spin_lock(&f->lock);
+  if (!f->samples) f->samples = mmhint_arena_alloc(sizeof(mmhint_sample_t) * sample_cap);
+  if (f->samples) {
+    if (f->nsamples == sample_cap) {
+      for (uint32_t i = 0; i < sample_cap / 2; i++) f->samples[i] = f->samples[2 * i];
+      f->nsamples = sample_cap / 2;
+      f->sample_stride *= 2;
+    }
+    mmhint_sample_t *s = &f->samples[f->nsamples++];
+    s->ticks = ticks;
+    s->offset = offset;
+    s->length = length;
+    s->op = (uint64_t)op;
+  }
+  spin_unlock(&f->lock);
+}
+
+void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0, uint64_t t1, int op) {
+  mmhint_count(&f->c[MMHINT_FC_read_time_ns], t1 - t0); /* in ticks until written */
+  if (r < 0) {
+    mmhint_count(&f->c[MMHINT_FC_read_errors], 1);
+    return;
+  }
+  mmhint_count(&f->c[MMHINT_FC_reads], 1);
+  mmhint_count(&f->c[MMHINT_FC_bytes_read], (uint64_t)r);
+  mmhint_count(&f->hist[mmhint_hist_bucket((uint64_t)r)], 1);
+  if (offset >= 0) {
+    if (prev_end >= 0) {
+      if (offset >= prev_end) mmhint_count(&f->c[MMHINT_FC_seq_reads], 1);
+      if (offset == prev_end) mmhint_count(&f->c[MMHINT_FC_consec_reads], 1);
+    }
+    if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
+  }
+  if (!f->c[MMHINT_FC_first_access_ns]) f->c[MMHINT_FC_first_access_ns] = t0;
+  f->c[MMHINT_FC_last_access_ns] = t1;
+  mmhint_stats_sample(f, t0, offset, (uint64_t)r, op);
+}
+
+void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx) {
+  for (unsigned b = 0; b < MMHINT_BUCKETS; b++)
+    for (mmhint_file_t *f = __atomic_load_n(&buckets[b], __ATOMIC_ACQUIRE); f; f = f->next) fn(f, ctx);
+}
+
+static void reset_one(mmhint_file_t *f, void *ctx) {
+  (void)ctx;
+  memset(f->c, 0, sizeof f->c);
+  memset(f->hist, 0, sizeof f->hist);
+  memset(f->fallbacks, 0, sizeof f->fallbacks);
+  f->lock = 0;
+  f->samples_seen = 0;
+  f->sample_stride = 1;
+  f->nsamples = 0;
+}
+
+void mmhint_stats_reset_after_fork(void) {
+  insert_lock = 0;
+  mmhint_stats_foreach(reset_one, NULL);
+  memset(&mmhint_mem_stats, 0, sizeof mmhint_mem_stats);
+}
+
+/* ---- Rendering ------------------------------------------------------------ */
+
+static const char *type_name(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "regular";
+    case S_IFIFO: return "fifo";
+    case S_IFSOCK: return "socket";
+    case S_IFCHR: return "char";
+    case S_IFBLK: return "block";
+    case S_IFDIR: return "dir";
+    default: return "other";
+  }
+}
+
+/* Returns the text of choice `idx` of an ENUM option ("off|on|auto"). */
+static void enum_text(int id, long long idx, char *buf, size_t len) {
+  const char *p = mmhint_option_table[id].choices;
+  for (long long i = 0; i < idx && p; i++) {
+    p = strchr(p, '|');
+    if (p) p++;
+  }
+  size_t n = 0;
+  if (p)
+    while (p[n] && p[n] != '|') n++;
+  if (n >= len) n = len - 1;
+  memcpy(buf, p ? p : "", n);
+  buf[n] = '\0';
+}
+
+static void render_source(mmhint_json_t *j, const mmhint_config_t *cfg, mmhint_source_t src) {
+  char b[MMHINT_STRING_MAX + 32];
+  switch (src.kind) {
+    case MMHINT_SRC_DEFAULT: mmhint_json_string(j, "default"); return;
+    case MMHINT_SRC_ENV: mmhint_json_string(j, "env"); return;
+    case MMHINT_SRC_CONFIG:
+    case MMHINT_SRC_RULE: {
+      /* Composed by hand: snprintf of a %s may allocate in some libcs. */
+      const char *kind = src.kind == MMHINT_SRC_CONFIG ? "config:" : "rule:";
+      size_t n = 0;
+      for (const char *p = kind; *p && n < sizeof b - 1; p++) b[n++] = *p;
+      for (const char *p = cfg ? cfg->config_path : ""; *p && n < sizeof b - 24; p++) b[n++] = *p;
+      b[n++] = ':';
+      char d[16];
+      int i = 16, line = src.line < 0 ? 0 : src.line;
+      do d[--i] = (char)('0' + line % 10); while ((line /= 10) && i > 0);
+      while (i < 16) b[n++] = d[i++];
+      b[n] = '\0';
+      mmhint_json_string(j, b);
+      return;
+    }
+  }
+  mmhint_json_string(j, "unknown");
+}
+
+static void render_options(mmhint_json_t *j, const mmhint_config_t *cfg) {
+  mmhint_json_key(j, "options");
+  mmhint_json_begin_object(j);
+  if (cfg) {
+    for (int id = 0; id < MMHINT_OPT__COUNT; id++) {
+      char val[MMHINT_STRING_MAX];
+      mmhint_value_format(&cfg->values, id, val, sizeof val);
+      mmhint_json_key(j, mmhint_option_table[id].name);
+      mmhint_json_begin_object(j);
+      mmhint_json_key(j, "value");
+      mmhint_json_string(j, val);
+      mmhint_json_key(j, "source");
+      render_source(j, cfg, cfg->values.src[id]);
+      mmhint_json_end_object(j);
+    }
+  }
+  mmhint_json_end_object(j);
+}
+
+typedef struct {
+  mmhint_json_t *j;
+  const mmhint_config_t *cfg;
+} render_ctx_t;
+
+static void render_file(mmhint_file_t *f, void *vctx) {
+  render_ctx_t *ctx = vctx;
+  mmhint_json_t *j = ctx->j;
+  /* A file that was only looked at (no counter moved) is left out. */
+  int any = 0;
+  for (int i = 0; i < MMHINT_FC__COUNT; i++) any |= f->c[i] != 0;
+  if (!any) return;
+
+  mmhint_json_raw(j, "\n  ");
+  mmhint_json_begin_object(j);
+  mmhint_json_key(j, "dev");
+  mmhint_json_uint(j, f->dev);
+  mmhint_json_key(j, "ino");
+  mmhint_json_uint(j, f->ino);
+  mmhint_json_key(j, "paths");
+  mmhint_json_begin_array(j);
+  int np = __atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < np; i++) mmhint_json_string(j, f->paths[i]);
+  mmhint_json_end_array(j);
+  mmhint_json_key(j, "type");
+  mmhint_json_string(j, type_name(f->mode));
+  mmhint_json_key(j, "size_at_open");
+  mmhint_json_int(j, f->size_at_open);
+
+#define MMHINT_X_WRITE(name, kind, doc)                                                      \
+  mmhint_json_key(j, #name);                                                                 \
+  if (MMHINT_FC_##name == MMHINT_FC_read_time_ns)                                            \
+    mmhint_json_uint(j, mmhint_clock_ticks_to_ns(f->c[MMHINT_FC_##name]));                   \
+  else if (MMHINT_FC_##name == MMHINT_FC_first_access_ns || MMHINT_FC_##name == MMHINT_FC_last_access_ns) \
+    mmhint_json_uint(j, mmhint_clock_ticks_to_unix_ns(f->c[MMHINT_FC_##name]));              \
+  else                                                                                       \
+    mmhint_json_uint(j, f->c[MMHINT_FC_##name]);
+  MMHINT_FILE_COUNTERS(MMHINT_X_WRITE)
+#undef MMHINT_X_WRITE
+
+  static const char *const hist_names[] = MMHINT_READ_HIST_NAMES;
+  mmhint_json_key(j, "read_size_hist");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_READ_HIST_BUCKETS; i++) {
+    mmhint_json_key(j, hist_names[i]);
+    mmhint_json_uint(j, f->hist[i]);
+  }
+  mmhint_json_end_object(j);
+
+  mmhint_json_key(j, "samples");
+  mmhint_json_begin_object(j);
+  mmhint_json_key(j, "kept");
+  mmhint_json_uint(j, f->nsamples);
+  mmhint_json_key(j, "seen");
+  mmhint_json_uint(j, f->samples_seen);
+  mmhint_json_key(j, "columns");
+  mmhint_json_begin_array(j);
+  mmhint_json_string(j, "t_ns");
+  mmhint_json_string(j, "offset");
+  mmhint_json_string(j, "length");
+  mmhint_json_string(j, "op");
+  mmhint_json_end_array(j);
+  mmhint_json_key(j, "rows");
+  mmhint_json_begin_array(j);
+  uint64_t start_unix = mmhint_clock_start_unix_ns();
+  for (uint32_t i = 0; i < f->nsamples && f->samples; i++) {
+    const mmhint_sample_t *s = &f->samples[i];
+    char op[2] = {(char)s->op, 0};
+    uint64_t t = mmhint_clock_ticks_to_unix_ns(s->ticks);
+    mmhint_json_begin_array(j);
+    mmhint_json_uint(j, t > start_unix ? t - start_unix : 0);
+    mmhint_json_int(j, s->offset);
+    mmhint_json_uint(j, s->length);
+    mmhint_json_string(j, op);
+    mmhint_json_end_array(j);
+  }
+  mmhint_json_end_array(j);
+  mmhint_json_end_object(j);
+
+  char b[64];
+  mmhint_json_key(j, "policy");
+  mmhint_json_begin_object(j);
+  mmhint_json_key(j, "read_mmap");
+  enum_text(MMHINT_OPT_read_mmap, f->pol_read_mmap, b, sizeof b);
+  mmhint_json_string(j, b);
+  mmhint_json_key(j, "advice");
+  enum_text(MMHINT_OPT_advice, f->pol_advice, b, sizeof b);
+  mmhint_json_string(j, b);
+  mmhint_json_key(j, "mmap_advice");
+  enum_text(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
+  mmhint_json_string(j, b);
+  mmhint_json_key(j, "drop_behind");
+  mmhint_json_bool(j, f->pol_drop_behind);
+  mmhint_json_key(j, "rule");
+  if (f->rule > 0 && ctx->cfg && f->rule <= ctx->cfg->n_rules) {
+    mmhint_json_begin_object(j);
+    mmhint_json_key(j, "file");
+    mmhint_json_string(j, ctx->cfg->config_path);
+    mmhint_json_key(j, "line");
+    mmhint_json_int(j, ctx->cfg->rules[f->rule - 1].line);
+    mmhint_json_end_object(j);
+  } else {
+    mmhint_json_null(j);
+  }
+  mmhint_json_end_object(j);
+
+  static const char *const fb_names[] = {
+#define MMHINT_X_FBNAME(name, doc) #name,
+      MMHINT_FALLBACKS(MMHINT_X_FBNAME)
+#undef MMHINT_X_FBNAME
+  };
+  mmhint_json_key(j, "fallbacks");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_FB__COUNT; i++)
+    if (f->fallbacks[i]) {
+      mmhint_json_key(j, fb_names[i]);
+      mmhint_json_uint(j, f->fallbacks[i]);
+    }
+  mmhint_json_end_object(j);
+  mmhint_json_end_object(j);
+}
+
+long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *cap) {
+  mmhint_json_t jw, *j = &jw;
+  mmhint_json_init(j);
+  mmhint_clock_calibrate();
+  uint64_t end_ns = mmhint_clock_unix_ns();
+
+  mmhint_json_begin_object(j);
+  mmhint_json_key(j, "schema");
+  mmhint_json_string(j, MMHINT_STATS_SCHEMA);
+  mmhint_json_key(j, "version");
+  mmhint_json_string(j, MMHINT_VERSION_STRING);
+  mmhint_json_raw(j, "\n");
+  mmhint_json_key(j, "process");
+  mmhint_json_begin_object(j);
+  mmhint_json_key(j, "pid");
+  mmhint_json_int(j, info->pid);
+  mmhint_json_key(j, "ppid");
+  mmhint_json_int(j, info->ppid);
+  mmhint_json_key(j, "exe");
+  mmhint_json_string(j, info->exe);
+  mmhint_json_key(j, "argv");
+  mmhint_json_begin_array(j);
+  for (size_t i = 0; i < info->cmdline_len;) {
+    size_t n = strnlen(info->cmdline + i, info->cmdline_len - i);
+    mmhint_json_string_n(j, info->cmdline + i, n);
+    i += n + 1;
+  }
+  mmhint_json_end_array(j);
+  mmhint_json_key(j, "host");
+  mmhint_json_string(j, info->host);
+  mmhint_json_key(j, "start_ns");
+  mmhint_json_uint(j, mmhint_clock_start_unix_ns());
+  mmhint_json_key(j, "end_ns");
+  mmhint_json_uint(j, end_ns);
+  mmhint_json_key(j, "wall_ns");
+  mmhint_json_uint(j, end_ns - mmhint_clock_start_unix_ns());
+  mmhint_json_key(j, "end_reason");
+  mmhint_json_string(j, info->end_reason);
+  render_options(j, info->cfg);
+  mmhint_json_key(j, "rules");
+  mmhint_json_begin_array(j);
+  for (int i = 0; info->cfg && i < info->cfg->n_rules; i++) {
+    mmhint_json_begin_object(j);
+    mmhint_json_key(j, "file");
+    mmhint_json_string(j, info->cfg->config_path);
+    mmhint_json_key(j, "line");
+    mmhint_json_int(j, info->cfg->rules[i].line);
+    mmhint_json_key(j, "path");
+    mmhint_json_string(j, info->cfg->rules[i].path);
+    mmhint_json_end_object(j);
+  }
+  mmhint_json_end_array(j);
+  mmhint_json_key(j, "unobserved");
+  mmhint_json_begin_array(j);
+  mmhint_json_string(j, "raw system calls (syscall(2)), io_uring and statically linked programs are not observed");
+  mmhint_json_string(j, "stdio reads are counted at the stdio level (fread, fgets, getline, getdelim); "
+                        "getc/fgetc/fscanf and the read(2) calls stdio makes internally are not observed");
+  mmhint_json_string(j, "writes are not observed");
+  if (info->reentrant_calls) {
+    char b[160] = "calls made while the shim was busy on the same thread (signal handlers), passed through unrecorded: ";
+    size_t n = strlen(b);
+    char d[24];
+    int i = 24;
+    uint64_t v = info->reentrant_calls;
+    do d[--i] = (char)('0' + v % 10); while (v /= 10);
+    if (n + (size_t)(24 - i) < sizeof b) {
+      memcpy(b + n, d + i, (size_t)(24 - i));
+      b[n + (size_t)(24 - i)] = '\0';
+    }
+    mmhint_json_string(j, b);
+  }
+  if (info->untracked_fds) mmhint_json_string(j, "descriptors numbered above the table's reach (1048576) were not tracked");
+  mmhint_json_end_array(j);
+  mmhint_json_key(j, "warnings");
+  mmhint_json_begin_array(j);
+  for (int i = 0; info->cfg && i < info->cfg->n_warnings; i++) mmhint_json_string(j, info->cfg->warnings[i]);
+  mmhint_json_end_array(j);
+  mmhint_json_end_object(j);
+
+  mmhint_json_raw(j, "\n");
+  mmhint_json_key(j, "files");
+  mmhint_json_begin_array(j);
+  render_ctx_t ctx = {j, info->cfg};
+  mmhint_stats_foreach(render_file, &ctx);
+  mmhint_json_end_array(j);
+
+  mmhint_json_raw(j, "\n");
+  mmhint_json_key(j, "memory");
+  mmhint_json_begin_object(j);
+#define MMHINT_X_MEMW(name, doc)   \
+  mmhint_json_key(j, #name);       \
+  mmhint_json_uint(j, mmhint_mem_stats.c[MMHINT_MC_##name]);
+  MMHINT_MEM_COUNTERS(MMHINT_X_MEMW)
+#undef MMHINT_X_MEMW
+  static const char *const class_names[] = MMHINT_MEM_CLASS_NAMES;
+  mmhint_json_key(j, "size_classes");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_MEM_CLASSES; i++) {
+    mmhint_json_key(j, class_names[i]);
+    mmhint_json_uint(j, mmhint_mem_stats.size_class[i]);
+  }
+  mmhint_json_end_object(j);
+  mmhint_json_end_object(j);
+  mmhint_json_end_object(j);
+  mmhint_json_raw(j, "\n");
+
+  if (j->failed) {
+    mmhint_json_free(j);
+    return -1;
+  }
+  *out = j->buf;
+  *cap = j->cap;
+  return (long)j->len;
+}
+
+/* ---- Files ------------------------------------------------------------------ */
+
+/* Appends src to dst (capacity len, current length *n); returns -1 when it does not fit. */
+static int append(char *dst, size_t len, size_t *n, const char *src, size_t srclen) {
+  if (*n + srclen >= len) return -1;
+  memcpy(dst + *n, src, srclen);
+  *n += srclen;
+  dst[*n] = '\0';
+  return 0;
+}
+
+static int append_uint(char *dst, size_t len, size_t *n, uint64_t v) {
+  char d[24];
+  int i = 24;
+  do d[--i] = (char)('0' + v % 10); while (v /= 10);
+  return append(dst, len, n, d + i, (size_t)(24 - i));
+}
+
+int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const char *host, uint64_t unix_s,
+                             char *out, size_t len) {
+  size_t n = 0;
+  if (len == 0) return -1;
+  out[0] = '\0';
+  for (const char *p = tmpl; *p; p++) {
+    int r = 0;
+    if (*p != '%') {
+      r = append(out, len, &n, p, 1);
+    } else {
+      p++;
+      switch (*p) {
+        case 'p': r = append_uint(out, len, &n, (uint64_t)pid); break;
+        case 'e': r = append(out, len, &n, prog, strlen(prog)); break;
+        case 'h': r = append(out, len, &n, host, strlen(host)); break;
+        case 't': r = append_uint(out, len, &n, unix_s); break;
+        case '%': r = append(out, len, &n, "%", 1); break;
+        case '\0': r = append(out, len, &n, "%", 1); p--; break;
+        default: r = append(out, len, &n, p - 1, 2); break;
+      }
+    }
+    if (r) return -1;
+  }
+  if (n > 0 && out[n - 1] == '/') {
+    if (append(out, len, &n, prog, strlen(prog)) || append(out, len, &n, ".", 1) ||
+        append_uint(out, len, &n, (uint64_t)pid) || append(out, len, &n, ".json", 5))
+      return -1;
+  }
+  return 0;
+}
+
+long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char *final, size_t final_len) {
+  char tmp[4200];
+  size_t n = 0;
+  if (append(tmp, sizeof tmp, &n, path, strlen(path)) || append(tmp, sizeof tmp, &n, ".tmp.", 5) ||
+      append_uint(tmp, sizeof tmp, &n, (uint64_t)mmhint_os_getpid()))
+    return -ENAMETOOLONG;
+  long fd = mmhint_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return fd;
+  long r = mmhint_os_write_all((int)fd, buf, len);
+  long c = mmhint_os_close((int)fd);
+  if (r == 0 && c < 0) r = c;
+  if (r < 0) {
+    mmhint_os_unlink(tmp);
+    return r;
+  }
+  /* link() never replaces and never follows a symlink planted at the new name. */
+  for (int i = 0; i < 1000; i++) {
+    size_t m = 0;
+    if (append(final, final_len, &m, path, strlen(path))) break;
+    if (i > 0 && (append(final, final_len, &m, ".", 1) || append_uint(final, final_len, &m, (uint64_t)i))) break;
+    long l = syscall(SYS_link, tmp, final) == 0 ? 0 : -errno;
+    if (l == 0) {
+      mmhint_os_unlink(tmp);
+      return 0;
+    }
+    if (l != -EEXIST) {
+      /* Filesystems without hard links: rename without replacing. */
+      long rr = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final, 1 /* RENAME_NOREPLACE */) == 0 ? 0 : -errno;
+      if (rr == 0) return 0;
+      if (rr != -EEXIST) {
+        mmhint_os_unlink(tmp);
+        return l;
+      }
+    }
+  }
+  mmhint_os_unlink(tmp);
+  return -EEXIST;
+}

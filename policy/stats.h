@@ -1,0 +1,235 @@
+/*
+ * policy/stats.h: the statistics store.  One record per file (device and
+ * inode), found lock-free; counters declared once in
+ * include/mmhint_counters.def; a bounded, evenly spaced sample of accesses per
+ * file; allocation counters for the process.  Records live in the arena and
+ * are never freed.  Writes the JSON described in docs/STATS.md.
+ */
+#ifndef MMHINT_POLICY_STATS_H
+#define MMHINT_POLICY_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../include/mmhint_counters.def"
+#include "options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+#define MMHINT_X_COUNTER(name, kind, doc) MMHINT_FC_##name,
+  MMHINT_FILE_COUNTERS(MMHINT_X_COUNTER)
+#undef MMHINT_X_COUNTER
+  MMHINT_FC__COUNT
+} mmhint_fc_id_t;
+
+/* The reasons read->mmap falls back to the real call, declared once. */
+#define MMHINT_FALLBACKS(F)                                       \
+  F(not_regular, "not a regular file")                           \
+  F(too_small, "smaller than read_mmap_min_file")                \
+  F(open_flags, "opened O_DIRECT, O_APPEND, O_PATH or for writing") \
+  F(inherited, "a description this process did not open")        \
+  F(shared, "shared with another process (fork, SCM_RIGHTS)")     \
+  F(large_read, "read larger than read_mmap_max_read under auto") \
+  F(flags, "preadv2 flags that a mapping cannot honour")          \
+  F(map_failed, "the file could not be mapped")                   \
+  F(address_cap, "read_mmap_max_mapped reached")                  \
+  F(filesystem, "a filesystem that does not support mapping")     \
+  F(changed, "the file changed size or was truncated")
+
+typedef enum {
+#define MMHINT_X_FALLBACK(name, doc) MMHINT_FB_##name,
+  MMHINT_FALLBACKS(MMHINT_X_FALLBACK)
+#undef MMHINT_X_FALLBACK
+  MMHINT_FB__COUNT
+} mmhint_fb_id_t;
+
+#define MMHINT_MAX_PATHS 8
+
+/* Operations kept in the access samples. */
+enum { MMHINT_OP_READ = 'r', MMHINT_OP_PREAD = 'p', MMHINT_OP_STDIO = 's', MMHINT_OP_MMAP = 'm' };
+
+typedef struct {
+  uint64_t ticks;
+  int64_t offset;
+  uint64_t length;
+  uint64_t op;
+} mmhint_sample_t;
+
+typedef struct mmhint_file {
+  struct mmhint_file *next; /* hash chain; written once before publication */
+  uint64_t dev, ino;
+  uint32_t mode;            /* st_mode & S_IFMT */
+  int64_t size_at_open;
+
+  uint64_t c[MMHINT_FC__COUNT];
+  uint64_t hist[MMHINT_READ_HIST_BUCKETS];
+  uint64_t fallbacks[MMHINT_FB__COUNT];
+
+  int lock;                 /* guards paths and samples (spin; taken off the hot path only) */
+  int npaths;
+  const char *paths[MMHINT_MAX_PATHS];
+
+  uint64_t samples_seen;    /* accesses offered to the sampler */
+  uint64_t sample_stride;   /* keep one access in this many */
+  uint32_t nsamples;
+  mmhint_sample_t *samples; /* capacity = stats_samples option */
+
+  /* What the policy decided for this file (the values of the last open). */
+  int rule;                 /* 1-based index of the rule that matched, 0 none */
+  int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind;
+} mmhint_file_t;
+
+/* Memory counters, process-wide. */
+#define MMHINT_MEM_COUNTERS(M)                                  \
+  M(malloc_calls, "malloc and __libc_malloc calls")            \
+  M(calloc_calls, "calloc calls")                               \
+  M(realloc_calls, "realloc and reallocarray calls")            \
+  M(free_calls, "free calls with a non-NULL pointer")           \
+  M(aligned_calls, "memalign, posix_memalign, aligned_alloc, valloc, pvalloc") \
+  M(bytes_requested, "bytes asked for by the calls above")     \
+  M(mmap_anon_calls, "anonymous mmap calls")                    \
+  M(mmap_anon_bytes, "bytes mapped by those calls")
+
+typedef enum {
+#define MMHINT_X_MEM(name, doc) MMHINT_MC_##name,
+  MMHINT_MEM_COUNTERS(MMHINT_X_MEM)
+#undef MMHINT_X_MEM
+  MMHINT_MC__COUNT
+} mmhint_mc_id_t;
+
+#define MMHINT_MEM_CLASSES 7
+#define MMHINT_MEM_CLASS_NAMES {"0-64", "64-512", "512-4K", "4K-64K", "64K-1M", "1M-32M", "32M+"}
+
+typedef struct {
+  uint64_t c[MMHINT_MC__COUNT];
+  uint64_t size_class[MMHINT_MEM_CLASSES];
+} mmhint_mem_stats_t;
+
+extern mmhint_mem_stats_t mmhint_mem_stats;
+
+/* ---- Counting, cheaply -------------------------------------------------- */
+
+/* glibc clears this when the process creates its first thread, and never sets it again. */
+extern char __libc_single_threaded;
+
+/*
+ * Adds n to a counter.  One thread: a single non-locked add instruction, which
+ * a signal handler on the same thread cannot tear.  Several threads: an atomic
+ * add.
+ */
+static inline void mmhint_count(uint64_t *p, uint64_t n) {
+#if defined(__x86_64__)
+  if (__builtin_expect(__libc_single_threaded, 1)) {
+    __asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(n));
+    return;
+  }
+#endif
+  __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
+/* Raises a counter to at least v. */
+static inline void mmhint_count_max(uint64_t *p, uint64_t v) {
+  uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+
+/* Returns the read-size histogram bucket of a read of n bytes. */
+static inline int mmhint_hist_bucket(uint64_t n) {
+  static const uint64_t bounds[] = MMHINT_READ_HIST_BOUNDS;
+  int b = 0;
+  while (b < MMHINT_READ_HIST_BUCKETS - 1 && n >= bounds[b]) b++;
+  return b;
+}
+
+/* Returns the allocation size class of n bytes. */
+static inline int mmhint_mem_class(uint64_t n) {
+  if (n <= 64) return 0;
+  if (n <= 512) return 1;
+  if (n <= 4096) return 2;
+  if (n <= 65536) return 3;
+  if (n <= 1048576) return 4;
+  if (n <= 32 * 1048576) return 5;
+  return 6;
+}
+
+/* ---- The store ---------------------------------------------------------- */
+
+/*
+ * Sets the store up: `samples` is the per-file sample capacity (0 disables).
+ * Call once before any other function here.
+ */
+void mmhint_stats_init(uint32_t samples);
+
+/*
+ * Returns the record of (dev, ino), creating it (with mode and size) when it
+ * does not exist.  Returns NULL only when the arena is exhausted.  Lock-free
+ * for lookups; creation takes a short lock.
+ */
+mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int64_t size);
+
+/* Adds `path` to the record's paths unless it is already there or the list is full. */
+void mmhint_stats_add_path(mmhint_file_t *f, const char *path);
+
+/* Offers an access to the sampler (keeps an evenly spaced subset, bounded). */
+void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op);
+
+/* Records one read-family call that returned `r` for `asked` bytes at `offset` (-1 unknown). */
+void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0, uint64_t t1, int op);
+
+/*
+ * Forgets every count (files stay known, counters and samples go to zero):
+ * the child of a fork starts its own statistics.  Also resets locks, which
+ * another thread of the parent may have held at the fork.
+ */
+void mmhint_stats_reset_after_fork(void);
+
+/* Calls fn for every record (in no particular order). */
+void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx);
+
+/* ---- Writing ------------------------------------------------------------ */
+
+/* What the writer needs to know about the process. */
+typedef struct {
+  long pid, ppid;
+  const char *exe;
+  const char *cmdline;      /* NUL-separated argv, cmdline_len bytes */
+  size_t cmdline_len;
+  const char *host;
+  const char *end_reason;
+  const mmhint_config_t *cfg;
+  uint64_t reentrant_calls; /* calls passed through unrecorded because the shim was busy on that thread */
+  uint64_t untracked_fds;   /* descriptors beyond the table's reach */
+} mmhint_process_info_t;
+
+/*
+ * Renders the JSON document (docs/STATS.md) into a buffer from the arena-free
+ * growable writer; returns its length and sets *out (free with
+ * mmhint_os_munmap(*out, *cap)), or -1 when memory ran out.
+ */
+long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *cap);
+
+/*
+ * Expands the path template (%p %e %h %t %%; a trailing '/' means the
+ * directory holds "%e.%p.json").  Returns 0, or -1 when the result does not
+ * fit in `len`.
+ */
+int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const char *host, uint64_t unix_s,
+                             char *out, size_t len);
+
+/*
+ * Writes `buf` to `path` safely: a temporary file in the same directory created
+ * 0600 with O_EXCL|O_NOFOLLOW, written whole, then linked to a name that does
+ * not exist yet (`path`, else `path.1`, `path.2`...), never replacing or
+ * following anything.  Returns 0 and the final name in `final`, or -errno.
+ */
+long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char *final, size_t final_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,373 @@
+/*
+ * shim/bootstrap.c: start-up, the real symbols, descriptor tracking, and
+ * writing the statistics when the process ends.
+ *
+ * Start-up can be triggered by any wrapper (another library's constructor may
+ * call open or malloc before ours runs), so it is idempotent and guarded by
+ * a state word.  While it runs, the thread doing it is marked busy: the
+ * allocations dlsym makes are served from a static arena (shim/alloc.c) and
+ * every other wrapped call passes straight through.
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/utsname.h>
+
+#include "../include/mmhint.h"
+#include "../policy/arena.h"
+#include "shim.h"
+
+/* ---- Real functions --------------------------------------------------------- */
+
+#define MMHINT_X_REAL_DEF(name) __typeof__(name) *mmhint_real_##name;
+MMHINT_SYMBOLS(MMHINT_X_REAL_DEF)
+#undef MMHINT_X_REAL_DEF
+
+int mmhint__state;
+__thread int mmhint__busy __attribute__((tls_model("initial-exec")));
+uint64_t mmhint__reentrant;
+mmhint_config_t mmhint__cfg;
+int mmhint__stats_on;
+int mmhint__has_rules;
+
+/* What the process looks like, captured at start-up for the statistics. */
+static char cmdline[8192];
+static size_t cmdline_len;
+static char host[65];
+static long my_pid;
+static int stats_written;
+static char stats_written_path[4200];
+static const char *end_reason = "exit";
+
+extern char **environ;
+extern char *program_invocation_short_name;
+
+/* ---- Messages --------------------------------------------------------------- */
+
+void mmhint__warn(const char *a, const char *b, const char *c) {
+  char line[1024];
+  size_t n = 0;
+  const char *parts[] = {"mmhint: ", a, b, c};
+  for (int i = 0; i < 4; i++)
+    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
+  line[n++] = '\n';
+  mmhint_os_write_all(2, line, n);
+}
+
+static void emit_line(void *ctx, const char *line) {
+  (void)ctx;
+  mmhint_os_write_all(2, line, strlen(line));
+  mmhint_os_write_all(2, "\n", 1);
+}
+
+/* ---- Start-up ---------------------------------------------------------------- */
+
+static void resolve_all(void) {
+#define MMHINT_X_RESOLVE(name)                                                   \
+  if (!mmhint_real_##name) mmhint_real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);
+  MMHINT_SYMBOLS(MMHINT_X_RESOLVE)
+#undef MMHINT_X_RESOLVE
+}
+
+static void capture_process(void) {
+  my_pid = mmhint_os_getpid();
+  long fd = mmhint_os_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
+  cmdline_len = 0;
+  if (fd >= 0) {
+    long n;
+    while (cmdline_len < sizeof cmdline &&
+           (n = mmhint_os_read((int)fd, cmdline + cmdline_len, sizeof cmdline - cmdline_len)) > 0)
+      cmdline_len += (size_t)n;
+    mmhint_os_close((int)fd);
+  }
+  struct utsname u;
+  if (syscall(SYS_uname, &u) == 0) {
+    strncpy(host, u.nodename, sizeof host - 1);
+  }
+}
+
+void mmhint__bootstrap(void) {
+  int expected = MMHINT_STATE_NONE;
+  if (!__atomic_compare_exchange_n(&mmhint__state, &expected, MMHINT_STATE_RESOLVING, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE))
+    return;
+  int saved_errno = errno;
+  mmhint__busy = 1;
+  resolve_all();
+  mmhint_clock_init();
+  mmhint_values_defaults(&mmhint__cfg.values);
+  mmhint_config_load(&mmhint__cfg, environ, (int)getauxval(AT_SECURE));
+  for (int i = 0; i < mmhint__cfg.n_warnings; i++) emit_line(NULL, mmhint__cfg.warnings[i]);
+  int state = MMHINT_STATE_READY;
+  if (mmhint__cfg.values.num[MMHINT_OPT_disable]) {
+    state = MMHINT_STATE_PASSIVE;
+  } else {
+    mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
+    mmhint__has_rules = mmhint__cfg.n_rules > 0;
+    mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
+    capture_process();
+    if (mmhint__cfg.values.num[MMHINT_OPT_verbose] > 0) {
+      mmhint__warn("libmmhint " MMHINT_VERSION_STRING " active in ", program_invocation_short_name,
+                   "; effective options:");
+      mmhint_config_dump(&mmhint__cfg, emit_line, NULL);
+    }
+  }
+  mmhint__busy = 0;
+  errno = saved_errno;
+  __atomic_store_n(&mmhint__state, state, __ATOMIC_RELEASE);
+}
+
+int mmhint__enter_slow(void) {
+  int s = __atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE);
+  if (s == MMHINT_STATE_NONE) {
+    mmhint__bootstrap();
+    s = __atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE);
+  }
+  if (s != MMHINT_STATE_READY) return 0;
+  if (mmhint__busy) {
+    __atomic_fetch_add(&mmhint__reentrant, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  return 1;
+}
+
+__attribute__((constructor)) static void mmhint_constructor(void) {
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) == MMHINT_STATE_NONE) mmhint__bootstrap();
+}
+
+/* ---- Descriptors ---------------------------------------------------------------- */
+
+/* Makes `path` (relative to dirfd) absolute in buf; returns buf, or path itself when that fails. */
+static const char *absolute(int dirfd, const char *path, char *buf, size_t len) {
+  if (!path || path[0] == '/') return path;
+  long n;
+  if (dirfd == AT_FDCWD) {
+    n = syscall(SYS_getcwd, buf, len);
+    if (n <= 0) return path;
+    n = (long)strlen(buf);
+  } else {
+    char link[64] = "/proc/self/fd/";
+    size_t k = strlen(link);
+    char d[16];
+    int i = 16, v = dirfd;
+    do d[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+    while (i < 16) link[k++] = d[i++];
+    link[k] = '\0';
+    n = syscall(SYS_readlink, link, buf, len - 1);
+    if (n <= 0) return path;
+    buf[n] = '\0';
+  }
+  size_t pl = strlen(path);
+  if ((size_t)n + 1 + pl + 1 > len) return path;
+  if (n > 1) buf[n++] = '/';
+  memcpy(buf + n, path, pl + 1);
+  return buf;
+}
+
+/* Fills the per-file policy fields of f from the values that apply to it. */
+static void note_policy(mmhint_file_t *f, const mmhint_values_t *v, int rule) {
+  f->rule = rule;
+  f->pol_read_mmap = (int8_t)v->num[MMHINT_OPT_read_mmap];
+  f->pol_advice = (int8_t)v->num[MMHINT_OPT_advice];
+  f->pol_mmap_advice = (int8_t)v->num[MMHINT_OPT_mmap_advice];
+  f->pol_drop_behind = (int8_t)v->num[MMHINT_OPT_drop_behind];
+}
+
+/* Creates a description for fd from its fstat; NULL when fd is not valid or memory ran out. */
+static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *abs_path, mmhint_file_t **file_out) {
+  struct stat st;
+  if (mmhint_os_fstat(fd, &st) < 0) return NULL;
+  mmhint_ofd_t *o = mmhint_ofd_new();
+  if (!o) return NULL;
+  o->oflags = oflags;
+  o->flags = flags;
+  uint32_t type = st.st_mode & S_IFMT;
+  if (type == S_IFSOCK || type == S_IFDIR || type == S_IFLNK) {
+    o->file = NULL; /* sockets and directories: no statistics */
+  } else {
+    o->file = mmhint_stats_file(st.st_dev, st.st_ino, type, (int64_t)st.st_size);
+    if (o->file && abs_path) mmhint_stats_add_path(o->file, abs_path);
+  }
+  if (type == S_IFREG || type == S_IFBLK) o->flags |= MMHINT_OFD_SEEKABLE;
+  if ((oflags & O_ACCMODE) != O_RDONLY) o->flags |= MMHINT_OFD_SHARED; /* writes move the offset unseen */
+  *file_out = o->file;
+  return o;
+}
+
+void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int stdio) {
+  int saved_errno = errno;
+  mmhint__busy = 1;
+  char buf[PATH_MAX + 64];
+  const char *abs = absolute(dirfd, path, buf, sizeof buf);
+  mmhint_file_t *f = NULL;
+  mmhint_ofd_t *o = describe(fd, oflags, MMHINT_OFD_OPENED | (stdio ? MMHINT_OFD_STDIO : 0), abs, &f);
+  if (o) {
+    if (f) {
+      mmhint_count(&f->c[stdio ? MMHINT_FC_stdio_opens : MMHINT_FC_opens], 1);
+      if (mmhint__has_rules && abs) {
+        static __thread mmhint_values_t v; /* large: kept off the stack */
+        int mode = (oflags & O_ACCMODE) == O_RDONLY ? MMHINT_MODE_READ
+                   : (oflags & O_ACCMODE) == O_WRONLY ? MMHINT_MODE_WRITE
+                                                      : MMHINT_MODE_RDWR;
+        mmhint_file_facts_t facts = {abs, program_invocation_short_name, f->size_at_open, mode};
+        int rule = mmhint_config_for_file(&mmhint__cfg, &facts, &v);
+        note_policy(f, &v, rule);
+      } else {
+        note_policy(f, &mmhint__cfg.values, 0);
+      }
+    }
+    mmhint_ofd_attach(fd, o);
+  } else {
+    mmhint_ofd_detach(fd);
+  }
+  mmhint__busy = 0;
+  errno = saved_errno;
+}
+
+mmhint_ofd_t *mmhint__adopt(int fd) {
+  if (fd < 0) return NULL;
+  int saved_errno = errno;
+  mmhint__busy = 1;
+  long fl = syscall(SYS_fcntl, fd, F_GETFL);
+  mmhint_ofd_t *o = NULL;
+  mmhint_file_t *f = NULL;
+  if (fl >= 0) {
+    o = describe(fd, (int)fl, MMHINT_OFD_SHARED, NULL, &f);
+    if (o) {
+      long pos = mmhint_os_lseek(fd, 0, SEEK_CUR);
+      o->pos = pos >= 0 ? pos : 0;
+      if (f) note_policy(f, &mmhint__cfg.values, 0);
+      if (mmhint_ofd_attach(fd, o) != 0) o = NULL;
+    }
+  }
+  mmhint__busy = 0;
+  errno = saved_errno;
+  return o && o->file ? o : NULL;
+}
+
+static void mark_shared(int fd, mmhint_ofd_t *o, void *ctx) {
+  (void)fd;
+  (void)ctx;
+  o->flags |= MMHINT_OFD_SHARED;
+}
+
+void mmhint__mark_all_shared(void) { mmhint_ofd_foreach(mark_shared, NULL); }
+
+/* ---- Statistics ------------------------------------------------------------------- */
+
+/* Writes the statistics file; `reason` goes into process.end_reason.  Returns 0 or -errno. */
+static long write_stats(const char *reason, char *final, size_t final_len) {
+  if (!mmhint__stats_on) return -ENODATA;
+  int saved_errno = errno;
+  int was_busy = mmhint__busy;
+  mmhint__busy = 1;
+  char exe[PATH_MAX];
+  long n = syscall(SYS_readlink, "/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  mmhint_process_info_t info = {
+      .pid = mmhint_os_getpid(),
+      .ppid = syscall(SYS_getppid),
+      .exe = exe,
+      .cmdline = cmdline,
+      .cmdline_len = cmdline_len,
+      .host = host,
+      .end_reason = reason,
+      .cfg = &mmhint__cfg,
+      .reentrant_calls = __atomic_load_n(&mmhint__reentrant, __ATOMIC_RELAXED),
+      .untracked_fds = mmhint_ofd_untracked,
+  };
+  char *buf = NULL;
+  size_t cap = 0;
+  long len = mmhint_stats_render(&info, &buf, &cap);
+  long r;
+  if (len < 0) {
+    mmhint__warn("statistics not written: out of memory", "", "");
+    r = -ENOMEM;
+  } else {
+    char path[4096];
+    const char *prog = program_invocation_short_name ? program_invocation_short_name : "unknown";
+    if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], info.pid, prog, host,
+                                 mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
+      mmhint__warn("statistics not written: the stats path template is too long", "", "");
+      r = -ENAMETOOLONG;
+    } else {
+      r = mmhint_stats_write_file(path, buf, (size_t)len, final, final_len);
+      if (r < 0) mmhint__warn("statistics not written to ", path, ": cannot create the file (check that the directory exists and is writable)");
+    }
+    mmhint_os_munmap(buf, cap);
+  }
+  mmhint__busy = was_busy;
+  errno = saved_errno;
+  return r;
+}
+
+/*
+ * Writes the statistics once at the end of the process.  In the child of a
+ * vfork (which shares our memory with its parent) nothing is written: the
+ * parent will write, and the child is about to exec or _exit.
+ */
+void mmhint__finish(const char *reason) {
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
+  if (mmhint_os_getpid() != my_pid) return;
+  if (__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) return;
+  end_reason = reason;
+  if (write_stats(reason, stats_written_path, sizeof stats_written_path) < 0) stats_written_path[0] = '\0';
+}
+
+/* An exec failed: the process goes on, so the file written for it is withdrawn. */
+void mmhint__unfinish(void) {
+  if (mmhint_os_getpid() != my_pid) return;
+  if (stats_written_path[0]) mmhint_os_unlink(stats_written_path);
+  stats_written_path[0] = '\0';
+  __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
+}
+
+/* The child of fork: its own statistics, from now. */
+void mmhint__after_fork_child(void) {
+  my_pid = mmhint_os_getpid();
+  stats_written = 0;
+  stats_written_path[0] = '\0';
+  mmhint_ofd_after_fork();
+  mmhint_stats_reset_after_fork();
+  capture_process();
+}
+
+__attribute__((destructor)) static void mmhint_destructor(void) { mmhint__finish(end_reason); }
+
+/* ---- Public API ------------------------------------------------------------------------ */
+
+MMHINT_EXPORT const char *mmhint_version(void) { return MMHINT_VERSION_STRING; }
+
+MMHINT_EXPORT int mmhint_option_get(const char *name, char *buf, size_t len) {
+  if (mmhint__state == MMHINT_STATE_NONE) mmhint__bootstrap();
+  int id = mmhint_option_find(name);
+  if (id < 0) {
+    errno = ENOENT;
+    return -1;
+  }
+  char tmp[MMHINT_STRING_MAX];
+  mmhint_value_format(&mmhint__cfg.values, id, tmp, sizeof tmp);
+  if (len) {
+    size_t n = strlen(tmp);
+    if (n >= len) n = len - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+  }
+  return 0;
+}
+
+MMHINT_EXPORT int mmhint_stats_flush(void) {
+  if (mmhint__state != MMHINT_STATE_READY || !mmhint__stats_on) {
+    errno = ENODATA;
+    return -1;
+  }
+  /* A flush file is a snapshot under its own name; it does not count as the final write. */
+  char snapshot[4200];
+  long r = write_stats("flush", snapshot, sizeof snapshot);
+  if (r < 0) {
+    errno = (int)-r;
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,9 @@
+/* Preprocessed into the linker version script: export the wrappers and the public API, nothing else. */
+#include "symbols.def"
+#define S(name) name;
+{
+  global:
+    mmhint_version; mmhint_option_get; mmhint_stats_flush;
+    MMHINT_SYMBOLS(S)
+  local: *;
+};

@@ -1,0 +1,170 @@
+/*
+ * shim/open.c: the open family, close, and the calls that copy descriptors.
+ *
+ * Opening starts tracking the descriptor (its statistics record and policy);
+ * closing forgets it; dup, dup2, dup3 and F_DUPFD make another number point
+ * at the same open file description, so they share one mmhint_ofd_t.
+ */
+#include <stdarg.h>
+
+#include "shim.h"
+
+/* Reads the mode argument of open/openat, present only with O_CREAT or O_TMPFILE. */
+#define MMHINT_OPEN_MODE(flags, last)           \
+  mode_t mode = 0;                              \
+  if ((flags) & (O_CREAT | __O_TMPFILE)) {      \
+    va_list ap;                                 \
+    va_start(ap, last);                         \
+    mode = (mode_t)va_arg(ap, int);             \
+    va_end(ap);                                 \
+  }
+
+/* Records a successful open and returns its result unchanged. */
+static inline int opened(int fd, int dirfd, const char *path, int flags) {
+  if (fd >= 0) mmhint__track_open(fd, dirfd, path, flags, 0);
+  return fd;
+}
+
+#define MMHINT_SYS_OPENAT(dirfd, path, flags, mode) ((int)syscall(SYS_openat, dirfd, path, flags, mode))
+
+MMHINT_EXPORT int open(const char *path, int flags, ...) {
+  MMHINT_OPEN_MODE(flags, flags);
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(open, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, mode), path, flags, mode);
+  return opened(MMHINT_REAL(open)(path, flags, mode), AT_FDCWD, path, flags);
+}
+
+MMHINT_EXPORT int open64(const char *path, int flags, ...) {
+  MMHINT_OPEN_MODE(flags, flags);
+  if (!mmhint__enter())
+    return MMHINT_CALL_REAL(open64, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, mode), path, flags, mode);
+  return opened(MMHINT_REAL(open64)(path, flags, mode), AT_FDCWD, path, flags);
+}
+
+MMHINT_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+  MMHINT_OPEN_MODE(flags, flags);
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(openat, MMHINT_SYS_OPENAT(dirfd, path, flags, mode), dirfd, path, flags, mode);
+  return opened(MMHINT_REAL(openat)(dirfd, path, flags, mode), dirfd, path, flags);
+}
+
+MMHINT_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+  MMHINT_OPEN_MODE(flags, flags);
+  if (!mmhint__enter())
+    return MMHINT_CALL_REAL(openat64, MMHINT_SYS_OPENAT(dirfd, path, flags | O_LARGEFILE, mode), dirfd, path, flags, mode);
+  return opened(MMHINT_REAL(openat64)(dirfd, path, flags, mode), dirfd, path, flags);
+}
+
+/* The fortify entry points: the compiler emits them for open() calls whose flags it could not see. */
+MMHINT_EXPORT int __open_2(const char *path, int flags) {
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(__open_2, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, 0), path, flags);
+  return opened(MMHINT_REAL(__open_2)(path, flags), AT_FDCWD, path, flags);
+}
+
+MMHINT_EXPORT int __open64_2(const char *path, int flags) {
+  if (!mmhint__enter())
+    return MMHINT_CALL_REAL(__open64_2, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, 0), path, flags);
+  return opened(MMHINT_REAL(__open64_2)(path, flags), AT_FDCWD, path, flags);
+}
+
+MMHINT_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(__openat_2, MMHINT_SYS_OPENAT(dirfd, path, flags, 0), dirfd, path, flags);
+  return opened(MMHINT_REAL(__openat_2)(dirfd, path, flags), dirfd, path, flags);
+}
+
+MMHINT_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+  if (!mmhint__enter())
+    return MMHINT_CALL_REAL(__openat64_2, MMHINT_SYS_OPENAT(dirfd, path, flags | O_LARGEFILE, 0), dirfd, path, flags);
+  return opened(MMHINT_REAL(__openat64_2)(dirfd, path, flags), dirfd, path, flags);
+}
+
+MMHINT_EXPORT int creat(const char *path, mode_t mode) {
+  int flags = O_CREAT | O_WRONLY | O_TRUNC;
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(creat, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, mode), path, mode);
+  return opened(MMHINT_REAL(creat)(path, mode), AT_FDCWD, path, flags);
+}
+
+MMHINT_EXPORT int creat64(const char *path, mode_t mode) {
+  int flags = O_CREAT | O_WRONLY | O_TRUNC;
+  if (!mmhint__enter())
+    return MMHINT_CALL_REAL(creat64, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, mode), path, mode);
+  return opened(MMHINT_REAL(creat64)(path, mode), AT_FDCWD, path, flags);
+}
+
+/* ---- Closing ---------------------------------------------------------------- */
+
+/*
+ * The table is updated even when the shim is busy or disabled later on: a
+ * stale entry would attribute a future descriptor of the same number to the
+ * wrong file.  Forgetting is lock-protected and cheap.
+ */
+MMHINT_EXPORT int close(int fd) {
+  if (mmhint__state == MMHINT_STATE_READY) mmhint_ofd_detach(fd);
+  return MMHINT_CALL_REAL(close, (int)syscall(SYS_close, fd), fd);
+}
+
+MMHINT_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags) {
+  int r = MMHINT_CALL_REAL(close_range, (int)syscall(SYS_close_range, lo, hi, flags), lo, hi, flags);
+  /* CLOSE_RANGE_CLOEXEC only marks them; CLOSE_RANGE_UNSHARE alone still closes. */
+  if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && mmhint__state == MMHINT_STATE_READY) mmhint_ofd_detach_range(lo, hi);
+  return r;
+}
+
+MMHINT_EXPORT void closefrom(int lowfd) {
+  if (mmhint__state == MMHINT_STATE_READY && lowfd >= 0) mmhint_ofd_detach_range((unsigned)lowfd, ~0u);
+  if (MMHINT_REAL(closefrom)) MMHINT_REAL(closefrom)(lowfd);
+  else syscall(SYS_close_range, lowfd, ~0u, 0);
+}
+
+MMHINT_EXPORT int closedir(DIR *dir) {
+  /* closedir closes its descriptor inside libc, where the close wrapper cannot see it. */
+  if (mmhint__state == MMHINT_STATE_READY) mmhint_ofd_detach(dirfd(dir));
+  return MMHINT_CALL_REAL(closedir, (int)mmhint__enosys(), dir);
+}
+
+/* ---- Copying descriptors ---------------------------------------------------- */
+
+/* Points newfd at the description of oldfd after a successful copy. */
+static inline int copied(int oldfd, int newfd) {
+  if (newfd >= 0 && newfd != oldfd && mmhint__state == MMHINT_STATE_READY) {
+    int saved_errno = errno;
+    mmhint_ofd_t *o = mmhint_ofd_get(oldfd);
+    if (o) mmhint_ofd_attach(newfd, o);
+    else mmhint_ofd_detach(newfd);
+    errno = saved_errno;
+  }
+  return newfd;
+}
+
+MMHINT_EXPORT int dup(int fd) { return copied(fd, MMHINT_CALL_REAL(dup, (int)syscall(SYS_dup, fd), fd)); }
+
+MMHINT_EXPORT int dup2(int fd, int fd2) {
+  return copied(fd, MMHINT_CALL_REAL(dup2, (int)syscall(SYS_dup2, fd, fd2), fd, fd2));
+}
+
+MMHINT_EXPORT int dup3(int fd, int fd2, int flags) {
+  return copied(fd, MMHINT_CALL_REAL(dup3, (int)syscall(SYS_dup3, fd, fd2, flags), fd, fd2, flags));
+}
+
+/* fcntl's third argument is an int or a pointer; a long carries either on this ABI. */
+static inline int fcntl_common(__typeof__(fcntl) *real, int fd, int cmd, long arg) {
+  int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) copied(fd, r);
+  return r;
+}
+
+MMHINT_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  long arg = va_arg(ap, long);
+  va_end(ap);
+  if (!MMHINT_REAL(fcntl) && mmhint__state == MMHINT_STATE_NONE) mmhint__bootstrap();
+  return fcntl_common(MMHINT_REAL(fcntl), fd, cmd, arg);
+}
+
+MMHINT_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  long arg = va_arg(ap, long);
+  va_end(ap);
+  if (!MMHINT_REAL(fcntl64) && mmhint__state == MMHINT_STATE_NONE) mmhint__bootstrap();
+  return fcntl_common(MMHINT_REAL(fcntl64), fd, cmd, arg);
+}

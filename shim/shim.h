@@ -1,0 +1,181 @@
+/*
+ * shim/shim.h: what every wrapper file shares — the real functions, the
+ * start-up state, the per-thread guard, and the small inline helpers that
+ * keep every wrapper the same shape:
+ *
+ *     guard -> ask policy -> call real -> record -> return
+ *
+ * A wrapper never decides anything itself; the decisions live in policy/.
+ */
+#ifndef MMHINT_SHIM_H
+#define MMHINT_SHIM_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../policy/clock.h"
+#include "../policy/ofd.h"
+#include "../policy/options.h"
+#include "../policy/os/os.h"
+#include "../policy/stats.h"
+#include "symbols.def"
+
+#define MMHINT_EXPORT __attribute__((visibility("default")))
+#define MMHINT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MMHINT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- Prototypes glibc declares only under _FORTIFY_SOURCE or not at all -- */
+
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
+size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
+size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
+char *__fgets_chk(char *buf, size_t size, int n, FILE *fp);
+char *__fgets_unlocked_chk(char *buf, size_t size, int n, FILE *fp);
+ssize_t __getdelim(char **line, size_t *n, int delim, FILE *fp);
+int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
+pid_t _Fork(void);
+void *__libc_malloc(size_t n);
+void __libc_free(void *p);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t align, size_t n);
+void *__libc_valloc(size_t n);
+void *__libc_pvalloc(size_t n);
+void *pvalloc(size_t n);
+size_t malloc_usable_size(void *p);
+void *memalign(size_t align, size_t n);
+void closefrom(int lowfd);
+
+/* ---- Real functions -------------------------------------------------------- */
+
+#define MMHINT_X_REAL_DECL(name) extern __typeof__(name) *mmhint_real_##name;
+MMHINT_SYMBOLS(MMHINT_X_REAL_DECL)
+#undef MMHINT_X_REAL_DECL
+
+/* ---- Start-up state ---------------------------------------------------------- */
+
+enum {
+  MMHINT_STATE_NONE = 0,      /* nothing done yet */
+  MMHINT_STATE_RESOLVING = 1, /* resolving real symbols and reading the config */
+  MMHINT_STATE_READY = 2,     /* wrappers observe and apply policy */
+  MMHINT_STATE_PASSIVE = 3,   /* MMHINT_DISABLE, or start-up failed: pure pass-through */
+};
+extern int mmhint__state;
+
+/* Nonzero while this thread is inside the shim: nested calls pass straight through. */
+extern __thread int mmhint__busy __attribute__((tls_model("initial-exec")));
+/* Calls passed through because the thread was busy inside the shim (a signal handler). */
+extern uint64_t mmhint__reentrant;
+
+/* The effective configuration (valid once READY). */
+extern mmhint_config_t mmhint__cfg;
+/* Nonzero when statistics are on. */
+extern int mmhint__stats_on;
+/* Nonzero when the config has rules: opens must match paths. */
+extern int mmhint__has_rules;
+
+/* Resolves the real symbols and reads the configuration, once. */
+void mmhint__bootstrap(void);
+
+/* Slow half of mmhint__enter: bootstraps, counts re-entrant calls. */
+int mmhint__enter_slow(void);
+
+/*
+ * Returns nonzero when the calling wrapper should observe and apply policy,
+ * zero when it must pass straight through to the real function (before
+ * start-up finished, when disabled, or when this thread is already inside the
+ * shim).  Bootstraps on the first call.
+ */
+static inline int mmhint__enter(void) {
+  if (MMHINT_LIKELY(mmhint__state == MMHINT_STATE_READY && !mmhint__busy)) return 1;
+  return mmhint__enter_slow();
+}
+
+/*
+ * Calls the real function, resolving first when a call arrives before
+ * start-up.  `fallback` is evaluated when the symbol could not be resolved
+ * (while resolving, or missing from libc): a raw system call where one exists.
+ */
+#define MMHINT_REAL(name) mmhint_real_##name
+#define MMHINT_CALL_REAL(name, fallback, ...)                                                        \
+  (MMHINT_LIKELY(mmhint_real_##name != NULL)                                                          \
+       ? mmhint_real_##name(__VA_ARGS__)                                                             \
+       : (mmhint__state == MMHINT_STATE_NONE ? mmhint__bootstrap() : (void)0,                        \
+          mmhint_real_##name ? mmhint_real_##name(__VA_ARGS__) : (fallback)))
+
+/* Sets errno and returns -1: the fallback for functions with no raw system call. */
+static inline long mmhint__enosys(void) {
+  errno = ENOSYS;
+  return -1;
+}
+
+/* Writes one "mmhint: ..." line to stderr with a raw write (no stdio, no allocation). */
+void mmhint__warn(const char *a, const char *b, const char *c);
+
+/* ---- Descriptors ------------------------------------------------------------ */
+
+/*
+ * Starts tracking fd, which the program just opened (by `path` relative to
+ * `dirfd`, with `oflags`): stat it, find or make its statistics record, match
+ * the config rules, attach a new description.  `stdio` marks a stdio stream.
+ * Preserves errno.
+ */
+void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int stdio);
+
+/* Adopts a descriptor this process did not open through a wrapper; NULL when it cannot be tracked. */
+mmhint_ofd_t *mmhint__adopt(int fd);
+
+/* Returns the description of fd with a statistics record, adopting it on first sight; NULL otherwise. */
+static inline mmhint_ofd_t *mmhint__track(int fd) {
+  mmhint_ofd_t *o = mmhint_ofd_get(fd);
+  if (MMHINT_LIKELY(o != NULL)) return o->file ? o : NULL;
+  return mmhint__adopt(fd);
+}
+
+/* Marks every tracked description shared (before fork: both processes now move its offset). */
+void mmhint__mark_all_shared(void);
+
+/* ---- Recording --------------------------------------------------------------- */
+
+/*
+ * Records a read-family call on o that returned r.  `offset` is where it
+ * read (pread) or -1 for "at the current position" (read/readv), which moves
+ * the position.  Preserves errno.
+ */
+static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t t0, uint64_t t1,
+                                       int op) {
+  mmhint__busy = 1;
+  int64_t prev_end = o->last_end;
+  if (offset < 0 && (o->flags & MMHINT_OFD_SEEKABLE)) {
+    if (MMHINT_UNLIKELY(o->flags & MMHINT_OFD_SHARED)) {
+      /* Someone else may move this offset: ask the kernel where the read ended. */
+      long cur = mmhint_os_lseek(fd, 0, SEEK_CUR);
+      offset = cur >= 0 ? cur - (r > 0 ? r : 0) : -1;
+      if (cur >= 0) o->pos = cur;
+    } else {
+      offset = o->pos;
+      if (r > 0) o->pos += r;
+    }
+  }
+  if (r > 0 && offset >= 0) o->last_end = offset + r;
+  mmhint_stats_read(o->file, r, offset, prev_end, t0, t1, op);
+  mmhint__busy = 0;
+}
+
+#endif
