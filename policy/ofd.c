@@ -16,7 +16,8 @@
 
 uint64_t mmhint_ofd_untracked;
 
-static mmhint_ofd_t **volatile chunks[MMHINT_FD_CHUNKS];
+mmhint_ofd_t **volatile mmhint_ofd_chunks[MMHINT_FD_CHUNKS];
+#define chunks mmhint_ofd_chunks
 static int table_lock;
 static mmhint_ofd_t *free_list;
 
@@ -25,13 +26,6 @@ static void lock(void) {
     while (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
 }
 static void unlock(void) { __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE); }
-
-mmhint_ofd_t *mmhint_ofd_get(int fd) {
-  if ((unsigned)fd >= MMHINT_FD_MAX) return NULL;
-  mmhint_ofd_t **c = __atomic_load_n(&chunks[(unsigned)fd >> MMHINT_FD_CHUNK_BITS], __ATOMIC_ACQUIRE);
-  if (!c) return NULL;
-  return __atomic_load_n(&c[fd & (MMHINT_FD_CHUNK - 1)], __ATOMIC_ACQUIRE);
-}
 
 mmhint_ofd_t *mmhint_ofd_new(void) {
   lock();

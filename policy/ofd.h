@@ -45,8 +45,16 @@ typedef struct mmhint_ofd {
 /* Descriptors that the table could not hold (numbers >= MMHINT_FD_MAX, or no memory). */
 extern uint64_t mmhint_ofd_untracked;
 
+/* The table's first level; read through mmhint_ofd_get only. */
+extern mmhint_ofd_t **volatile mmhint_ofd_chunks[MMHINT_FD_CHUNKS];
+
 /* Returns the description behind fd, or NULL (not tracked, or fd not known). Lock-free. */
-mmhint_ofd_t *mmhint_ofd_get(int fd);
+static inline mmhint_ofd_t *mmhint_ofd_get(int fd) {
+  if ((unsigned)fd >= MMHINT_FD_MAX) return NULL;
+  mmhint_ofd_t **c = __atomic_load_n(&mmhint_ofd_chunks[(unsigned)fd >> MMHINT_FD_CHUNK_BITS], __ATOMIC_ACQUIRE);
+  if (!c) return NULL;
+  return __atomic_load_n(&c[fd & (MMHINT_FD_CHUNK - 1)], __ATOMIC_ACQUIRE);
+}
 
 /* Returns a fresh description with refs = 0, or NULL when memory ran out. */
 mmhint_ofd_t *mmhint_ofd_new(void);

@@ -63,6 +63,7 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
       f->mode = mode;
       f->size_at_open = size;
       f->sample_stride = 1;
+      f->sample_next = 1;
       f->next = buckets[b];
       __atomic_store_n(&buckets[b], f, __ATOMIC_RELEASE);
     }
@@ -95,46 +96,30 @@ void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
  * other kept sample and doubles the stride, so the kept samples stay evenly
  * spaced over the whole run and bounded by the capacity.
  */
-void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
-  if (!sample_cap) return;
-  uint64_t seen = __atomic_fetch_add(&f->samples_seen, 1, __ATOMIC_RELAXED);
-  if (seen % __atomic_load_n(&f->sample_stride, __ATOMIC_RELAXED)) return;
-  spin_lock(&f->lock);
-  if (!f->samples) f->samples = mmhint_arena_alloc(sizeof(mmhint_sample_t) * sample_cap);
-  if (f->samples) {
-    if (f->nsamples == sample_cap) {
-      for (uint32_t i = 0; i < sample_cap / 2; i++) f->samples[i] = f->samples[2 * i];
-      f->nsamples = sample_cap / 2;
-      f->sample_stride *= 2;
-    }
-    mmhint_sample_t *s = &f->samples[f->nsamples++];
-    s->ticks = ticks;
-    s->offset = offset;
-    s->length = length;
-    s->op = (uint64_t)op;
-  }
-  spin_unlock(&f->lock);
-}
-
-void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0, uint64_t t1, int op) {
-  mmhint_count(&f->c[MMHINT_FC_read_time_ns], t1 - t0); /* in ticks until written */
-  if (r < 0) {
-    mmhint_count(&f->c[MMHINT_FC_read_errors], 1);
+void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
+  if (!sample_cap) {
+    f->sample_next = UINT64_MAX;
     return;
   }
-  mmhint_count(&f->c[MMHINT_FC_reads], 1);
-  mmhint_count(&f->c[MMHINT_FC_bytes_read], (uint64_t)r);
-  mmhint_count(&f->hist[mmhint_hist_bucket((uint64_t)r)], 1);
-  if (offset >= 0) {
-    if (prev_end >= 0) {
-      if (offset >= prev_end) mmhint_count(&f->c[MMHINT_FC_seq_reads], 1);
-      if (offset == prev_end) mmhint_count(&f->c[MMHINT_FC_consec_reads], 1);
+  spin_lock(&f->lock);
+  /* Another thread may have kept this slot's sample already. */
+  if (f->samples_seen >= f->sample_next) {
+    if (!f->samples) f->samples = mmhint_arena_alloc(sizeof(mmhint_sample_t) * sample_cap);
+    if (f->samples) {
+      if (f->nsamples == sample_cap) {
+        for (uint32_t i = 0; i < sample_cap / 2; i++) f->samples[i] = f->samples[2 * i];
+        f->nsamples = sample_cap / 2;
+        f->sample_stride *= 2;
+      }
+      mmhint_sample_t *s = &f->samples[f->nsamples++];
+      s->ticks = ticks;
+      s->offset = offset;
+      s->length = length;
+      s->op = (uint64_t)op;
     }
-    if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
+    __atomic_store_n(&f->sample_next, f->samples_seen + f->sample_stride, __ATOMIC_RELAXED);
   }
-  if (!f->c[MMHINT_FC_first_access_ns]) f->c[MMHINT_FC_first_access_ns] = t0;
-  f->c[MMHINT_FC_last_access_ns] = t1;
-  mmhint_stats_sample(f, t0, offset, (uint64_t)r, op);
+  spin_unlock(&f->lock);
 }
 
 void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx) {
@@ -149,6 +134,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(f->fallbacks, 0, sizeof f->fallbacks);
   f->lock = 0;
   f->samples_seen = 0;
+  f->sample_next = 1;
   f->sample_stride = 1;
   f->nsamples = 0;
 }

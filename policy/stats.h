@@ -74,6 +74,7 @@ typedef struct mmhint_file {
   const char *paths[MMHINT_MAX_PATHS];
 
   uint64_t samples_seen;    /* accesses offered to the sampler */
+  uint64_t sample_next;     /* the value of samples_seen at which the next one is kept */
   uint64_t sample_stride;   /* keep one access in this many */
   uint32_t nsamples;
   mmhint_sample_t *samples; /* capacity = stats_samples option */
@@ -131,19 +132,35 @@ static inline void mmhint_count(uint64_t *p, uint64_t n) {
   __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
 }
 
+/* mmhint_count with the thread question already answered (for runs of counts). */
+static inline void mmhint_count_st(int single, uint64_t *p, uint64_t n) {
+#if defined(__x86_64__)
+  if (__builtin_expect(single, 1)) {
+    __asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(n));
+    return;
+  }
+#endif
+  __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
 /* Raises a counter to at least v. */
 static inline void mmhint_count_max(uint64_t *p, uint64_t v) {
   uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+  if (cur >= v) return;
+  if (__builtin_expect(__libc_single_threaded, 1)) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+    return;
+  }
   while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
   }
 }
 
 /* Returns the read-size histogram bucket of a read of n bytes. */
 static inline int mmhint_hist_bucket(uint64_t n) {
-  static const uint64_t bounds[] = MMHINT_READ_HIST_BOUNDS;
-  int b = 0;
-  while (b < MMHINT_READ_HIST_BUCKETS - 1 && n >= bounds[b]) b++;
-  return b;
+  /* A binary search over MMHINT_READ_HIST_BOUNDS: at most four compares. */
+  if (n < 100000) return n < 1000 ? (n < 100 ? 0 : 1) : (n < 10000 ? 2 : 3);
+  if (n < 10000000) return n < 1000000 ? 4 : (n < 4000000 ? 5 : 6);
+  return n < 100000000 ? 7 : (n < 1000000000 ? 8 : 9);
 }
 
 /* Returns the allocation size class of n bytes. */
@@ -175,11 +192,50 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
 /* Adds `path` to the record's paths unless it is already there or the list is full. */
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path);
 
-/* Offers an access to the sampler (keeps an evenly spaced subset, bounded). */
-void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op);
+/* Keeps an access in the sample (the slow half of mmhint_stats_sample). */
+void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op);
 
-/* Records one read-family call that returned `r` for `asked` bytes at `offset` (-1 unknown). */
-void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0, uint64_t t1, int op);
+/*
+ * Offers an access to the sampler, which keeps an evenly spaced subset of at
+ * most stats_samples accesses.  Costs one add and one compare unless the
+ * access is kept.
+ */
+static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
+  mmhint_count(&f->samples_seen, 1);
+  if (__builtin_expect(f->samples_seen < __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 1)) return;
+  mmhint_stats_sample_keep(f, ticks, offset, length, op);
+}
+
+/*
+ * Records one read-family call that returned r at `offset` (-1 unknown);
+ * prev_end is where the previous read on the same description ended (-1
+ * none).  t0 and t1 are the ticks around the call.  Inline: it is on every
+ * read's path.
+ */
+static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0,
+                                     uint64_t t1, int op) {
+  const int st = __libc_single_threaded;
+  mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], t1 - t0); /* in ticks until written */
+  if (r < 0) {
+    mmhint_count_st(st, &f->c[MMHINT_FC_read_errors], 1);
+    return;
+  }
+  mmhint_count_st(st, &f->c[MMHINT_FC_reads], 1);
+  mmhint_count_st(st, &f->c[MMHINT_FC_bytes_read], (uint64_t)r);
+  mmhint_count_st(st, &f->hist[mmhint_hist_bucket((uint64_t)r)], 1);
+  if (offset >= 0) {
+    if (prev_end >= 0 && offset >= prev_end) {
+      mmhint_count_st(st, &f->c[MMHINT_FC_seq_reads], 1);
+      if (offset == prev_end) mmhint_count_st(st, &f->c[MMHINT_FC_consec_reads], 1);
+    }
+    if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
+  }
+  if (__builtin_expect(!f->c[MMHINT_FC_first_access_ns], 0)) f->c[MMHINT_FC_first_access_ns] = t0;
+  f->c[MMHINT_FC_last_access_ns] = t1;
+  mmhint_count_st(st, &f->samples_seen, 1);
+  if (__builtin_expect(f->samples_seen >= __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
+    mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
+}
 
 /*
  * Forgets every count (files stay known, counters and samples go to zero):
