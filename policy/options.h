@@ -164,6 +164,14 @@ typedef struct {
 int mmhint_config_for_file(const mmhint_config_t *cfg, const mmhint_file_facts_t *facts, mmhint_values_t *out);
 
 /*
+ * The same as mmhint_config_for_file for the numeric values only (every
+ * per-file option is numeric), without sources: what the shim computes at
+ * each open, so it stays small (no 11 KiB values struct on the stack).
+ */
+int mmhint_config_file_num(const mmhint_config_t *cfg, const mmhint_file_facts_t *facts,
+                           long long num[MMHINT_OPT__COUNT]);
+
+/*
  * Writes the verbose dump (one "mmhint: name = value (source)" line per
  * option) through `emit`, called once per line without a newline.
  */

@@ -168,6 +168,20 @@ static int rule_matches(const mmhint_rule_t *rule, const mmhint_file_facts_t *fa
   return 1;
 }
 
+int mmhint_config_file_num(const mmhint_config_t *cfg, const mmhint_file_facts_t *facts,
+                           long long num[MMHINT_OPT__COUNT]) {
+  memcpy(num, cfg->values.num, sizeof cfg->values.num);
+  int last = 0;
+  for (int r = 0; r < cfg->n_rules; r++) {
+    const mmhint_rule_t *rule = &cfg->rules[r];
+    if (!rule_matches(rule, facts)) continue;
+    last = r + 1;
+    for (int k = 0; k < rule->n_set; k++)
+      if (cfg->values.src[rule->set_id[k]].kind != MMHINT_SRC_ENV) num[rule->set_id[k]] = rule->set_num[k];
+  }
+  return last;
+}
+
 int mmhint_config_for_file(const mmhint_config_t *cfg, const mmhint_file_facts_t *facts, mmhint_values_t *out) {
   memcpy(out, &cfg->values, sizeof *out);
   int last = 0;

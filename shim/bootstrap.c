@@ -165,13 +165,13 @@ static const char *absolute(int dirfd, const char *path, char *buf, size_t len) 
   return buf;
 }
 
-/* Fills the per-file policy fields of f from the values that apply to it. */
-static void note_policy(mmhint_file_t *f, const mmhint_values_t *v, int rule) {
+/* Fills the per-file policy fields of f from the option values that apply to it. */
+static void note_policy(mmhint_file_t *f, const long long *num, int rule) {
   f->rule = rule;
-  f->pol_read_mmap = (int8_t)v->num[MMHINT_OPT_read_mmap];
-  f->pol_advice = (int8_t)v->num[MMHINT_OPT_advice];
-  f->pol_mmap_advice = (int8_t)v->num[MMHINT_OPT_mmap_advice];
-  f->pol_drop_behind = (int8_t)v->num[MMHINT_OPT_drop_behind];
+  f->pol_read_mmap = (int8_t)num[MMHINT_OPT_read_mmap];
+  f->pol_advice = (int8_t)num[MMHINT_OPT_advice];
+  f->pol_mmap_advice = (int8_t)num[MMHINT_OPT_mmap_advice];
+  f->pol_drop_behind = (int8_t)num[MMHINT_OPT_drop_behind];
 }
 
 /* Creates a description for fd from its fstat; NULL when fd is not valid or memory ran out. */
@@ -206,15 +206,15 @@ void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int std
     if (f) {
       mmhint_count(&f->c[stdio ? MMHINT_FC_stdio_opens : MMHINT_FC_opens], 1);
       if (mmhint__has_rules && abs) {
-        static __thread mmhint_values_t v; /* large: kept off the stack */
+        long long num[MMHINT_OPT__COUNT];
         int mode = (oflags & O_ACCMODE) == O_RDONLY ? MMHINT_MODE_READ
                    : (oflags & O_ACCMODE) == O_WRONLY ? MMHINT_MODE_WRITE
                                                       : MMHINT_MODE_RDWR;
         mmhint_file_facts_t facts = {abs, program_invocation_short_name, f->size_at_open, mode};
-        int rule = mmhint_config_for_file(&mmhint__cfg, &facts, &v);
-        note_policy(f, &v, rule);
+        int rule = mmhint_config_file_num(&mmhint__cfg, &facts, num);
+        note_policy(f, num, rule);
       } else {
-        note_policy(f, &mmhint__cfg.values, 0);
+        note_policy(f, mmhint__cfg.values.num, 0);
       }
     }
     mmhint_ofd_attach(fd, o);
@@ -237,7 +237,7 @@ mmhint_ofd_t *mmhint__adopt(int fd) {
     if (o) {
       long pos = mmhint_os_lseek(fd, 0, SEEK_CUR);
       o->pos = pos >= 0 ? pos : 0;
-      if (f) note_policy(f, &mmhint__cfg.values, 0);
+      if (f) note_policy(f, mmhint__cfg.values.num, 0);
       if (mmhint_ofd_attach(fd, o) != 0) o = NULL;
     }
   }
