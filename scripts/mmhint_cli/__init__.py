@@ -1,0 +1,1 @@
+"""The mmhint command-line front end (scripts/mmhint).  See docs/CLI.md."""

@@ -1,0 +1,431 @@
+"""`mmhint ab`: runs one command under two policies, interleaved, and says
+whether B is faster than A, by how much, and how sure that is."""
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import stats as st
+from .common import (UserError, child_env, find_library, human_bytes, human_count, load_options, option_env,
+                     parse_assignments, preload_with, strip_option_env, warn, table)
+
+BOOT_ITER = 2000
+BOOT_SEED = 20240601
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+class Side:
+    def __init__(self, name, pairs, config, plain, lib):
+        self.name = name
+        self.pairs = pairs
+        self.config = os.path.abspath(config) if config else None
+        self.plain = plain
+        self.lib = lib
+
+    def describe(self):
+        if self.plain:
+            return "plain (no library)"
+        parts = ["%s=%s" % kv for kv in self.pairs]
+        if self.config:
+            parts.append("config %s" % self.config)
+        return ", ".join(parts) if parts else "library loaded, every option at its default"
+
+    def env(self, base, stats_dir):
+        env = dict(base)
+        if self.plain:
+            return env
+        env["LD_PRELOAD"] = preload_with(env, self.lib)
+        env.update(option_env(self.pairs))
+        if self.config:
+            env["MMHINT_CONFIG"] = self.config
+        env["MMHINT_STATS"] = stats_dir.rstrip("/") + "/"
+        return env
+
+
+def drop_caches_check():
+    try:
+        with open(DROP_CACHES, "w"):
+            pass
+    except OSError as e:
+        raise UserError("--cold needs to write %s (root, and /proc/sys writable): %s"
+                        % (DROP_CACHES, e.strerror or e))
+
+
+def drop_caches():
+    os.sync()
+    with open(DROP_CACHES, "w") as f:
+        f.write("3\n")
+
+
+def run_once(cmd, env, out_path, err_path, masks):
+    """Runs CMD once; returns the measurement dict."""
+    with open(out_path, "wb") as out, open(err_path, "wb") as err, open(os.devnull, "rb") as nul:
+        t0 = time.perf_counter()
+        try:
+            pid = os.posix_spawnp(cmd[0], cmd, env, file_actions=[
+                (os.POSIX_SPAWN_DUP2, nul.fileno(), 0),
+                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        except OSError as e:
+            raise UserError("cannot run %s: %s" % (cmd[0], e.strerror or e))
+        _, status, ru = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+    with open(out_path, "rb") as f:
+        data = f.read()
+    for m in masks:
+        data = m.sub(b"#", data)
+    return {"wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime, "maxrss_kib": ru.ru_maxrss,
+            "majflt": ru.ru_majflt, "minflt": ru.ru_minflt, "exit": os.waitstatus_to_exitcode(status),
+            "stdout_sha256": hashlib.sha256(data).hexdigest(), "stdout_bytes": os.path.getsize(out_path)}
+
+
+def spawn_rss_floor(root):
+    """The max RSS the kernel reports for a trivial command spawned from this
+    process: execve carries the spawning address space's peak into the
+    child's ru_maxrss, so no run can report less than this."""
+    true = shutil.which("true")
+    if not true:
+        return None
+    try:
+        r = run_once([true], dict(os.environ), os.path.join(root, "floor.out"), os.path.join(root, "floor.err"), [])
+    except UserError:
+        return None
+    return r["maxrss_kib"]
+
+
+def run_stats(stats_dir):
+    """Per-file summary of the stats files one run wrote."""
+    if not os.path.isdir(stats_dir):
+        return None
+    paths = sorted(os.path.join(stats_dir, n) for n in os.listdir(stats_dir) if n.endswith(".json"))
+    if not paths:
+        return None
+    docs = []
+    for p in paths:
+        try:
+            docs.append(st.load_file(p))
+        except UserError as e:
+            warn("ignoring a stats file of this run: %s" % e)
+    if not docs:
+        return None
+    m = st.merge(docs)
+    return {"processes": len(m["processes"]),
+            "files": {f["path"]: {"reads": st.total_reads(f), "bytes_read": st.total_bytes(f),
+                                  "converted_bytes": f.get("converted_bytes", 0), "mmaps": f.get("mmaps", 0),
+                                  "policy": st.policy_text(f.get("policy"))}
+                      for f in m["files"]}}
+
+
+def percentile(sorted_vals, q):
+    if not sorted_vals:
+        return None
+    k = (len(sorted_vals) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_vals) - 1)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
+
+
+def bootstrap_ratio(a, b, iters=BOOT_ITER, seed=BOOT_SEED):
+    """95% CI of median(b)/median(a) by resampling each side's runs."""
+    rnd = random.Random(seed)
+    ratios = []
+    for _ in range(iters):
+        ma = statistics.median(rnd.choices(a, k=len(a)))
+        mb = statistics.median(rnd.choices(b, k=len(b)))
+        if ma > 0:
+            ratios.append(mb / ma)
+    ratios.sort()
+    return percentile(ratios, 0.025), percentile(ratios, 0.975)
+
+
+def verdict(ratio, lo, hi):
+    """Plain words for the B/A wall-time ratio and its CI."""
+    if lo is None or hi is None or ratio is None:
+        return "not enough runs to judge"
+    if lo <= 1.0 <= hi:
+        return "no difference within noise (B/A wall time %.3f [%.3f–%.3f])" % (ratio, lo, hi)
+    if ratio < 1.0:
+        return "B is %.2f× faster than A [%.2f–%.2f]" % (1 / ratio, 1 / hi, 1 / lo)
+    return "B is %.2f× slower than A [%.2f–%.2f]" % (ratio, lo, hi)
+
+
+METRICS = [("wall_s", "wall", "%.3fs"), ("user_s", "user", "%.3fs"), ("sys_s", "sys", "%.3fs"),
+           ("maxrss_kib", "max RSS", None), ("majflt", "major faults", "%d"), ("minflt", "minor faults", "%d")]
+
+
+def summarize(runs):
+    out = {}
+    for side in ("A", "B"):
+        rs = [r for r in runs if r["side"] == side and not r["warmup"]]
+        out[side] = {}
+        for key, _, _ in METRICS:
+            vals = [r[key] for r in rs]
+            out[side][key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+    a = [r["wall_s"] for r in runs if r["side"] == "A" and not r["warmup"]]
+    b = [r["wall_s"] for r in runs if r["side"] == "B" and not r["warmup"]]
+    ratio = statistics.median(b) / statistics.median(a) if statistics.median(a) > 0 else None
+    lo, hi = bootstrap_ratio(a, b) if len(a) >= 2 and len(b) >= 2 else (None, None)
+    out["wall_ratio_b_over_a"] = ratio
+    out["speedup_a_over_b"] = 1 / ratio if ratio else None
+    out["ci95"] = [lo, hi]
+    out["bootstrap"] = {"iterations": BOOT_ITER, "seed": BOOT_SEED, "statistic": "median(B)/median(A)"}
+    out["verdict"] = verdict(ratio, lo, hi)
+    return out
+
+
+def file_deltas(runs):
+    """Median per-file figures per side from the runs' stats."""
+    per = {"A": {}, "B": {}}
+    for r in runs:
+        if r["warmup"] or not r.get("stats"):
+            continue
+        for path, v in r["stats"]["files"].items():
+            per[r["side"]].setdefault(path, []).append(v)
+    paths = sorted(set(per["A"]) | set(per["B"]))
+    rows = []
+    for p in paths:
+        row = {"path": p}
+        for side in ("A", "B"):
+            vs = per[side].get(p)
+            if vs:
+                row[side] = {k: statistics.median([v[k] for v in vs])
+                             for k in ("reads", "bytes_read", "converted_bytes", "mmaps")}
+                row[side]["policy"] = vs[-1]["policy"]
+            else:
+                row[side] = None
+        rows.append(row)
+    rows.sort(key=lambda r: -max((r[s] or {}).get("bytes_read", 0) for s in ("A", "B")))
+    return rows
+
+
+def fmt_metric(key, fmt, v):
+    if key == "maxrss_kib":
+        return human_bytes(v * 1024)
+    return fmt % v
+
+
+def render_text(a, b, summary, deltas, top=15):
+    out = ["A: %s" % a.describe(), "B: %s" % b.describe(), ""]
+    rows = []
+    for key, label, fmt in METRICS:
+        sa, sb = summary["A"][key], summary["B"][key]
+        ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
+        rows.append([label,
+                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sa["median"]), fmt_metric(key, fmt, sa["min"]),
+                                      fmt_metric(key, fmt, sa["max"])),
+                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sb["median"]), fmt_metric(key, fmt, sb["min"]),
+                                      fmt_metric(key, fmt, sb["max"])),
+                     ratio])
+    out.append(table(["metric", "A median [min–max]", "B median [min–max]", "B/A"], rows, align="lrrr"))
+    if deltas:
+        out.append("")
+        out.append("per file (medians of the runs' stats; '-' where that side wrote none):")
+        drows = []
+        for d in deltas[:top]:
+            A, B = d["A"] or {}, d["B"] or {}
+            drows.append([d["path"],
+                          human_bytes(A.get("bytes_read")) if A else "-", human_bytes(B.get("bytes_read")) if B else "-",
+                          human_count(A.get("reads")) if A else "-", human_count(B.get("reads")) if B else "-",
+                          human_bytes(A.get("converted_bytes")) if A else "-",
+                          human_bytes(B.get("converted_bytes")) if B else "-",
+                          A.get("policy", "-") if A else "-", B.get("policy", "-") if B else "-"])
+        out.append(table(["path", "bytes A", "bytes B", "calls A", "calls B", "conv A", "conv B",
+                          "policy A", "policy B"], drows, align="lrrrrrrll", max_width=[50] + [None] * 8))
+    out.append("")
+    out.append("verdict: %s" % summary["verdict"])
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(a, b, summary, deltas, cmd):
+    out = ["# mmhint ab", "", "Command: `%s`" % " ".join(cmd), "",
+           "- A: %s" % a.describe(), "- B: %s" % b.describe(), "",
+           "| metric | A median | A min | A max | B median | B min | B max | B/A |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, label, fmt in METRICS:
+        sa, sb = summary["A"][key], summary["B"][key]
+        ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, *(fmt_metric(key, fmt, s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
+    if deltas:
+        out += ["", "| file | bytes A | bytes B | calls A | calls B | converted A | converted B | policy B |",
+                "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for d in deltas:
+            A, B = d["A"] or {}, d["B"] or {}
+            out.append("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
+                d["path"].replace("|", "\\|"), A.get("bytes_read", "-"), B.get("bytes_read", "-"),
+                A.get("reads", "-"), B.get("reads", "-"), A.get("converted_bytes", "-"),
+                B.get("converted_bytes", "-"), B.get("policy", "-")))
+    out += ["", "**Verdict:** %s" % summary["verdict"], ""]
+    return "\n".join(out)
+
+
+def check_outputs(runs):
+    """Compares every run's stdout hash and exit status with the first run of
+    A.  Returns (reference run, [(run, [what differs])])."""
+    ref = next(r for r in runs if r["side"] == "A")
+    diffs = []
+    for r in runs:
+        if r is ref:
+            continue
+        what = []
+        if r["stdout_sha256"] != ref["stdout_sha256"]:
+            what.append("stdout")
+        if r["exit"] != ref["exit"]:
+            what.append("exit status")
+        if what:
+            diffs.append((r, what))
+    return ref, diffs
+
+
+def _run_name(r):
+    return "%s %s%d" % (r["side"], "warm-up " if r["warmup"] else "run ", r["index"])
+
+
+def describe_diffs(ref, diffs):
+    """One line per side and kind of difference, e.g. 'A and B differ: stdout
+    differs in 6 of 6 B runs (...)'."""
+    lines = []
+    for side in ("B", "A"):
+        rs = [(r, w) for r, w in diffs if r["side"] == side]
+        if not rs:
+            continue
+        head = "A and B differ" if side == "B" else "runs of A differ from each other"
+        for kind in ("stdout", "exit status"):
+            hit = [r for r, w in rs if kind in w]
+            if not hit:
+                continue
+            first = hit[0]
+            if kind == "stdout":
+                detail = "sha256 %s… in %s vs %s… in %s" % (first["stdout_sha256"][:12], _run_name(first),
+                                                            ref["stdout_sha256"][:12], _run_name(ref))
+            else:
+                detail = "status %d in %s vs %d in %s" % (first["exit"], _run_name(first), ref["exit"],
+                                                          _run_name(ref))
+            lines.append("%s: %s differs in %d %s run(s), warm-ups included (%s)" % (
+                head, kind, len(hit), side, detail))
+    return lines
+
+
+def cmd_ab(args):
+    cmd = args.command
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UserError("ab: no command given; usage: mmhint ab --a SPEC --b SPEC -- CMD...")
+    if args.runs < 1 or args.warmup < 0:
+        raise UserError("ab: --runs must be at least 1 and --warmup at least 0")
+    if args.plain_a and (args.a or args.config_a):
+        raise UserError("ab: --plain-a runs A without the library; it cannot take --a or --config-a")
+    for c in (args.config_a, args.config_b):
+        if c and not os.path.isfile(c):
+            raise UserError("ab: config file %s does not exist" % c)
+    load_options()
+    pa = parse_assignments([args.a], "--a")
+    pb = parse_assignments([args.b], "--b")
+    lib = find_library(args.lib)
+    masks = []
+    for m in args.mask or []:
+        try:
+            masks.append(re.compile(m.encode()))
+        except re.error as e:
+            raise UserError("ab: bad --mask regular expression '%s': %s" % (m, e))
+    if args.cold:
+        drop_caches_check()
+    A = Side("A", pa, args.config_a, args.plain_a, lib)
+    B = Side("B", pb, args.config_b, False, lib)
+    base = child_env()
+    removed = strip_option_env(base)
+    if removed:
+        warn("ab: ignoring %s from the environment so that A and B differ only as specified"
+             % ", ".join(removed))
+    base.pop("MMHINT_CONFIG", None)
+    keep = args.keep_stats
+    root = os.path.abspath(keep) if keep else tempfile.mkdtemp(prefix="mmhint-ab-")
+    os.makedirs(root, exist_ok=True)
+    schedule = []
+    for i in range(args.warmup):
+        schedule += [("A", i + 1, True), ("B", i + 1, True)]
+    for i in range(args.runs):
+        schedule += [("A", i + 1, False), ("B", i + 1, False)]
+    tty = sys.stderr.isatty()
+    rss_floor = spawn_rss_floor(root)
+    runs = []
+    t_start = time.perf_counter()
+    try:
+        for n, (side_name, idx, warm) in enumerate(schedule):
+            side = A if side_name == "A" else B
+            tag = "%s-%s%d" % (side_name.lower(), "warmup-" if warm else "", idx)
+            sdir = os.path.join(root, tag)
+            os.makedirs(sdir, exist_ok=True)
+            if tty:
+                done = time.perf_counter() - t_start
+                eta = (done / n * (len(schedule) - n)) if n else 0
+                sys.stderr.write("\rmmhint: run %d of %d (%s%s)%s   " % (
+                    n + 1, len(schedule), side_name, " warm-up" if warm else "",
+                    ", about %.0fs left" % eta if n else ""))
+                sys.stderr.flush()
+            if args.cold:
+                drop_caches()
+            r = run_once(cmd, side.env(base, sdir), os.path.join(sdir, "stdout"), os.path.join(sdir, "stderr"), masks)
+            r.update({"side": side_name, "index": idx, "warmup": warm, "stats_dir": sdir})
+            r["stats"] = None if side.plain else run_stats(sdir)
+            if args.show_output:
+                with open(os.path.join(sdir, "stdout"), "rb") as f:
+                    sys.stdout.write("--- %s run %d%s stdout ---\n" % (side_name, idx, " (warm-up)" if warm else ""))
+                    sys.stdout.flush()
+                    sys.stdout.buffer.write(f.read())
+                with open(os.path.join(sdir, "stderr"), "rb") as f:
+                    e = f.read()
+                    if e:
+                        sys.stdout.write("--- %s run %d stderr ---\n" % (side_name, idx))
+                        sys.stdout.flush()
+                        sys.stdout.buffer.write(e)
+                sys.stdout.flush()
+            runs.append(r)
+        if tty:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+        ref, diffs = check_outputs(runs)
+        summary = summarize(runs)
+        deltas = file_deltas(runs)
+        if not B.plain and not any(r.get("stats") for r in runs if r["side"] == "B"):
+            warn("ab: B wrote no stats files; is the library loading? (LD_PRELOAD=%s)" % lib)
+        summary["maxrss_floor_kib"] = rss_floor
+        sys.stdout.write(render_text(A, B, summary, deltas))
+        if rss_floor and min(summary[s]["maxrss_kib"]["median"] for s in ("A", "B")) <= rss_floor * 1.05:
+            sys.stdout.write("note: max RSS is at the floor of %s that any command started from mmhint shows "
+                             "(execve keeps the spawning process's peak); the program's own peak is lower\n"
+                             % human_bytes(rss_floor * 1024))
+        if ref["exit"] != 0 and not diffs:
+            warn("ab: the command exited with status %d in every run" % ref["exit"])
+        for line in describe_diffs(ref, diffs):
+            warn("WARNING: " + line)
+        if args.json:
+            doc = {"schema": "mmhint-ab/1", "command": cmd, "runs_per_side": args.runs, "warmup": args.warmup,
+                   "cold": args.cold, "masks": args.mask or [],
+                   "a": {"options": dict(pa), "config": A.config, "plain": A.plain},
+                   "b": {"options": dict(pb), "config": B.config, "plain": False},
+                   "library": lib, "runs": runs, "summary": summary, "files": deltas,
+                   "outputs_identical": not diffs}
+            _write(args.json, json.dumps(doc, indent=1) + "\n")
+        if args.markdown:
+            _write(args.markdown, render_markdown(A, B, summary, deltas, cmd))
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 3 if diffs else 0
+
+
+def _write(path, text):
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise UserError("cannot write %s: %s" % (path, e.strerror or e))

@@ -1,0 +1,196 @@
+"""`mmhint report --html`: one self-contained HTML page (inline CSS, inline
+SVG drawn here; no scripts, no network)."""
+
+import html
+
+from . import stats as st
+from .common import human_bytes, human_count, human_ns
+from .report import FILE_HEADERS, file_row, sorted_files
+
+CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2330;background:#fff}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0}
+h3{font-size:15px;margin:18px 0 6px;font-family:ui-monospace,monospace}
+table{border-collapse:collapse;margin:6px 0 12px} th,td{padding:3px 9px;border-bottom:1px solid #e6e8ec;text-align:right}
+th{background:#f3f5f8} td.l,th.l{text-align:left;font-family:ui-monospace,monospace;max-width:520px;word-break:break-all}
+.muted{color:#6b7280} .charts{display:flex;flex-wrap:wrap;gap:18px} .card{border:1px solid #e1e4ea;border-radius:6px;padding:8px}
+svg text{font:11px system-ui,sans-serif;fill:#333}
+"""
+
+COLORS = {"r": "#2b6cb0", "p": "#c05621", "s": "#2f855a", "m": "#805ad5"}
+OPS = {"r": "read", "p": "pread", "s": "stdio", "m": "mmap"}
+
+
+def e(x):
+    return html.escape(str(x), quote=True)
+
+
+def hbar_chart(title, items, fmt, width=640, bar_h=18):
+    """Horizontal bars: ITEMS is [(label, value)]."""
+    if not items:
+        return ""
+    label_w = 260
+    h = 28 + bar_h * len(items) + 6 * len(items)
+    vmax = max(v for _, v in items) or 1
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="%s">'
+           % (width, h, e(title)), '<text x="0" y="14" font-weight="bold">%s</text>' % e(title)]
+    y = 26
+    for label, v in items:
+        w = (width - label_w - 80) * v / vmax
+        short = label if len(label) <= 40 else "…" + label[-39:]
+        out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (label_w - 6, y + bar_h - 5, e(short)))
+        out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="#2b6cb0"/>' % (label_w, y, max(w, 1), bar_h))
+        out.append('<text x="%.1f" y="%d">%s</text>' % (label_w + max(w, 1) + 4, y + bar_h - 5, e(fmt(v))))
+        y += bar_h + 6
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def histogram_chart(f, width=380, height=190):
+    hist = f["read_size_hist"]
+    vals = [hist.get(n, 0) for n in st.HIST_NAMES]
+    vmax = max(vals) or 1
+    left, bottom, top = 48, 50, 22
+    bw = (width - left - 10) / len(vals)
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="read sizes">'
+           % (width, height), '<text x="0" y="12" font-weight="bold">read sizes (calls per bucket)</text>']
+    ph = height - bottom - top
+    for i, (n, v) in enumerate(zip(st.HIST_NAMES, vals)):
+        bh = ph * v / vmax
+        x = left + i * bw
+        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f855a"/>'
+                   % (x + 2, top + ph - bh, bw - 4, bh))
+        if v:
+            out.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>' % (x + bw / 2, top + ph - bh - 2,
+                                                                                 e(human_count(v))))
+        out.append('<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-40 %.1f %d)">%s</text>'
+                   % (x + bw / 2 + 3, height - bottom + 14, x + bw / 2 + 3, height - bottom + 14, e(n)))
+    out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>' % (left, top + ph, width - 8, top + ph))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def scatter_chart(f, width=420, height=180):
+    rows = f["samples"]
+    left, bottom, top, right = 60, 30, 20, 10
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="offset over time">'
+           % (width, height), '<text x="0" y="12" font-weight="bold">offset over time (%d sampled of %s accesses)</text>'
+           % (len(rows), e(human_count(f["samples_seen"])))]
+    if not rows:
+        out.append('<text x="%d" y="%d">no samples</text>' % (left, height // 2))
+        out.append("</svg>")
+        return "\n".join(out)
+    t0 = min(r[0] for r in rows)
+    t1 = max(r[0] for r in rows)
+    omax = max(max(r[1] + r[2] for r in rows), f.get("size") or 0, 1)
+    pw, ph = width - left - right, height - top - bottom
+    out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#fafbfc" stroke="#ccc"/>' % (left, top, pw, ph))
+    for r in rows:
+        x = left + (pw * (r[0] - t0) / (t1 - t0) if t1 > t0 else pw / 2)
+        y = top + ph - ph * r[1] / omax
+        out.append('<circle cx="%.1f" cy="%.1f" r="2.2" fill="%s"/>' % (x, y, COLORS.get(r[3], "#444")))
+    out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 4, top + 8, e(human_bytes(omax))))
+    out.append('<text x="%d" y="%d" text-anchor="end">0</text>' % (left - 4, top + ph))
+    out.append('<text x="%d" y="%d">%s</text>' % (left, height - 10, e(human_ns(t0))))
+    out.append('<text x="%d" y="%d" text-anchor="end">%s after start</text>' % (width - right, height - 10,
+                                                                                e(human_ns(t1))))
+    ops = sorted({r[3] for r in rows})
+    lx = left + 90
+    for op in ops:
+        out.append('<circle cx="%d" cy="%d" r="4" fill="%s"/><text x="%d" y="%d">%s</text>'
+                   % (lx, height - 14, COLORS.get(op, "#444"), lx + 7, height - 10, e(OPS.get(op, op))))
+        lx += 56
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def memory_section(merged):
+    mem = merged["memory"]
+    out = []
+    policy = []
+    for p in merged["processes"]:
+        o = p.get("options") or {}
+        for k in ("hugepages", "numa", "numa_process"):
+            v = (o.get(k) or {}).get("value")
+            if v not in (None, "off", "", "0"):
+                policy.append("%s=%s (%s)" % (k, v, p["exe"]))
+    huge = {k: v for k, v in mem.items() if "huge" in k}
+    nodes = {k: v for k, v in mem.items() if "node" in k}
+    if not policy and not huge and not nodes:
+        out.append("<p><b>no memory policy in force</b> in these processes (hugepages and numa are off).</p>")
+    elif policy:
+        out.append("<p>memory policy in force: %s</p>" % e(", ".join(policy)))
+    if huge:
+        items = []
+        for k, v in huge.items():
+            if isinstance(v, dict):
+                items += [("%s %s" % (k, a), b) for a, b in v.items() if isinstance(b, (int, float))]
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                items.append((k, v))
+        out.append(hbar_chart("huge pages: requested vs obtained", items, lambda v: human_count(v)))
+    elif policy:
+        out.append("<p>the stats hold no huge page outcome figures.</p>")
+    for k, v in nodes.items():
+        items = []
+        if isinstance(v, dict):
+            items = [("node %s" % a, b) for a, b in v.items() if isinstance(b, (int, float))]
+        elif isinstance(v, list):
+            items = [("node %d" % i, b) for i, b in enumerate(v) if isinstance(b, (int, float))]
+        if items:
+            out.append(hbar_chart("%s (pages per node)" % k, items, lambda v: human_count(v)))
+    flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if flat:
+        out.append("<table><tr><th class=l>counter</th><th>value</th></tr>%s</table>" % "".join(
+            "<tr><td class=l>%s</td><td>%s</td></tr>" % (e(k), e(human_bytes(v) if "bytes" in k else human_count(v)))
+            for k, v in flat))
+    classes = mem.get("size_classes")
+    if isinstance(classes, dict) and classes:
+        out.append(hbar_chart("allocations by size class", list(classes.items()), lambda v: human_count(v)))
+    return "\n".join(x for x in out if x)
+
+
+def render_html(merged, sort="bytes", top=20, title="mmhint report"):
+    files = sorted_files(merged, sort, top)
+    p = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">',
+         "<title>%s</title><style>%s</style></head><body>" % (e(title), CSS),
+         "<h1>%s</h1>" % e(title),
+         '<p class="muted">%d process(es), %d file(s), from %s</p>' % (
+             len(merged["processes"]), len(merged["files"]), e(", ".join(merged["sources"][:5]) +
+                                                              (" …" if len(merged["sources"]) > 5 else "")))]
+    p.append("<h2>Processes</h2><table><tr><th>pid</th><th class=l>exe</th><th class=l>argv</th><th>wall</th>"
+             "<th>files</th><th>bytes read</th></tr>")
+    for pr in merged["processes"]:
+        p.append("<tr><td>%s</td><td class=l>%s</td><td class=l>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+            e(pr["pid"]), e(pr["exe"]), e(" ".join(str(a) for a in pr["argv"])[:200]),
+            e(human_ns(pr["wall_ns"]) if pr["wall_ns"] is not None else "-"), e(pr["files"]),
+            e(human_bytes(pr["bytes"]))))
+    p.append("</table>")
+    p.append("<h2>Files (%s by %s)</h2><table><tr>%s</tr>" % (
+        "top %d of %d" % (len(files), len(merged["files"])) if len(files) < len(merged["files"]) else "all",
+        e(sort), "".join('<th%s>%s</th>' % (" class=l" if h in ("path", "policy", "size bucket") else "", e(h))
+                         for h in FILE_HEADERS)))
+    for f in files:
+        row = file_row(f)
+        p.append("<tr>%s</tr>" % "".join('<td%s>%s</td>' % (" class=l" if i in (0, 6, 9) else "", e(c))
+                                         for i, c in enumerate(row)))
+    p.append("</table>")
+    p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
+        hbar_chart("bytes read per file", [(f["path"], st.total_bytes(f)) for f in files], human_bytes),
+        hbar_chart("read time per file", [(f["path"], f.get("read_time_ns") or 0) for f in files], human_ns)))
+    p.append("<h2>Access patterns</h2>")
+    for f in files:
+        p.append("<h3>%s</h3>" % e(f["path"]))
+        p.append('<p class="muted">size %s; %s reads, %s; policy: %s; rule: %s</p>' % (
+            e(human_bytes(f.get("size"))), e(human_count(st.total_reads(f))), e(human_bytes(st.total_bytes(f))),
+            e(st.policy_text(f.get("policy"))), e(st.rule_text((f.get("policy") or {}).get("rule")))))
+        p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
+            histogram_chart(f), scatter_chart(f)))
+    p.append("<h2>Memory</h2>")
+    p.append(memory_section(merged))
+    p.append("<h2>Not observed</h2><ul>%s</ul>" % "".join("<li>%s</li>" % e(u) for u in merged["unobserved"]))
+    if merged["warnings"]:
+        p.append("<h2>Warnings from the library</h2><ul>%s</ul>" % "".join(
+            "<li>%s</li>" % e(w) for w in merged["warnings"]))
+    p.append("</body></html>\n")
+    return "\n".join(p)

@@ -1,0 +1,196 @@
+"""`mmhint report`: terminal tables, merged JSON and OpenMetrics text from
+one or many stats files."""
+
+import json
+import os
+import re
+
+from . import stats as st
+from .common import human_bytes, human_count, human_ns, table
+
+SORT_KEYS = {
+    "bytes": lambda f: st.total_bytes(f),
+    "time": lambda f: f.get("read_time_ns") or 0,
+    "reads": lambda f: st.total_reads(f),
+}
+
+
+def sorted_files(merged, sort="bytes", top=None):
+    key = SORT_KEYS[sort]
+    files = sorted(merged["files"], key=lambda f: (-key(f), f["path"]))
+    return files[:top] if top else files
+
+
+def file_row(f):
+    reads = st.total_reads(f)
+    nbytes = st.total_bytes(f)
+    seq = st.seq_ratio(f)
+    return [f["path"], human_count(f.get("opens")), human_count(reads), human_bytes(nbytes),
+            human_ns(f.get("read_time_ns") or 0) if reads else "-",
+            human_bytes(nbytes / reads) if reads else "-",
+            st.dominant_bucket(f) or "-",
+            ("%.0f%%" % (100 * seq)) if seq is not None else "-",
+            human_bytes(f.get("converted_bytes")) if f.get("converted_bytes") else "-",
+            st.policy_text(f.get("policy"))]
+
+
+FILE_HEADERS = ["path", "opens", "reads", "bytes", "read time", "avg read", "size bucket",
+                "seq", "converted", "policy"]
+
+
+def memory_lines(merged):
+    mem = merged["memory"]
+    if not mem:
+        return ["(no memory section in these stats)"]
+    lines = []
+    flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    rows = [[k, human_count(v) if not k.endswith("bytes") and "bytes" not in k else human_bytes(v)]
+            for k, v in flat]
+    lines.append(table(["counter", "value"], rows, align="lr"))
+    classes = mem.get("size_classes")
+    if isinstance(classes, dict) and classes:
+        lines.append("")
+        lines.append("allocation size classes: " + "  ".join("%s:%s" % (k, human_count(v)) for k, v in classes.items()))
+    for k, v in mem.items():
+        if isinstance(v, dict) and k != "size_classes":
+            lines.append("%s: %s" % (k, "  ".join("%s:%s" % (a, b) for a, b in v.items())))
+        elif isinstance(v, list):
+            lines.append("%s: %s" % (k, json.dumps(v)))
+    return lines
+
+
+def render_text(merged, sort="bytes", top=20):
+    out = []
+    procs = merged["processes"]
+    out.append("== processes (%d) ==" % len(procs))
+    out.append(table(["pid", "exe", "wall", "files", "bytes read", "end"],
+                     [[p["pid"], p["exe"], human_ns(p["wall_ns"]) if p["wall_ns"] is not None else "-",
+                       p["files"], human_bytes(p["bytes"]), p.get("end_reason") or "-"] for p in procs],
+                     align="rlrrrl"))
+    out.append("")
+    files = sorted_files(merged, sort, top)
+    total = len(merged["files"])
+    shown = "top %d of %d" % (len(files), total) if len(files) < total else "%d" % total
+    out.append("== files (%s, by %s) ==" % (shown, sort))
+    out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrl",
+                     max_width=[60] + [None] * 9))
+    fb = [(f["path"], k, v) for f in files for k, v in sorted(f.get("fallbacks", {}).items())]
+    if fb:
+        out.append("")
+        out.append("read_mmap fallbacks: " + "; ".join("%s: %s x%d" % x for x in fb))
+    rules = [(f["path"], st.rule_text(f["policy"].get("rule"))) for f in files
+             if st.rule_text(f["policy"].get("rule")) != "-"]
+    if rules:
+        out.append("rules that matched: " + "; ".join("%s <- %s" % r for r in rules))
+    out.append("")
+    out.append("== memory ==")
+    out.extend(memory_lines(merged))
+    if merged["warnings"]:
+        out.append("")
+        out.append("== warnings from the library ==")
+        out.extend("  " + w for w in merged["warnings"])
+    out.append("")
+    out.append("== not observed ==")
+    out.extend(("  - " + u) for u in merged["unobserved"]) if merged["unobserved"] else out.append("  (nothing reported)")
+    return "\n".join(out) + "\n"
+
+
+def render_json(merged, sort="bytes", top=None):
+    doc = {
+        "schema": "mmhint-report/1",
+        "sources": merged["sources"],
+        "processes": [{k: v for k, v in p.items() if k not in ("memory",)} for p in merged["processes"]],
+        "files": [],
+        "memory": merged["memory"],
+        "unobserved": merged["unobserved"],
+        "warnings": merged["warnings"],
+    }
+    for f in sorted_files(merged, sort, top):
+        g = dict(f)
+        g["samples"] = {"columns": ["t_ns", "offset", "length", "op", "pid"], "rows": f["samples"],
+                        "seen": f["samples_seen"]}
+        del g["samples_seen"]
+        doc["files"].append(g)
+    return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+
+
+# ---- OpenMetrics -------------------------------------------------------------
+
+def om_escape(v):
+    """Escapes a label value per the OpenMetrics text format."""
+    return str(v).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+
+
+def om_labels(pairs):
+    return "{" + ",".join('%s="%s"' % (k, om_escape(v)) for k, v in pairs) + "}"
+
+
+FILE_METRICS = [
+    # (metric family, type, help, function of the merged file, unit suffix handled in name)
+    ("mmhint_file_opens", "counter", "open calls that returned a descriptor for the file", lambda f: f.get("opens", 0)),
+    ("mmhint_file_reads", "counter", "read-family and stdio read calls that returned data", st.total_reads),
+    ("mmhint_file_bytes_read", "counter", "bytes returned by read-family and stdio read calls", st.total_bytes),
+    ("mmhint_file_read_seconds", "counter", "wall time spent in read-family calls",
+     lambda f: (f.get("read_time_ns") or 0) / 1e9),
+    ("mmhint_file_seq_reads", "counter", "reads that started at or after the end of the previous read",
+     lambda f: f.get("seq_reads", 0)),
+    ("mmhint_file_mmaps", "counter", "mmap calls of the program on the file", lambda f: f.get("mmaps", 0)),
+    ("mmhint_file_converted_bytes", "counter", "bytes served from a mapping instead of a system call",
+     lambda f: f.get("converted_bytes", 0)),
+    ("mmhint_file_size_bytes", "gauge", "largest file size seen at open", lambda f: f.get("size", 0)),
+]
+
+
+def _num(v):
+    if isinstance(v, float):
+        return repr(round(v, 9))
+    return str(v)
+
+
+def render_openmetrics(docs):
+    """OpenMetrics text exposition.  File metrics are labelled path and exe
+    (the processes of each executable merged); process metrics pid, exe and
+    host."""
+    by_exe = {}
+    for d in docs:
+        by_exe.setdefault(d["process"].get("exe") or "?", []).append(d)
+    merged_by_exe = {exe: st.merge(ds) for exe, ds in sorted(by_exe.items())}
+    out = []
+    for name, typ, help_, fn in FILE_METRICS:
+        out.append("# TYPE %s %s" % (name, typ))
+        out.append("# HELP %s %s" % (name, help_))
+        for exe, m in merged_by_exe.items():
+            for f in m["files"]:
+                suffix = "_total" if typ == "counter" else ""
+                out.append("%s%s%s %s" % (name, suffix, om_labels([("path", f["path"]), ("exe", exe)]), _num(fn(f))))
+    procs = sorted((d["process"] for d in docs), key=lambda p: (str(p.get("exe")), p.get("pid") or 0))
+    out.append("# TYPE mmhint_process_wall_seconds gauge")
+    out.append("# HELP mmhint_process_wall_seconds time from the shim's start to the end of the process")
+    for p in procs:
+        out.append("mmhint_process_wall_seconds%s %s" % (
+            om_labels([("pid", p.get("pid")), ("exe", p.get("exe")), ("host", p.get("host") or "")]),
+            _num((p.get("wall_ns") or 0) / 1e9)))
+    out.append("# TYPE mmhint_process_files gauge")
+    out.append("# HELP mmhint_process_files files the process touched")
+    for d in sorted(docs, key=lambda d: (str(d["process"].get("exe")), d["process"].get("pid") or 0)):
+        p = d["process"]
+        out.append("mmhint_process_files%s %d" % (
+            om_labels([("pid", p.get("pid")), ("exe", p.get("exe")), ("host", p.get("host") or "")]),
+            len(d.get("files") or [])))
+    mem_keys = []
+    for d in docs:
+        for k, v in (d.get("memory") or {}).items():
+            if isinstance(v, int) and not isinstance(v, bool) and k not in mem_keys:
+                mem_keys.append(k)
+    for k in mem_keys:
+        name = "mmhint_memory_" + re.sub(r"[^a-zA-Z0-9_]", "_", k)
+        out.append("# TYPE %s counter" % name)
+        out.append("# HELP %s the library's memory counter %s" % (name, k))
+        for d in sorted(docs, key=lambda d: (str(d["process"].get("exe")), d["process"].get("pid") or 0)):
+            p = d["process"]
+            v = (d.get("memory") or {}).get(k)
+            if isinstance(v, int):
+                out.append("%s_total%s %d" % (name, om_labels([("pid", p.get("pid")), ("exe", p.get("exe")),
+                                                                  ("host", p.get("host") or "")]), v))
+    out.append("# EOF")
+    return "\n".join(out) + "\n"

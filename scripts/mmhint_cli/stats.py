@@ -1,0 +1,299 @@
+"""Reading and merging stats files (format: docs/STATS.md, schema
+mmhint-stats/1).
+
+A loaded file is a dict as written by the library.  merge() adds the
+processes of many files together: files are keyed by (dev, ino); counters are
+combined by their kind from include/mmhint_counters.def (SUM added, MAX
+largest, MIN smallest non-zero); the read-size histogram and fallbacks are
+added; samples are put on one time axis (ns since the earliest process start).
+"""
+
+import json
+import os
+
+from .common import UserError, load_counters
+
+SCHEMA = "mmhint-stats/1"
+HIST_NAMES = ["0-100", "100-1K", "1K-10K", "10K-100K", "100K-1M", "1M-4M", "4M-10M",
+              "10M-100M", "100M-1G", "1G+"]
+# Upper bound (exclusive, bytes) of each histogram bucket; None for the last.
+HIST_BOUNDS = [100, 1000, 10000, 100000, 1000000, 4000000, 10000000, 100000000, 1000000000, None]
+POLICY_DEFAULTS = {"read_mmap": "off", "advice": "none", "mmap_advice": "none", "drop_behind": False}
+MERGED_SAMPLES_MAX = 4096
+
+
+def _bad(path, why):
+    return UserError("%s: not a valid mmhint stats file: %s" % (path, why))
+
+
+def _check_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def load_file(path):
+    """Reads and checks one stats file; raises UserError on any problem."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise UserError("cannot read %s: %s" % (path, e.strerror or e))
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _bad(path, "not UTF-8 text")
+    except json.JSONDecodeError as e:
+        raise _bad(path, "JSON error at line %d column %d: %s" % (e.lineno, e.colno, e.msg))
+    if not isinstance(doc, dict):
+        raise _bad(path, "the top level is not a JSON object")
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        raise _bad(path, "schema is %s, this tool reads %s" % (json.dumps(schema), SCHEMA))
+    proc = doc.get("process")
+    if not isinstance(proc, dict):
+        raise _bad(path, "'process' is missing or not an object")
+    files = doc.get("files", [])
+    if not isinstance(files, list):
+        raise _bad(path, "'files' is not a list")
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise _bad(path, "files[%d] is not an object" % i)
+        for k in ("dev", "ino"):
+            if not _check_int(f.get(k)):
+                raise _bad(path, "files[%d].%s is missing or not an integer" % (i, k))
+        if not isinstance(f.get("paths", []), list):
+            raise _bad(path, "files[%d].paths is not a list" % i)
+        for name in load_counters():
+            if name in f and not _check_int(f[name]):
+                raise _bad(path, "files[%d].%s is not an integer" % (i, name))
+    mem = doc.get("memory", {})
+    if mem is not None and not isinstance(mem, dict):
+        raise _bad(path, "'memory' is not an object")
+    doc["_source"] = path
+    return doc
+
+
+def expand_inputs(args):
+    """Returns the stats file paths named by ARGS: a file as it is, a
+    directory as every *.json below it (sorted).  Raises UserError when an
+    argument does not exist or a directory holds no stats files."""
+    out = []
+    if not args:
+        raise UserError("no stats files given")
+    for a in args:
+        if os.path.isdir(a):
+            found = []
+            for root, dirs, names in os.walk(a):
+                dirs.sort()
+                for n in sorted(names):
+                    if n.endswith(".json"):
+                        found.append(os.path.join(root, n))
+            if not found:
+                raise UserError("%s: no *.json stats files in this directory" % a)
+            out.extend(found)
+        elif os.path.exists(a):
+            out.append(a)
+        else:
+            raise UserError("%s: no such file or directory" % a)
+    return out
+
+
+def load_all(args):
+    return [load_file(p) for p in expand_inputs(args)]
+
+
+# ---- Merging ---------------------------------------------------------------
+
+def _merge_counter(kind, a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if kind == "SUM":
+        return a + b
+    if kind == "MAX":
+        return max(a, b)
+    # MIN: the smallest non-zero value.
+    if a == 0:
+        return b
+    if b == 0:
+        return a
+    return min(a, b)
+
+
+def _add_dict(dst, src):
+    """Adds the numbers of SRC into DST recursively; other values: last wins."""
+    for k, v in (src or {}).items():
+        if isinstance(v, bool):
+            dst[k] = v
+        elif isinstance(v, (int, float)):
+            dst[k] = dst.get(k, 0) + v if isinstance(dst.get(k, 0), (int, float)) else v
+        elif isinstance(v, dict):
+            sub = dst.get(k)
+            if not isinstance(sub, dict):
+                sub = dst[k] = {}
+            _add_dict(sub, v)
+        elif isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            cur = dst.get(k)
+            if isinstance(cur, list) and len(cur) == len(v):
+                dst[k] = [x + y for x, y in zip(cur, v)]
+            else:
+                dst[k] = list(v)
+        else:
+            dst[k] = v
+
+
+def _proc_start(doc):
+    p = doc["process"]
+    s = p.get("start_ns")
+    return s if _check_int(s) else 0
+
+
+def merge(docs):
+    """Merges loaded stats documents.  Returns
+    {"processes": [...], "files": [...], "memory": {...}, "unobserved": [...],
+     "warnings": [...], "start_ns": N, "sources": [...]}.
+    Each merged file has the counters, "paths", "type", "size" (largest
+    size_at_open), "read_size_hist", "fallbacks", "policy" (from the process
+    that ended last; "mixed" values where processes disagreed), "samples"
+    (rows [t_ns since start_ns, offset, length, op, pid]) and "exes"."""
+    counters = load_counters()
+    starts = [_proc_start(d) for d in docs if _proc_start(d)]
+    t0 = min(starts) if starts else 0
+    files = {}
+    processes = []
+    memory = {}
+    unobserved = []
+    warnings = []
+    order = sorted(docs, key=lambda d: (d["process"].get("end_ns") or 0, d["_source"]))
+    for doc in order:
+        p = doc["process"]
+        exe = p.get("exe") or "?"
+        pfiles = doc.get("files") or []
+        pbytes = sum((f.get("bytes_read") or 0) + (f.get("stdio_bytes_read") or 0) for f in pfiles)
+        processes.append({
+            "pid": p.get("pid"), "ppid": p.get("ppid"), "exe": exe, "argv": p.get("argv") or [],
+            "host": p.get("host"), "wall_ns": p.get("wall_ns"), "start_ns": p.get("start_ns"),
+            "end_reason": p.get("end_reason"), "files": len(pfiles), "bytes": pbytes,
+            "options": p.get("options") or {}, "source": doc["_source"],
+            "memory": doc.get("memory") or {},
+        })
+        for u in p.get("unobserved") or []:
+            if u not in unobserved:
+                unobserved.append(u)
+        for w in p.get("warnings") or []:
+            if w not in warnings:
+                warnings.append(w)
+        _add_dict(memory, doc.get("memory") or {})
+        shift = (_proc_start(doc) - t0) if t0 and _proc_start(doc) else 0
+        for f in pfiles:
+            key = (f["dev"], f["ino"])
+            m = files.get(key)
+            if m is None:
+                m = files[key] = {"dev": f["dev"], "ino": f["ino"], "paths": [], "type": f.get("type", "other"),
+                                  "size": 0, "read_size_hist": {n: 0 for n in HIST_NAMES},
+                                  "fallbacks": {}, "policy": None, "samples": [], "samples_seen": 0,
+                                  "exes": [], "processes": 0}
+                for name in counters:
+                    m[name] = None
+            m["processes"] += 1
+            for path in f.get("paths") or []:
+                if path not in m["paths"]:
+                    m["paths"].append(path)
+            if exe not in m["exes"]:
+                m["exes"].append(exe)
+            if _check_int(f.get("size_at_open")):
+                m["size"] = max(m["size"], f["size_at_open"])
+            for name, kind in counters.items():
+                if _check_int(f.get(name)):
+                    m[name] = _merge_counter(kind, m[name], f[name])
+            for k, v in (f.get("read_size_hist") or {}).items():
+                if _check_int(v):
+                    m["read_size_hist"][k] = m["read_size_hist"].get(k, 0) + v
+            for k, v in (f.get("fallbacks") or {}).items():
+                if _check_int(v):
+                    m["fallbacks"][k] = m["fallbacks"].get(k, 0) + v
+            pol = f.get("policy")
+            if isinstance(pol, dict):
+                if m["policy"] is None:
+                    m["policy"] = dict(pol)
+                else:
+                    for k, v in pol.items():
+                        if k in m["policy"] and m["policy"][k] != v and k != "rule":
+                            m["policy"][k] = "mixed"
+                        elif k == "rule" or k not in m["policy"]:
+                            m["policy"][k] = v
+            s = f.get("samples") or {}
+            cols = s.get("columns") or ["t_ns", "offset", "length", "op"]
+            try:
+                it, io, il, iop = (cols.index(c) for c in ("t_ns", "offset", "length", "op"))
+            except ValueError:
+                it = None
+            if it is not None:
+                for row in s.get("rows") or []:
+                    if isinstance(row, list) and len(row) >= len(cols):
+                        m["samples"].append([row[it] + shift, row[io], row[il], row[iop], p.get("pid")])
+            m["samples_seen"] += s.get("seen", 0) if _check_int(s.get("seen")) else 0
+    out_files = []
+    for m in files.values():
+        for name in counters:
+            if m[name] is None:
+                m[name] = 0
+        m["samples"].sort(key=lambda r: (r[0], r[1]))
+        if len(m["samples"]) > MERGED_SAMPLES_MAX:
+            step = len(m["samples"]) / MERGED_SAMPLES_MAX
+            m["samples"] = [m["samples"][int(i * step)] for i in range(MERGED_SAMPLES_MAX)]
+        if m["policy"] is None:
+            m["policy"] = dict(POLICY_DEFAULTS, rule=None)
+        m["path"] = m["paths"][0] if m["paths"] else "dev %d ino %d" % (m["dev"], m["ino"])
+        out_files.append(m)
+    out_files.sort(key=lambda m: (m["path"], m["dev"], m["ino"]))
+    return {"processes": processes, "files": out_files, "memory": memory, "unobserved": unobserved,
+            "warnings": warnings, "start_ns": t0, "sources": [d["_source"] for d in order]}
+
+
+# ---- Derived per-file figures ------------------------------------------------
+
+def total_reads(f):
+    return (f.get("reads") or 0) + (f.get("stdio_reads") or 0)
+
+
+def total_bytes(f):
+    return (f.get("bytes_read") or 0) + (f.get("stdio_bytes_read") or 0)
+
+
+def seq_ratio(f):
+    """Fraction of read-family calls that started at or after the previous
+    read's end, or None when there were none."""
+    r = f.get("reads") or 0
+    return (f.get("seq_reads") or 0) / r if r else None
+
+
+def dominant_bucket(f):
+    hist = f.get("read_size_hist") or {}
+    best = None
+    for name in HIST_NAMES:
+        v = hist.get(name, 0)
+        if v and (best is None or v > hist[best]):
+            best = name
+    return best
+
+
+def policy_text(pol):
+    """Non-default policy settings as 'read_mmap=on advice=random', or '-'."""
+    if not pol:
+        return "-"
+    parts = []
+    for k in ("read_mmap", "advice", "mmap_advice", "drop_behind"):
+        v = pol.get(k, POLICY_DEFAULTS[k])
+        if v != POLICY_DEFAULTS[k]:
+            parts.append("%s=%s" % (k, ("on" if v is True else v)))
+    for k, v in pol.items():
+        if k not in POLICY_DEFAULTS and k != "rule" and v not in (None, False, "none", "off", 0):
+            parts.append("%s=%s" % (k, v))
+    return " ".join(parts) if parts else "-"
+
+
+def rule_text(rule):
+    if isinstance(rule, dict) and rule.get("file"):
+        return "%s:%s" % (rule.get("file"), rule.get("line"))
+    return "-"
