@@ -468,7 +468,6 @@ static long load_file(mmhint_config_t *cfg, const char *path, int must_exist) {
   return 0;
 }
 
-/* MMHINT_* variables the test harness and front end set that are not options. */
 /* MMHINT_* variables that belong to the tools around the library (the test harness, the mmhint command), not to it. */
 static const char *const mmhint__env_not_options[] = {"MMHINT_BUILD_DIR", "MMHINT_SOURCE_DIR", "MMHINT_LIB", "MMHINT_EXPLAIN",
                                                      "MMHINT_INCLUDE_DIR", "MMHINT_UPDATE_GOLDEN"};
