@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# PITFALLS 1 (bootstrap re-entry): jemalloc and tcmalloc-minimal preloaded
+# before and after libmmhint.so.  A program that uses the whole malloc
+# family, reads a file and runs threads must finish (a hang is a failure),
+# print what it prints without the shim, and leave a valid stats file whose
+# read counts equal the program's own; python3 and sort likewise.
+set -u
+# ---- Common helpers (kept in each pitfall_* script so each runs on its own). ----
+SRC=${MMHINT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${MMHINT_BUILD_DIR:-}
+if [ -z "$BUILD" ]; then echo "SKIP: MMHINT_BUILD_DIR is not set (run through ctest)"; exit 77; fi
+LIB=$BUILD/libmmhint.so
+PROGS=$BUILD/tests/programs
+[ -f "$LIB" ] || { echo "FAIL: $LIB not found (build the project first)"; exit 1; }
+T=$(mktemp -d /tmp/mmhint-pit.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+finish() { if [ "$FAILS" -eq 0 ]; then echo "PASS"; exit 0; fi; echo "$FAILS check(s) failed"; exit 1; }
+need_prog() { [ -x "$PROGS/$1" ] || { echo "FAIL: $PROGS/$1 not built (re-run cmake)"; exit 1; }; }
+# stats_q FILE PYEXPR: evaluates a Python expression with `s` = the parsed stats
+# file and helpers f(path) (the file record that has `path`, or {}) and
+# c(path, counter) (that record's counter, 0 when absent); prints the result.
+stats_q() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+def f(p):
+    for r in s.get("files", []):
+        if p in r.get("paths", []): return r
+    return {}
+def c(p, k): return f(p).get(k, 0)
+print(eval(sys.argv[2]))
+PY
+}
+# valid_stats FILE: nonzero unless FILE is complete JSON with the schema string.
+valid_stats() {
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d.get("schema")=="mmhint-stats/1" and "files" in d and "memory" in d else 1)' "$1" 2>/dev/null
+}
+
+need_prog pit_alloc
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+ALL=malloc,calloc,realloc,reallocarray,memalign,posix_memalign,aligned_alloc,valloc,pvalloc,malloc_usable_size
+
+# The functions of $ALL that allocator $1 itself defines: the others would go to
+# glibc's heap and be freed into the other allocator, which breaks with no shim at all.
+funcs_of() {
+  local out="" f
+  for f in ${ALL//,/ }; do
+    nm -D --defined-only "$1" 2>/dev/null | awk '{print $3}' | grep -qx "$f" && out="$out,$f"
+  done
+  echo "${out#,}"
+}
+
+DATA=$T/data.txt
+seq 1 30000 > "$DATA"
+
+# run TAG PRELOAD CMD...: runs CMD with LD_PRELOAD=PRELOAD (empty: none) and stats to $T/TAG.json.
+run() {
+  local tag=$1 pre=$2
+  shift 2
+  rm -f "$T/$tag.json"
+  if [ -n "$pre" ]; then
+    # timeout and env stay outside the preload: only the program itself runs under it.
+    timeout 30 env LD_PRELOAD="$pre" MMHINT_STATS="$T/$tag.json" "$@" > "$T/$tag.out" 2> "$T/$tag.err"
+  else
+    timeout 30 "$@" > "$T/$tag.out" 2> "$T/$tag.err"
+  fi
+  local rc=$?
+  [ $rc -eq 124 ] && echo "  ($tag: killed by timeout 30 s: hang)"
+  return $rc
+}
+
+for alloc in "$JEMALLOC" "$TCMALLOC"; do
+  name=$(basename "$alloc" | cut -d. -f1)
+  if [ ! -f "$alloc" ]; then fail "$alloc is not installed"; continue; fi
+  F=$(funcs_of "$alloc")
+  echo "== $name: functions exercised: $F"
+  run "$name.plain" "" "$PROGS/pit_alloc" "$DATA" "$F" || fail "$name: plain run failed"
+  run "$name.alone" "$alloc" "$PROGS/pit_alloc" "$DATA" "$F" || fail "$name: run with only $name preloaded failed"
+  cmp -s "$T/$name.plain.out" "$T/$name.alone.out" || fail "$name alone: output differs from plain"
+  want_calls=$(awk '/^read_calls/{print $2}' "$T/$name.plain.out")
+  for order in first last; do
+    if [ $order = first ]; then pre="$alloc $LIB"; else pre="$LIB $alloc"; fi
+    tag="$name.$order"
+    if run "$tag" "$pre" "$PROGS/pit_alloc" "$DATA" "$F"; then
+      ok "$tag (LD_PRELOAD=\"$pre\") finished"
+    else
+      fail "$tag (LD_PRELOAD=\"$pre\") exited $?: $(head -c 300 "$T/$tag.err")"
+      continue
+    fi
+    cmp -s "$T/$name.plain.out" "$T/$tag.out" || fail "$tag: output differs from the plain run"
+    if ! valid_stats "$T/$tag.json"; then fail "$tag: stats file missing or invalid"; continue; fi
+    got=$(stats_q "$T/$tag.json" "c('$DATA','reads')")
+    [ "$got" = "$want_calls" ] && ok "$tag: stats reads $got = program's read+pread calls" ||
+      fail "$tag: stats reads $got, program made $want_calls read/pread calls"
+    got=$(stats_q "$T/$tag.json" "(c('$DATA','opens'), c('$DATA','stdio_opens'))")
+    [ "$got" = "(5, 5)" ] || fail "$tag: (opens, stdio_opens) of the data file are $got, expected (5, 5)"
+    got=$(stats_q "$T/$tag.json" "c('$DATA','bytes_read')")
+    want=$(( $(stat -c %s "$DATA") * 10 ))
+    [ "$got" = "$want" ] || fail "$tag: bytes_read $got, expected $want (5 threads x read + pread of the whole file)"
+    if [ $order = last ]; then
+      # Only when the shim comes first does it see the program's allocations.
+      got=$(stats_q "$T/$tag.json" "s['memory']['malloc_calls'] >= 10000 and s['memory']['free_calls'] >= 10000")
+      [ "$got" = True ] || fail "$tag: memory counters too small: $(stats_q "$T/$tag.json" "s['memory']")"
+    fi
+  done
+done
+
+# Real programs under each stacking: python3 and sort.
+PYPROG='import hashlib,sys; d=open(sys.argv[1],"rb").read(); l=[bytearray(4096) for _ in range(2000)]; print(hashlib.sha256(d).hexdigest(), len(l))'
+# The real interpreter, not a wrapper script on PATH (pyenv shims spawn a dozen processes).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+SHUF=$T/shuf.txt
+seq 1 50000 | sort -R --random-source=<(yes) > "$SHUF"
+run py.plain "" "$PY" -c "$PYPROG" "$DATA" || fail "python3 plain run failed"
+run sort.plain "" sort -n "$SHUF" || fail "sort plain run failed"
+for pre in "$LIB" "$JEMALLOC $LIB" "$LIB $JEMALLOC" "$TCMALLOC $LIB" "$LIB $TCMALLOC"; do
+  label=$(echo "$pre" | sed "s#$LIB#mmhint#; s#/usr/lib/x86_64-linux-gnu/##g")
+  for p in py sort; do
+    if [ $p = py ]; then in=$DATA; cmd=("$PY" -c "$PYPROG" "$DATA"); else cmd=(sort -n "$SHUF"); in=$SHUF; fi
+    if ! run $p.x "$pre" "${cmd[@]}"; then fail "$p under LD_PRELOAD=\"$label\" exited $?: $(head -c 300 "$T/$p.x.err")"; continue; fi
+    cmp -s "$T/$p.plain.out" "$T/$p.x.out" || { fail "$p under \"$label\": output differs"; continue; }
+    if ! valid_stats "$T/$p.x.json"; then fail "$p under \"$label\": stats missing or invalid"; continue; fi
+    got=$(stats_q "$T/$p.x.json" "c('$in','bytes_read') + c('$in','stdio_bytes_read')")  # sort reads through stdio
+    [ "$got" -ge "$(stat -c %s "$in")" ] && ok "$p under \"$label\": same output, input counted ($got bytes)" ||
+      fail "$p under \"$label\": stats bytes_read + stdio_bytes_read of the input is $got"
+  done
+done
+finish

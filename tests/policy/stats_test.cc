@@ -1,0 +1,205 @@
+// Unit tests of policy/stats.c: the per-file store, the sampler, rendering,
+// path templates and the safe writer.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "policy/clock.h"
+#include "policy/stats.h"
+#include "policy/os/os.h"
+
+namespace {
+
+std::string Render(const mmhint_config_t *cfg) {
+  mmhint_process_info_t info = {};
+  info.pid = 42;
+  info.ppid = 1;
+  info.exe = "/bin/prog";
+  static const char cmd[] = "prog\0arg \"q\"\0";
+  info.cmdline = cmd;
+  info.cmdline_len = sizeof cmd - 1;
+  info.host = "h";
+  info.end_reason = "exit";
+  info.cfg = cfg;
+  char *buf = nullptr;
+  size_t cap = 0;
+  long n = mmhint_stats_render(&info, &buf, &cap);
+  EXPECT_GT(n, 0);
+  std::string s(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  return s;
+}
+
+class StatsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    mmhint_clock_init();
+    mmhint_stats_init(8);
+  }
+};
+
+TEST_F(StatsTest, SameDeviceAndInodeIsOneRecord) {
+  mmhint_file_t *a = mmhint_stats_file(1, 100, S_IFREG, 10);
+  mmhint_file_t *b = mmhint_stats_file(1, 100, S_IFREG, 99);
+  mmhint_file_t *c = mmhint_stats_file(2, 100, S_IFREG, 10);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(a->size_at_open, 10);  // the first open's size is kept
+}
+
+TEST_F(StatsTest, PathsAreDeduplicatedAndBounded) {
+  mmhint_file_t *f = mmhint_stats_file(1, 200, S_IFREG, 0);
+  mmhint_stats_add_path(f, "/a");
+  mmhint_stats_add_path(f, "/a");
+  EXPECT_EQ(f->npaths, 1);
+  for (int i = 0; i < 20; i++) mmhint_stats_add_path(f, ("/p" + std::to_string(i)).c_str());
+  EXPECT_EQ(f->npaths, MMHINT_MAX_PATHS);
+}
+
+TEST_F(StatsTest, ReadRecordingCountsSequentialAndConsecutive) {
+  mmhint_file_t *f = mmhint_stats_file(1, 300, S_IFREG, 0);
+  mmhint_stats_read(f, 100, 0, -1, 10, 20, MMHINT_OP_READ);    // first read: neither
+  mmhint_stats_read(f, 100, 100, 100, 20, 30, MMHINT_OP_READ); // consecutive
+  mmhint_stats_read(f, 50, 300, 200, 30, 40, MMHINT_OP_PREAD); // sequential with a gap
+  mmhint_stats_read(f, 10, 0, 350, 40, 50, MMHINT_OP_PREAD);   // backwards
+  mmhint_stats_read(f, -1, 0, 10, 50, 60, MMHINT_OP_READ);     // an error
+  mmhint_stats_read(f, 0, 10, 10, 60, 70, MMHINT_OP_READ);     // end of file: a read of 0
+  EXPECT_EQ(f->c[MMHINT_FC_reads], 5u);
+  EXPECT_EQ(f->c[MMHINT_FC_read_errors], 1u);
+  EXPECT_EQ(f->c[MMHINT_FC_bytes_read], 260u);
+  EXPECT_EQ(f->c[MMHINT_FC_seq_reads], 3u);
+  EXPECT_EQ(f->c[MMHINT_FC_consec_reads], 2u);
+  EXPECT_EQ(f->c[MMHINT_FC_max_byte_read], 350u);
+  EXPECT_EQ(f->c[MMHINT_FC_read_time_ns], 60u);  // ticks until rendered
+  EXPECT_EQ(f->hist[0], 3u);                     // 50, 10 and 0 bytes: 0-100
+  EXPECT_EQ(f->hist[1], 2u);                     // 100 and 100 bytes: 100-1K
+}
+
+TEST(StatsHist, BucketBoundsMatchTheDeclaredTable) {
+  static const uint64_t bounds[] = MMHINT_READ_HIST_BOUNDS;
+  for (int b = 0; b < MMHINT_READ_HIST_BUCKETS - 1; b++) {
+    EXPECT_EQ(mmhint_hist_bucket(bounds[b] - 1), b) << bounds[b];
+    EXPECT_EQ(mmhint_hist_bucket(bounds[b]), b + 1) << bounds[b];
+  }
+  EXPECT_EQ(mmhint_hist_bucket(0), 0);
+  EXPECT_EQ(mmhint_hist_bucket(UINT64_MAX), MMHINT_READ_HIST_BUCKETS - 1);
+}
+
+TEST_F(StatsTest, SamplerStaysBoundedAndEvenlySpaced) {
+  mmhint_file_t *f = mmhint_stats_file(1, 400, S_IFREG, 0);
+  for (int i = 0; i < 1000; i++) mmhint_stats_sample(f, (uint64_t)i, i, 1, MMHINT_OP_READ);
+  EXPECT_EQ(f->samples_seen, 1000u);
+  EXPECT_LE(f->nsamples, 8u);
+  EXPECT_GE(f->nsamples, 4u);
+  // Kept samples are in order and spaced by the final stride.
+  for (uint32_t i = 1; i < f->nsamples; i++)
+    EXPECT_EQ(f->samples[i].offset - f->samples[i - 1].offset, (int64_t)f->sample_stride);
+  EXPECT_EQ(f->samples[0].offset, 0);
+  // The last kept sample is within one stride of the end.
+  EXPECT_GT(f->samples[f->nsamples - 1].offset, 1000 - 1 - (int64_t)f->sample_stride);
+}
+
+TEST_F(StatsTest, RenderIsCompleteJsonWithEscapes) {
+  mmhint_file_t *f = mmhint_stats_file(9, 900, S_IFREG, 5);
+  mmhint_stats_add_path(f, "/dir/quote\"back\\slash\nnl\xff");
+  mmhint_stats_read(f, 5, 0, -1, 1, 2, MMHINT_OP_READ);
+  std::string s = Render(nullptr);
+  EXPECT_NE(s.find("\"schema\":\"mmhint-stats/1\""), std::string::npos);
+  EXPECT_NE(s.find("\"argv\":[\"prog\",\"arg \\\"q\\\"\"]"), std::string::npos) << s.substr(0, 400);
+  EXPECT_NE(s.find("/dir/quote\\\"back\\\\slash\\u000anl\\u00ff"), std::string::npos);
+  EXPECT_NE(s.find("\"ino\":900"), std::string::npos);
+  // Balanced braces and brackets outside strings: a cheap structural check
+  // (the integration tests parse the files with a real JSON parser).
+  int depth = 0, min_depth = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    if (c == '{' || c == '[') depth++;
+    if (c == '}' || c == ']') depth--;
+    min_depth = std::min(min_depth, depth);
+  }
+  EXPECT_EQ(depth, 0);
+  EXPECT_EQ(min_depth, 0);
+  EXPECT_EQ(s.find(",,"), std::string::npos);
+  EXPECT_EQ(s.find(",}"), std::string::npos);
+  EXPECT_EQ(s.find(",]"), std::string::npos);
+}
+
+TEST_F(StatsTest, ResetAfterForkZeroesCountsButKeepsFiles) {
+  mmhint_file_t *f = mmhint_stats_file(3, 1000, S_IFREG, 0);
+  mmhint_stats_read(f, 5, 0, -1, 1, 2, MMHINT_OP_READ);
+  mmhint_stats_reset_after_fork();
+  EXPECT_EQ(mmhint_stats_file(3, 1000, S_IFREG, 0), f);
+  EXPECT_EQ(f->c[MMHINT_FC_reads], 0u);
+  EXPECT_EQ(f->nsamples, 0u);
+}
+
+TEST(StatsPath, TemplateExpansion) {
+  char out[256];
+  ASSERT_EQ(mmhint_stats_expand_path("/t/%e-%p-%h-%t-%%-%x-%", 77, "cat", "box", 123, out, sizeof out), 0);
+  EXPECT_STREQ(out, "/t/cat-77-box-123-%-%x-%");
+  ASSERT_EQ(mmhint_stats_expand_path("/t/dir/", 5, "grep", "h", 1, out, sizeof out), 0);
+  EXPECT_STREQ(out, "/t/dir/grep.5.json");
+  EXPECT_EQ(mmhint_stats_expand_path("/a/very/long/%e", 5, "prog", "h", 1, out, 10), -1);
+}
+
+class StatsWriteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mmhint-stats-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+  std::string dir_;
+};
+
+TEST_F(StatsWriteTest, CreatesPrivateFileAndNeverReplaces) {
+  std::string p = dir_ + "/s.json";
+  char final_path[512];
+  ASSERT_EQ(mmhint_stats_write_file(p.c_str(), "{}", 2, final_path, sizeof final_path), 0);
+  EXPECT_EQ(p, final_path);
+  struct stat st;
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(mmhint_stats_write_file(p.c_str(), "{1}", 3, final_path, sizeof final_path), 0);
+  EXPECT_EQ(p + ".1", final_path);
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 2);  // the first file is untouched
+}
+
+TEST_F(StatsWriteTest, DoesNotFollowAPlantedSymlink) {
+  std::string target = dir_ + "/victim";
+  std::string p = dir_ + "/s.json";
+  int fd = open(target.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "keep", 4), 4);
+  close(fd);
+  ASSERT_EQ(symlink(target.c_str(), p.c_str()), 0);
+  char final_path[512];
+  ASSERT_EQ(mmhint_stats_write_file(p.c_str(), "{}", 2, final_path, sizeof final_path), 0);
+  EXPECT_EQ(p + ".1", final_path);
+  struct stat st;
+  ASSERT_EQ(stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4);
+}
+
+TEST_F(StatsWriteTest, MissingDirectoryIsAnErrorNotACrash) {
+  char final_path[512];
+  EXPECT_EQ(mmhint_stats_write_file((dir_ + "/no/such/dir/s.json").c_str(), "{}", 2, final_path, sizeof final_path),
+            -ENOENT);
+}
+
+}  // namespace
