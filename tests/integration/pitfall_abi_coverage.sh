@@ -68,6 +68,7 @@ __close    legacy internal alias; close tracking is an optimisation, a missed cl
 __dup2     legacy internal alias; no public header declares it and compilers never emit it
 __fcntl    legacy internal alias; no public header declares it and compilers never emit it
 __fork     legacy alias kept for old libpthread-era binaries; the fork wrapper covers everything built against glibc >= 2.34
+exit       not wrapped on purpose: exit() runs the destructors, and the library writes its statistics from its destructor
 A
 
 # a) Siblings.  A family is named by its root: the name without a leading
