@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "os/os.h"
+#include "readmap.h"
 
 uint64_t mmhint_ofd_untracked;
 
@@ -42,6 +43,8 @@ mmhint_ofd_t *mmhint_ofd_new(void) {
 /* Drops one reference; the caller holds the table lock. */
 static void unref_locked(mmhint_ofd_t *o) {
   if (o && --o->refs <= 0) {
+    if (o->rm) mmhint_rm_release(o->rm); /* the last descriptor is gone: drop its read->mmap state */
+    o->rm = NULL;
     o->next_free = free_list;
     free_list = o;
   }

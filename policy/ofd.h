@@ -39,6 +39,7 @@ typedef struct mmhint_ofd {
   mmhint_file_t *file;     /* statistics record; NULL when untracked */
   int64_t pos;             /* the offset as far as this process has moved it */
   int64_t last_end;        /* end of the previous read, -1 before the first */
+  struct mmhint_rm *rm;    /* read->mmap state (policy/readmap.h), NULL when read_mmap is off; freed with the description */
   struct mmhint_ofd *next_free;
 } mmhint_ofd_t;
 

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "clock.h"
 #include "json.h"
+#include "memroute.h"
 #include "os/os.h"
 
 mmhint_mem_stats_t mmhint_mem_stats;
@@ -398,6 +399,8 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_json_string(j, "stdio reads are counted at the stdio level (fread, fgets, getline, getdelim); "
                         "getc/fgetc/fscanf and the read(2) calls stdio makes internally are not observed");
   mmhint_json_string(j, "writes are not observed");
+  mmhint_json_string(j, "calls made after this file was written at exit are not in it: destructors of libraries "
+                        "initialised before libmmhint (those the program links directly) run after it");
   if (info->reentrant_calls) {
     char b[160] = "calls made while the shim was busy on the same thread (signal handlers), passed through unrecorded: ";
     size_t n = strlen(b);
@@ -442,6 +445,7 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
     mmhint_json_uint(j, mmhint_mem_stats.size_class[i]);
   }
   mmhint_json_end_object(j);
+  mmhint_memroute_render(j); /* the router's policy, counters and measurements */
   mmhint_json_end_object(j);
   mmhint_json_end_object(j);
   mmhint_json_raw(j, "\n");

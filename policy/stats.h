@@ -105,9 +105,58 @@ typedef enum {
 #define MMHINT_MEM_CLASSES 7
 #define MMHINT_MEM_CLASS_NAMES {"0-64", "64-512", "512-4K", "4K-64K", "64K-1M", "1M-32M", "32M+"}
 
+/*
+ * Counters of the allocation router (policy/memroute.c): what it did with the
+ * allocations and anonymous mappings inside the hugepage/numa windows, and
+ * what it measured of regions freed before the end (docs/MEMORY.md).
+ */
+#define MMHINT_ROUTE_COUNTERS(R)                                                                   \
+  R(routed_allocs, "malloc-family allocations served from the shim's own aligned mappings")       \
+  R(routed_frees, "routed allocations freed (free, or realloc moving them)")                      \
+  R(routed_mmaps, "anonymous mmaps of the program given huge-page or NUMA treatment")             \
+  R(routed_bytes_requested, "bytes asked for by routed allocations and mmaps")                    \
+  R(routed_bytes_mapped, "bytes the shim mapped for them (page or huge-page rounded)")            \
+  R(huge_requested_bytes, "bytes mapped for regions meant to be on huge pages")                   \
+  R(hugetlb_bytes, "bytes mapped with MAP_HUGETLB (reserved at mmap: obtained when it succeeded)") \
+  R(thp_bytes_freed, "AnonHugePages of THP regions, measured just before they were unmapped")     \
+  R(numa_regions, "regions given a NUMA policy with mbind")                                       \
+  R(measured_frees, "regions measured (smaps, move_pages) when they were unmapped")               \
+  R(unmeasured_frees, "regions unmapped without measuring, once the measuring budget ran out")    \
+  R(numa_pages_scaled, "regions whose pages were sampled (not all counted) and scaled")
+
+typedef enum {
+#define MMHINT_X_ROUTE(name, doc) MMHINT_RC_##name,
+  MMHINT_ROUTE_COUNTERS(MMHINT_X_ROUTE)
+#undef MMHINT_X_ROUTE
+  MMHINT_RC__COUNT
+} mmhint_rc_id_t;
+
+/* Why a routed allocation did not get what the policy asked; each is warned about once. */
+#define MMHINT_ROUTE_FALLBACKS(F)                                                                                \
+  F(hugetlb_pool, "MAP_HUGETLB failed (no or too few reserved huge pages, see /proc/sys/vm/nr_hugepages); using THP") \
+  F(thp_unavailable, "transparent huge pages are disabled (never) or madvise(MADV_HUGEPAGE) failed; using normal pages") \
+  F(numa_nodes, "the numa option names no usable node; placement left to the kernel")                            \
+  F(mbind_failed, "mbind was refused; placement left to the kernel")                                             \
+  F(map_failed, "the shim's own mapping failed; the allocation went to the next allocator")                      \
+  F(registry_full, "too many live routed regions; the allocation went to the next allocator")                    \
+  F(numa_process, "set_mempolicy for numa_process failed or named no usable node; process policy unchanged")
+
+typedef enum {
+#define MMHINT_X_RFB(name, doc) MMHINT_RF_##name,
+  MMHINT_ROUTE_FALLBACKS(MMHINT_X_RFB)
+#undef MMHINT_X_RFB
+  MMHINT_RF__COUNT
+} mmhint_rf_id_t;
+
+/* Nodes whose page counts are kept (a page on a higher node counts in numa_pages_other). */
+#define MMHINT_ROUTE_NODES 64
+
 typedef struct {
   uint64_t c[MMHINT_MC__COUNT];
   uint64_t size_class[MMHINT_MEM_CLASSES];
+  uint64_t route[MMHINT_RC__COUNT];
+  uint64_t route_fallbacks[MMHINT_RF__COUNT];
+  uint64_t numa_pages_freed[MMHINT_ROUTE_NODES + 1]; /* last: nodes >= MMHINT_ROUTE_NODES */
 } mmhint_mem_stats_t;
 
 extern mmhint_mem_stats_t mmhint_mem_stats;

@@ -1,16 +1,27 @@
 /*
  * shim/alloc.c: the malloc family.
  *
- * For now a counting pass-through to the next allocator in the search order
- * (glibc's, or a jemalloc/tcmalloc preloaded after this library), so it
- * stacks with them in either order.  Until the real functions are resolved
- * (dlsym itself allocates), requests are served from a static arena that
- * free, realloc and malloc_usable_size recognise.
+ * A counting pass-through to the next allocator in the search order (glibc's,
+ * or a jemalloc/tcmalloc preloaded after this library), so it stacks with
+ * them in either order.  Until the real functions are resolved (dlsym itself
+ * allocates), requests are served from a static arena that free, realloc and
+ * malloc_usable_size recognise.
+ *
+ * Allocations inside the hugepages/numa size windows are served by the
+ * router (policy/memroute.c) from the shim's own 2 MiB-aligned mappings.  A
+ * routed pointer is always 2 MiB aligned, so free, realloc and
+ * malloc_usable_size test one bit pattern first; only pointers that pass
+ * (rare for anyone else's) are looked up in the router's registry, and what
+ * the registry does not know goes to the next allocator untouched.
  */
 #include <stdint.h>
 #include <string.h>
 
+#include "../policy/memroute.h"
 #include "shim.h"
+
+/* Tells scripts/numa-vm-test (nm -D) that this build places allocations on NUMA nodes. */
+MMHINT_EXPORT int mmhint_numa_supported = 1;
 
 /* ---- The start-up arena ------------------------------------------------------------ */
 
@@ -60,6 +71,61 @@ static inline void count_alloc(int counter, size_t n) {
   mmhint_count(&mmhint_mem_stats.size_class[mmhint_mem_class(n)], 1);
 }
 
+/* ---- Routing ------------------------------------------------------------------------ */
+
+/*
+ * Serves n bytes (aligned to `align`, 0 for the default) from the router when
+ * n is inside a window; NULL sends the caller on to the next allocator.  The
+ * size compare is the only cost outside the windows.
+ */
+static inline void *route(size_t n, size_t align) {
+  if (MMHINT_LIKELY(n < mmhint_memroute_min)) return NULL;
+  if (mmhint__state != MMHINT_STATE_READY || mmhint__busy) return NULL;
+  mmhint__busy = 1;
+  void *p = mmhint_memroute_alloc(n, align);
+  mmhint__busy = 0;
+  return p;
+}
+
+/* Releases a routed region (free of a pointer the router handed out). */
+static void route_free(mmhint_region_t *e) {
+  int was = mmhint__busy;
+  mmhint__busy = 1;
+  mmhint_memroute_release(e);
+  mmhint__busy = was;
+}
+
+/*
+ * realloc of a routed pointer: in place when the new size gets the same
+ * treatment and fits, else moved (to a new routed region or to the next
+ * allocator) and the old region released.
+ */
+static void *route_realloc(mmhint_region_t *e, void *p, size_t n, __typeof__(malloc) *real_malloc) {
+  if (n == 0) { /* glibc's realloc(p, 0) frees p and returns NULL */
+    route_free(e);
+    return NULL;
+  }
+  void *q = mmhint_memroute_resize_in_place(e, n);
+  if (q) return q;
+  q = route(n, 0);
+  if (!q) q = real_malloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, e->len < n ? e->len : n);
+  route_free(e);
+  return q;
+}
+
+/* realloc of the next allocator's pointer p to a size inside a window: moves it into a routed region. */
+static void *route_adopt(void *p, size_t n, void (*real_free)(void *)) {
+  if (!p || !MMHINT_REAL(malloc_usable_size)) return NULL;
+  void *q = route(n, 0);
+  if (!q) return NULL;
+  size_t old = MMHINT_REAL(malloc_usable_size)(p);
+  memcpy(q, p, old < n ? old : n);
+  real_free(p);
+  return q;
+}
+
 /* Resolves on the first call; returns nonzero when the real function `p` is still unknown. */
 #define MMHINT_NEED_EARLY(name) \
   (MMHINT_UNLIKELY(!MMHINT_REAL(name)) && (mmhint__bootstrap(), !MMHINT_REAL(name)))
@@ -69,21 +135,30 @@ static inline void count_alloc(int counter, size_t n) {
 MMHINT_EXPORT void *malloc(size_t n) {
   if (MMHINT_NEED_EARLY(malloc)) return early_alloc(n, 16);
   count_alloc(MMHINT_MC_malloc_calls, n);
+  void *r = route(n, 0);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(malloc)(n);
 }
 
 MMHINT_EXPORT void *__libc_malloc(size_t n) {
   if (MMHINT_NEED_EARLY(__libc_malloc)) return early_alloc(n, 16);
   count_alloc(MMHINT_MC_malloc_calls, n);
+  void *r = route(n, 0);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_malloc)(n);
 }
 
-/* Frees p unless it came from the start-up arena (which is never reused). */
+/* Frees p unless it came from the start-up arena (which is never reused); routed regions are unmapped. */
 #define MMHINT_FREE_BODY(name, p)                                                              \
   do {                                                                                         \
     if (!(p) || is_early(p)) return;                                                           \
     if (mmhint__state == MMHINT_STATE_READY && !mmhint__busy)                                  \
       mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                              \
+    mmhint_region_t *e_ = mmhint_memroute_owner(p);                                            \
+    if (MMHINT_UNLIKELY(e_ != NULL)) {                                                         \
+      route_free(e_);                                                                          \
+      return;                                                                                  \
+    }                                                                                          \
     if (MMHINT_NEED_EARLY(name)) return; /* cannot happen for a pointer the real malloc made */ \
     MMHINT_REAL(name)(p);                                                                      \
   } while (0)
@@ -104,14 +179,26 @@ static inline void *early_calloc(size_t n, size_t size) {
 MMHINT_EXPORT void *calloc(size_t n, size_t size) {
   if (MMHINT_NEED_EARLY(calloc)) return early_calloc(n, size);
   size_t total;
-  count_alloc(MMHINT_MC_calloc_calls, __builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total);
+  if (__builtin_mul_overflow(n, size, &total)) {
+    count_alloc(MMHINT_MC_calloc_calls, SIZE_MAX);
+    return MMHINT_REAL(calloc)(n, size); /* sets ENOMEM as it always did */
+  }
+  count_alloc(MMHINT_MC_calloc_calls, total);
+  void *r = route(total, 0); /* fresh anonymous pages are zero: no memset */
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(calloc)(n, size);
 }
 
 MMHINT_EXPORT void *__libc_calloc(size_t n, size_t size) {
   if (MMHINT_NEED_EARLY(__libc_calloc)) return early_calloc(n, size);
   size_t total;
-  count_alloc(MMHINT_MC_calloc_calls, __builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total);
+  if (__builtin_mul_overflow(n, size, &total)) {
+    count_alloc(MMHINT_MC_calloc_calls, SIZE_MAX);
+    return MMHINT_REAL(__libc_calloc)(n, size); /* sets ENOMEM as it always did */
+  }
+  count_alloc(MMHINT_MC_calloc_calls, total);
+  void *r = route(total, 0); /* fresh anonymous pages are zero: no memset */
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_calloc)(n, size);
 }
 
@@ -126,6 +213,12 @@ MMHINT_EXPORT void *realloc(void *p, size_t n) {
   if (MMHINT_NEED_EARLY(realloc)) return p && is_early(p) ? early_realloc(p, n, NULL) : early_alloc(n, 16);
   if (p && is_early(p)) return early_realloc(p, n, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, n);
+  mmhint_region_t *e = mmhint_memroute_owner(p);
+  if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, n, MMHINT_REAL(malloc));
+  if (MMHINT_UNLIKELY(n >= mmhint_memroute_min)) {
+    void *q = p ? route_adopt(p, n, MMHINT_REAL(free)) : route(n, 0);
+    if (q) return q;
+  }
   return MMHINT_REAL(realloc)(p, n);
 }
 
@@ -133,6 +226,12 @@ MMHINT_EXPORT void *__libc_realloc(void *p, size_t n) {
   if (MMHINT_NEED_EARLY(__libc_realloc)) return p && is_early(p) ? early_realloc(p, n, NULL) : early_alloc(n, 16);
   if (p && is_early(p)) return early_realloc(p, n, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, n);
+  mmhint_region_t *e = mmhint_memroute_owner(p);
+  if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, n, MMHINT_REAL(malloc));
+  if (MMHINT_UNLIKELY(n >= mmhint_memroute_min)) {
+    void *q = p ? route_adopt(p, n, MMHINT_REAL(__libc_free)) : route(n, 0);
+    if (q) return q;
+  }
   return MMHINT_REAL(__libc_realloc)(p, n);
 }
 
@@ -145,18 +244,28 @@ MMHINT_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
   if (MMHINT_NEED_EARLY(reallocarray)) return p && is_early(p) ? early_realloc(p, total, NULL) : early_alloc(total, 16);
   if (p && is_early(p)) return early_realloc(p, total, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, total);
+  mmhint_region_t *e = mmhint_memroute_owner(p);
+  if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, total, MMHINT_REAL(malloc));
+  if (MMHINT_UNLIKELY(total >= mmhint_memroute_min)) {
+    void *q = p ? route_adopt(p, total, MMHINT_REAL(free)) : route(total, 0);
+    if (q) return q;
+  }
   return MMHINT_REAL(reallocarray)(p, n, size);
 }
 
 MMHINT_EXPORT void *memalign(size_t align, size_t n) {
   if (MMHINT_NEED_EARLY(memalign)) return early_alloc(n, align);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route(n, align);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(memalign)(align, n);
 }
 
 MMHINT_EXPORT void *__libc_memalign(size_t align, size_t n) {
   if (MMHINT_NEED_EARLY(__libc_memalign)) return early_alloc(n, align);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route(n, align);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_memalign)(align, n);
 }
 
@@ -169,42 +278,61 @@ MMHINT_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
     return 0;
   }
   count_alloc(MMHINT_MC_aligned_calls, n);
+  if (MMHINT_UNLIKELY(n >= mmhint_memroute_min) && align >= sizeof(void *) && !(align & (align - 1))) {
+    void *r = route(n, align);
+    if (r) {
+      *out = r;
+      return 0;
+    }
+  }
   return MMHINT_REAL(posix_memalign)(out, align, n);
 }
 
 MMHINT_EXPORT void *aligned_alloc(size_t align, size_t n) {
   if (MMHINT_NEED_EARLY(aligned_alloc)) return early_alloc(n, align);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route(n, align);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(aligned_alloc)(align, n);
 }
 
 MMHINT_EXPORT void *valloc(size_t n) {
   if (MMHINT_NEED_EARLY(valloc)) return early_alloc(n, 4096);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route(n, 4096);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(valloc)(n);
 }
 
 MMHINT_EXPORT void *__libc_valloc(size_t n) {
   if (MMHINT_NEED_EARLY(__libc_valloc)) return early_alloc(n, 4096);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route(n, 4096);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_valloc)(n);
 }
 
 MMHINT_EXPORT void *pvalloc(size_t n) {
   if (MMHINT_NEED_EARLY(pvalloc)) return early_alloc((n + 4095) & ~(size_t)4095, 4096);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route((n + 4095) & ~(size_t)4095, 4096);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(pvalloc)(n);
 }
 
 MMHINT_EXPORT void *__libc_pvalloc(size_t n) {
   if (MMHINT_NEED_EARLY(__libc_pvalloc)) return early_alloc((n + 4095) & ~(size_t)4095, 4096);
   count_alloc(MMHINT_MC_aligned_calls, n);
+  void *r = route((n + 4095) & ~(size_t)4095, 4096);
+  if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_pvalloc)(n);
 }
 
 MMHINT_EXPORT size_t malloc_usable_size(void *p) {
   if (!p) return 0;
   if (is_early(p)) return early_size(p);
+  mmhint_region_t *e = mmhint_memroute_owner(p);
+  if (MMHINT_UNLIKELY(e != NULL)) return e->len;
   if (MMHINT_NEED_EARLY(malloc_usable_size)) return 0;
   return MMHINT_REAL(malloc_usable_size)(p);
 }

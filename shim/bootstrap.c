@@ -16,6 +16,7 @@
 
 #include "../include/mmhint.h"
 #include "../policy/arena.h"
+#include "../policy/memroute.h"
 #include "shim.h"
 
 /* ---- Real functions --------------------------------------------------------- */
@@ -39,6 +40,9 @@ static long my_pid;
 static int stats_written;
 static char stats_written_path[4200];
 static const char *end_reason = "exit";
+static int stats_warned;            /* the start-up check already said the file cannot be written */
+static struct stat stderr_at_start; /* what fd 2 was, so a late warning never lands in a program's own file */
+static int stderr_known;
 
 extern char **environ;
 extern char *program_invocation_short_name;
@@ -53,6 +57,18 @@ void mmhint__warn(const char *a, const char *b, const char *c) {
     for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
   line[n++] = '\n';
   mmhint_os_write_all(2, line, n);
+}
+
+/*
+ * Warns at exit only when fd 2 is still the file it was at start-up: many
+ * programs close stderr in their exit handlers, and a program that reused
+ * the number for its own output must not find our line in it.
+ */
+static void warn_late(const char *a, const char *b, const char *c) {
+  struct stat now;
+  if (stats_warned || !stderr_known || mmhint_os_fstat(2, &now) < 0) return;
+  if (now.st_dev != stderr_at_start.st_dev || now.st_ino != stderr_at_start.st_ino) return;
+  mmhint__warn(a, b, c);
 }
 
 static void emit_line(void *ctx, const char *line) {
@@ -87,6 +103,31 @@ static void capture_process(void) {
   }
 }
 
+/*
+ * Says at start-up, while stderr is surely open, when the statistics file
+ * will not be writable: at exit the program may already have closed it.
+ */
+static void check_stats_path(void) {
+  stderr_known = mmhint_os_fstat(2, &stderr_at_start) == 0;
+  char path[4096];
+  const char *prog = program_invocation_short_name ? program_invocation_short_name : "unknown";
+  if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], mmhint_os_getpid(), prog, host,
+                               mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
+    mmhint__warn("statistics will not be written: the stats path template is too long", "", "");
+    stats_warned = 1;
+    return;
+  }
+  char *slash = strrchr(path, '/');
+  if (slash == path) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  else path[0] = '.', path[1] = '\0';
+  if (syscall(SYS_faccessat, AT_FDCWD, path, W_OK | X_OK, 0) != 0) {
+    mmhint__warn("statistics will not be written: directory ", path,
+                 " is missing or not writable (create it, or point MMHINT_STATS elsewhere)");
+    stats_warned = 1;
+  }
+}
+
 void mmhint__bootstrap(void) {
   int expected = MMHINT_STATE_NONE;
   if (!__atomic_compare_exchange_n(&mmhint__state, &expected, MMHINT_STATE_RESOLVING, 0, __ATOMIC_ACQ_REL,
@@ -106,7 +147,9 @@ void mmhint__bootstrap(void) {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
+    mmhint_memroute_init(&mmhint__cfg.values); /* hugepages and numa options (policy/memroute.c) */
     capture_process();
+    if (mmhint__stats_on) check_stats_path();
     if (mmhint__cfg.values.num[MMHINT_OPT_verbose] > 0) {
       mmhint__warn("libmmhint " MMHINT_VERSION_STRING " active in ", program_invocation_short_name,
                    "; effective options:");
@@ -213,8 +256,10 @@ void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int std
         mmhint_file_facts_t facts = {abs, program_invocation_short_name, f->size_at_open, mode};
         int rule = mmhint_config_file_num(&mmhint__cfg, &facts, num);
         note_policy(f, num, rule);
+        mmhint__rm_opened(fd, o, num, oflags, stdio);
       } else {
         note_policy(f, mmhint__cfg.values.num, 0);
+        mmhint__rm_opened(fd, o, mmhint__cfg.values.num, oflags, stdio);
       }
     }
     mmhint_ofd_attach(fd, o);
@@ -282,18 +327,18 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
   long len = mmhint_stats_render(&info, &buf, &cap);
   long r;
   if (len < 0) {
-    mmhint__warn("statistics not written: out of memory", "", "");
+    warn_late("statistics not written: out of memory", "", "");
     r = -ENOMEM;
   } else {
     char path[4096];
     const char *prog = program_invocation_short_name ? program_invocation_short_name : "unknown";
     if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], info.pid, prog, host,
                                  mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
-      mmhint__warn("statistics not written: the stats path template is too long", "", "");
+      warn_late("statistics not written: the stats path template is too long", "", "");
       r = -ENAMETOOLONG;
     } else {
       r = mmhint_stats_write_file(path, buf, (size_t)len, final, final_len);
-      if (r < 0) mmhint__warn("statistics not written to ", path, ": cannot create the file (check that the directory exists and is writable)");
+      if (r < 0) warn_late("statistics not written to ", path, ": cannot create the file (check that the directory exists and is writable)");
     }
     mmhint_os_munmap(buf, cap);
   }
@@ -320,6 +365,7 @@ void mmhint__unfinish(void) {
   if (mmhint_os_getpid() != my_pid) return;
   if (stats_written_path[0]) mmhint_os_unlink(stats_written_path);
   stats_written_path[0] = '\0';
+  end_reason = "exit";
   __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
 }
 

@@ -1,11 +1,35 @@
 /*
  * shim/mmap.c: the mapping family.  File mappings are counted against their
  * file; anonymous ones in the process's memory counters.  munmap, mremap and
- * madvise pass through for now: the memory and hint policies hook in here.
+ * madvise pass through for now: the hint policies hook in here.
+ *
+ * Anonymous private mappings inside the hugepages/numa size windows are
+ * handed to the allocation router (policy/memroute.c): aligned to 2 MiB when
+ * the program gave no address, madvise(MADV_HUGEPAGE) or MAP_HUGETLB, and
+ * mbind, all before the pointer is returned.  munmap rounds the length of a
+ * hugetlb region it knows to 2 MiB; mremap follows a region that moves.
  */
 #include <stdarg.h>
 
+#include "../policy/memroute.h"
 #include "shim.h"
+
+/* Flags the router accepts on an anonymous mapping: anything else (FIXED, SHARED, POPULATE...) maps as asked. */
+#define MMHINT_ROUTABLE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/*
+ * Gives the program's anonymous mapping of len bytes to the router when it is
+ * inside a window; NULL means map it as asked.
+ */
+static inline void *route_anon(void *addr, size_t len, int prot, int flags, int fd) {
+  if (MMHINT_LIKELY(len < mmhint_memroute_min)) return NULL;
+  if ((flags & ~MMHINT_ROUTABLE_FLAGS) || !(flags & MAP_ANONYMOUS) || !(flags & MAP_PRIVATE) || fd != -1) return NULL;
+  if (!mmhint__enter()) return NULL;
+  mmhint__busy = 1;
+  void *r = mmhint_memroute_mmap(addr, len, prot, flags);
+  mmhint__busy = 0;
+  return r;
+}
 
 /* Records a successful mapping. */
 static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) {
@@ -31,16 +55,26 @@ static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) 
 }
 
 MMHINT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-  void *r = MMHINT_CALL_REAL(mmap, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
+  void *r = route_anon(addr, len, prot, flags, fd);
+  if (r) return mapped(r, len, flags, fd, off);
+  r = MMHINT_CALL_REAL(mmap, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
   return mapped(r, len, flags, fd, off);
 }
 
 MMHINT_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
-  void *r = MMHINT_CALL_REAL(mmap64, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
+  void *r = route_anon(addr, len, prot, flags, fd);
+  if (r) return mapped(r, len, flags, fd, off);
+  r = MMHINT_CALL_REAL(mmap64, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
   return mapped(r, len, flags, fd, off);
 }
 
 MMHINT_EXPORT int munmap(void *addr, size_t len) {
+  /* A region the router registered: measured before it goes, hugetlb lengths rounded to 2 MiB. */
+  if (MMHINT_UNLIKELY(mmhint_memroute_regions.live != 0) && mmhint__enter()) {
+    mmhint__busy = 1;
+    len = mmhint_memroute_munmap(addr, len);
+    mmhint__busy = 0;
+  }
   return MMHINT_CALL_REAL(munmap, (int)syscall(SYS_munmap, addr, len), addr, len);
 }
 
@@ -52,8 +86,14 @@ MMHINT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
     new_addr = va_arg(ap, void *);
     va_end(ap);
   }
-  return MMHINT_CALL_REAL(mremap, (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr), old, old_len,
-                          new_len, flags, new_addr);
+  void *r = MMHINT_CALL_REAL(mremap, (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr), old, old_len,
+                             new_len, flags, new_addr);
+  if (MMHINT_UNLIKELY(mmhint_memroute_regions.live != 0) && r != MAP_FAILED && mmhint__enter()) {
+    mmhint__busy = 1;
+    mmhint_memroute_moved(old, r, new_len);
+    mmhint__busy = 0;
+  }
+  return r;
 }
 
 MMHINT_EXPORT int madvise(void *addr, size_t len, int advice) {

@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 
+#include "../policy/readmap.h"
 #include "shim.h"
 
 /* Reads the mode argument of open/openat, present only with O_CREAT or O_TMPFILE. */
@@ -21,6 +22,7 @@
 
 /* Records a successful open and returns its result unchanged. */
 static inline int opened(int fd, int dirfd, const char *path, int flags) {
+  if (fd >= 0 && (flags & O_TRUNC)) mmhint_rm_bump_epoch(); /* read->mmap: sizes may have shrunk */
   if (fd >= 0) mmhint__track_open(fd, dirfd, path, flags, 0);
   return fd;
 }
@@ -146,6 +148,11 @@ MMHINT_EXPORT int dup3(int fd, int fd2, int flags) {
 
 /* fcntl's third argument is an int or a pointer; a long carries either on this ABI. */
 static inline int fcntl_common(__typeof__(fcntl) *real, int fd, int cmd, long arg) {
+  /* O_DIRECT or O_APPEND set later: read->mmap stops, as if the file had been opened so. */
+  if (cmd == F_SETFL && (arg & (O_DIRECT | O_APPEND)) && mmhint__state == MMHINT_STATE_READY) {
+    mmhint_ofd_t *o = mmhint_ofd_get(fd);
+    if (o && o->rm) mmhint__rm_stop(fd, o, MMHINT_FB_open_flags);
+  }
   int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) copied(fd, r);
   return r;

@@ -10,21 +10,42 @@
 #include <alloca.h>
 #include <stdarg.h>
 
+#include "../policy/readmap.h"
 #include "shim.h"
 
 void mmhint__finish(const char *reason);
 void mmhint__unfinish(void);
 void mmhint__after_fork_child(void);
 
-/* Both processes can move the offsets of descriptions that exist at a fork. */
+/*
+ * Both processes can move the offsets of descriptions that exist at a fork:
+ * read->mmap hands every shadow offset back to the kernel and stops
+ * converting them, in both processes (the child inherits the stopped state).
+ */
 static inline void before_fork(void) {
-  if (mmhint__state == MMHINT_STATE_READY) mmhint__mark_all_shared();
+  if (mmhint__state == MMHINT_STATE_READY) {
+    mmhint__rm_sync_all(MMHINT_RM_SYNC_STOP);
+    mmhint__mark_all_shared();
+  }
 }
 
 static inline pid_t after_fork(pid_t r) {
-  if (r == 0 && mmhint__state == MMHINT_STATE_READY) mmhint__after_fork_child();
+  if (r == 0 && mmhint__state == MMHINT_STATE_READY) {
+    mmhint_rm_after_fork();
+    mmhint__after_fork_child();
+  }
   return r;
 }
+
+/*
+ * Before a new image (exec, or a spawned child) can see this process's
+ * descriptions: the kernel offsets of those it inherits must be right, and
+ * since the new image may move them, they stop converting.  Descriptions
+ * marked close-on-exec keep converting (their offsets are synced anyway, so
+ * a failed exec leaves everything consistent).  Run in a vfork child too, whose
+ * memory is the parent's: the parent then sees the same stopped state.
+ */
+static inline void before_new_image(void) { mmhint__rm_sync_all(MMHINT_RM_SYNC_STOP_INHERITED); }
 
 MMHINT_EXPORT pid_t fork(void) {
   before_fork();
@@ -39,7 +60,10 @@ MMHINT_EXPORT pid_t _Fork(void) {
 /* ---- exec ---------------------------------------------------------------------- */
 
 /* Writes this image's statistics before an exec replaces it. */
-static inline void before_exec(void) { mmhint__finish("exec"); }
+static inline void before_exec(void) {
+  before_new_image();
+  mmhint__finish("exec");
+}
 
 /* The exec failed and the image goes on: its statistics are not final after all. */
 static inline int exec_failed(int r) {
@@ -121,22 +145,28 @@ MMHINT_EXPORT int execle(const char *path, const char *arg, ...) {
 
 /*
  * posix_spawn, system and popen start a new image in a child without running
- * this library's fork or exec wrappers; the parent goes on.  They pass
- * through; read->mmap will put shared offsets in step here first.
+ * this library's fork or exec wrappers; the parent goes on.  read->mmap puts
+ * the offsets the child inherits in step first, and stops converting them.
  */
 MMHINT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                               const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  before_new_image();
   return MMHINT_CALL_REAL(posix_spawn, ENOSYS, pid, path, fa, attr, argv, envp);
 }
 
 MMHINT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                                const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  before_new_image();
   return MMHINT_CALL_REAL(posix_spawnp, ENOSYS, pid, file, fa, attr, argv, envp);
 }
 
-MMHINT_EXPORT int system(const char *command) { return MMHINT_CALL_REAL(system, (int)mmhint__enosys(), command); }
+MMHINT_EXPORT int system(const char *command) {
+  before_new_image();
+  return MMHINT_CALL_REAL(system, (int)mmhint__enosys(), command);
+}
 
 MMHINT_EXPORT FILE *popen(const char *command, const char *mode) {
+  before_new_image();
   return MMHINT_CALL_REAL(popen, (errno = ENOSYS, (FILE *)NULL), command, mode);
 }
 

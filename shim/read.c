@@ -1,12 +1,22 @@
 /*
- * shim/read.c: the read family, lseek, and the calls that move file data
- * inside the kernel (sendfile, copy_file_range, splice).
+ * shim/read.c: the read family, lseek, the calls that move file data inside
+ * the kernel (sendfile, copy_file_range, splice), the calls that may shrink
+ * a file (truncate family), and the SIGBUS guard of read->mmap.
  *
  * Each wrapper: guard, find the description (adopting it on first sight),
- * time the real call with the TSC, record, return.  The recording keeps the
- * description's position so that sequential and consecutive reads can be
- * told apart without asking the kernel.
+ * then either serve the read from a mapping (read->mmap, policy/readmap.c,
+ * when the description is active) or time the real call with the TSC,
+ * record, return.  An active description's offset lives in o->pos (the
+ * shadow offset); the kernel's is put in step only where someone else can
+ * see it (docs/READMAP.md).
  */
+#include <limits.h>
+#include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/statfs.h>
+
+#include "../policy/readmap.h"
 #include "shim.h"
 
 /* Total length of an iovec array, saturating. */
@@ -16,56 +26,410 @@ static inline size_t iov_total(const struct iovec *iov, int n) {
   return t;
 }
 
+/* ---- The SIGBUS guard ------------------------------------------------------------------ */
+
+/*
+ * A copy out of a mapping of a file that another process truncated raises
+ * SIGBUS.  While this thread copies, guard_jb points at its jump buffer and
+ * [guard_lo, guard_hi) is the source range; the handler jumps back only for
+ * a fault inside that range, and chains to the program's own SIGBUS action
+ * otherwise.  The handler is installed at the first conversion; from then on
+ * sigaction/signal for SIGBUS are answered from `prog_bus` (what the program
+ * believes is installed) so that the shim's handler stays in place.
+ */
+static __thread sigjmp_buf *guard_jb __attribute__((tls_model("initial-exec")));
+static __thread const char *guard_lo __attribute__((tls_model("initial-exec")));
+static __thread const char *guard_hi __attribute__((tls_model("initial-exec")));
+static struct sigaction prog_bus;
+static int guard_installed;
+static int guard_lock;
+
+static inline long real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (MMHINT_REAL(sigaction)) return MMHINT_REAL(sigaction)(sig, act, old);
+  errno = ENOSYS;
+  return -1;
+}
+
+static void bus_handler(int sig, siginfo_t *si, void *uc) {
+  sigjmp_buf *jb = guard_jb;
+  const char *a = si ? (const char *)si->si_addr : NULL;
+  if (jb && si && si->si_code > 0 && a >= guard_lo && a < guard_hi) {
+    guard_jb = NULL;
+    siglongjmp(*jb, 1);
+  }
+  /* Not the shim's fault: do what the program asked for. */
+  struct sigaction p = prog_bus;
+  if (p.sa_flags & SA_RESETHAND) prog_bus.sa_handler = SIG_DFL, prog_bus.sa_flags &= ~SA_SIGINFO;
+  if ((p.sa_flags & SA_SIGINFO) && p.sa_sigaction) {
+    p.sa_sigaction(sig, si, uc);
+  } else if (p.sa_handler == SIG_IGN && !(si && si->si_code > 0)) {
+    /* an ignored SIGBUS sent by kill(): nothing happens */
+  } else if (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN) {
+    /* The default action (a fault cannot be ignored): restore it; a fault then recurs, a kill is re-raised. */
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    real_sigaction(SIGBUS, &d, NULL);
+    if (!(si && si->si_code > 0)) raise(SIGBUS);
+  } else {
+    p.sa_handler(sig);
+  }
+}
+
+/* Installs the guard once; returns nonzero when it is in place. */
+static int guard_install(void) {
+  if (__atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return 1;
+  while (__atomic_exchange_n(&guard_lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+  if (!guard_installed) {
+    struct sigaction ours;
+    memset(&ours, 0, sizeof ours);
+    ours.sa_sigaction = bus_handler;
+    ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&ours.sa_mask);
+    if (real_sigaction(SIGBUS, &ours, &prog_bus) == 0) __atomic_store_n(&guard_installed, 1, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&guard_lock, 0, __ATOMIC_RELEASE);
+  return guard_installed;
+}
+
+/* Copies n bytes out of a mapping; returns 0, or -1 when the source faulted (the file shrank). */
+static int guarded_copy(void *dst, const char *src, size_t n) {
+  sigjmp_buf jb;
+  if (sigsetjmp(jb, 0)) return -1;
+  guard_lo = src;
+  guard_hi = src + n;
+  __atomic_store_n(&guard_jb, &jb, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  memcpy(dst, src, n);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&guard_jb, NULL, __ATOMIC_RELAXED);
+  return 0;
+}
+
+/* sigaction for SIGBUS once the guard is installed: the program's action is kept aside. */
+static int bus_action(const struct sigaction *act, struct sigaction *old) {
+  while (__atomic_exchange_n(&guard_lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+  if (old) *old = prog_bus;
+  if (act) prog_bus = *act;
+  __atomic_store_n(&guard_lock, 0, __ATOMIC_RELEASE);
+  return 0;
+}
+
+MMHINT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
+  return MMHINT_CALL_REAL(sigaction, (int)mmhint__enosys(), sig, act, old);
+}
+
+MMHINT_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
+  return MMHINT_CALL_REAL(__sigaction, (int)mmhint__enosys(), sig, act, old);
+}
+
+/* signal() and its aliases: BSD semantics (SA_RESTART) or System V (SA_RESETHAND|SA_NODEFER). */
+static sighandler_t bus_signal(sighandler_t h, int flags) {
+  struct sigaction a, old;
+  memset(&a, 0, sizeof a);
+  a.sa_handler = h;
+  a.sa_flags = flags;
+  sigemptyset(&a.sa_mask);
+  if (!(flags & SA_NODEFER)) sigaddset(&a.sa_mask, SIGBUS);
+  bus_action(&a, &old);
+  return old.sa_handler;
+}
+
+#define MMHINT_SIGNAL_WRAPPER(name, flags)                                                  \
+  MMHINT_EXPORT sighandler_t name(int sig, sighandler_t h) {                               \
+    if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_signal(h, flags); \
+    return MMHINT_CALL_REAL(name, (errno = ENOSYS, SIG_ERR), sig, h);                      \
+  }
+MMHINT_SIGNAL_WRAPPER(signal, SA_RESTART)
+MMHINT_SIGNAL_WRAPPER(bsd_signal, SA_RESTART)
+MMHINT_SIGNAL_WRAPPER(ssignal, SA_RESTART)
+MMHINT_SIGNAL_WRAPPER(sysv_signal, SA_RESETHAND | SA_NODEFER)
+MMHINT_SIGNAL_WRAPPER(__sysv_signal, SA_RESETHAND | SA_NODEFER)
+
+/* ---- read->mmap: state at open -------------------------------------------------------- */
+
+void mmhint__rm_opened(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int stdio) {
+  mmhint_rm_params_t p;
+  mmhint_rm_params_from(num, &p);
+  if (p.mode == MMHINT_RM_OFF || o->rm) return;
+  struct stat st;
+  if (mmhint_os_fstat(fd, &st) < 0) return;
+  mmhint_rm_facts_t facts = {oflags, 1, stdio, st.st_mode & S_IFMT, (int64_t)st.st_size,
+                             (uint64_t)st.st_dev, (uint64_t)st.st_ino, 0};
+  struct statfs sf;
+  if (facts.type == S_IFREG && syscall(SYS_fstatfs, fd, &sf) == 0) facts.fs_magic = (long)sf.f_type;
+  int reason = mmhint_rm_eligible(&p, &facts);
+  if (reason < 0 && !guard_install()) reason = MMHINT_FB_map_failed;
+  if (mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped] >= 0)
+    mmhint_rm_cap = mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped];
+  mmhint_rm_t *rm = mmhint_rm_new(&p, &facts, reason);
+  if (rm && rm->active) o->pos = 0; /* just opened, not O_APPEND: the offset is 0 */
+  o->rm = rm;
+}
+
+/* ---- read->mmap: keeping the kernel offset in step ------------------------------------ */
+
+static inline void rm_lock(mmhint_rm_t *rm) {
+  while (__atomic_exchange_n(&rm->lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&rm->lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static inline void rm_unlock(mmhint_rm_t *rm) { __atomic_store_n(&rm->lock, 0, __ATOMIC_RELEASE); }
+
+/* Puts the kernel offset of fd's description at the shadow offset; the caller holds rm's lock. */
+static inline void rm_sync_locked(int fd, mmhint_ofd_t *o) {
+  mmhint_os_lseek(fd, o->pos, SEEK_SET);
+  mmhint_count(&o->file->c[MMHINT_FC_offset_syncs], 1);
+}
+
+void mmhint__rm_stop(int fd, mmhint_ofd_t *o, int reason) {
+  mmhint_rm_t *rm = o ? o->rm : NULL;
+  if (!rm || !__atomic_load_n(&rm->active, __ATOMIC_ACQUIRE)) return;
+  int saved_errno = errno;
+  rm_lock(rm);
+  if (rm->active) {
+    rm_sync_locked(fd, o);
+    mmhint_rm_stop(rm, reason);
+  }
+  rm_unlock(rm);
+  errno = saved_errno;
+}
+
+static void sync_one(int fd, mmhint_ofd_t *o, void *ctx) {
+  int how = *(int *)ctx;
+  mmhint_rm_t *rm = o->rm;
+  if (!rm || !__atomic_load_n(&rm->active, __ATOMIC_ACQUIRE) || !o->file) return;
+  rm_lock(rm);
+  if (rm->active) {
+    int stop = how == MMHINT_RM_SYNC_STOP ||
+               (how == MMHINT_RM_SYNC_STOP_INHERITED && !(syscall(SYS_fcntl, fd, F_GETFD) & FD_CLOEXEC));
+    rm_sync_locked(fd, o);
+    if (stop) mmhint_rm_stop(rm, MMHINT_FB_shared);
+  }
+  rm_unlock(rm);
+}
+
+void mmhint__rm_sync_all(int how) {
+  if (mmhint__state != MMHINT_STATE_READY) return;
+  int saved_errno = errno;
+  mmhint_ofd_foreach(sync_one, &how);
+  errno = saved_errno;
+}
+
+/* ---- read->mmap: serving a read --------------------------------------------------------- */
+
+/* The real positional read, used whenever an active description cannot be served from the mapping. */
+static ssize_t real_preadv(int fd, const struct iovec *iov, int cnt, int64_t pos, int rwf) {
+  if (cnt == 1 && !rwf) {
+    if (MMHINT_REAL(pread64)) return MMHINT_REAL(pread64)(fd, iov[0].iov_base, iov[0].iov_len, pos);
+    return syscall(SYS_pread64, fd, iov[0].iov_base, iov[0].iov_len, pos);
+  }
+  if (MMHINT_REAL(preadv64v2)) return MMHINT_REAL(preadv64v2)(fd, iov, cnt, pos, rwf);
+  return syscall(SYS_preadv2, fd, iov, cnt, (long)pos, (long)((uint64_t)pos >> 32), rwf);
+}
+
+/* Re-reads the file size; returns 0, or -1 when fstat failed. */
+static inline int rm_refresh(int fd, mmhint_rm_t *rm) {
+  struct stat st;
+  rm->epoch = __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE);
+  if (mmhint_os_fstat(fd, &st) < 0) return -1;
+  rm->size = (int64_t)st.st_size;
+  return 0;
+}
+
+/*
+ * Copies m bytes at file offset pos into the iovecs; returns -1, or a
+ * MMHINT_FB_* reason when it could not (a mapping failed, or SIGBUS).
+ */
+static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, int64_t pos, size_t m) {
+  int64_t end = pos + (int64_t)m;
+  for (int i = 0; i < cnt && pos < end; i++) {
+    char *dst = iov[i].iov_base;
+    size_t left = iov[i].iov_len;
+    if ((int64_t)left > end - pos) left = (size_t)(end - pos);
+    while (left > 0) {
+      const char *src;
+      int64_t avail;
+      if (MMHINT_LIKELY(rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_SEQ_CST) && pos >= rm->win_lo &&
+                        pos < rm->win_hi)) {
+        src = rm->win_base + (pos - rm->win_lo);
+        avail = rm->win_hi - pos;
+      } else {
+        int reason;
+        avail = mmhint_rm_map(rm, fd, pos, end, &src, &reason);
+        if (avail < 0) return reason;
+      }
+      size_t k = (int64_t)left < avail ? left : (size_t)avail;
+      if (MMHINT_UNLIKELY(guarded_copy(dst, src, k) != 0)) return MMHINT_FB_changed;
+      dst += k;
+      left -= k;
+      pos += (int64_t)k;
+    }
+  }
+  return -1;
+}
+
+#define RM_PLAIN (-2) /* rm_read's answer: not active, take the ordinary path */
+
+/*
+ * Serves one read-family call on an active description: at `at` (>= 0), or
+ * at the shadow offset, which it then moves (at == -1).  rwf: preadv2 flags.
+ * Returns the call's result with errno set as the real call would, or
+ * RM_PLAIN when the description is (now) not converting.
+ */
+static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int64_t at, int rwf, int op) {
+  mmhint_rm_t *rm = o->rm;
+  mmhint_file_t *f = o->file;
+  const int mt = !__libc_single_threaded;
+  uint64_t t0 = mmhint_ticks();
+  mmhint__busy = 1;
+  if (mt) rm_lock(rm);
+  if (MMHINT_UNLIKELY(!rm->active)) {
+    if (mt) rm_unlock(rm);
+    mmhint__busy = 0;
+    return RM_PLAIN;
+  }
+  int64_t pos = at >= 0 ? at : o->pos;
+  size_t n = 0;
+  int ok_args = at >= -1 && cnt >= 0 && cnt <= IOV_MAX;
+  for (int i = 0; ok_args && i < cnt; i++)
+    if (__builtin_add_overflow(n, iov[i].iov_len, &n) || n > (size_t)SSIZE_MAX) ok_args = 0;
+  int reason = -1;
+  ssize_t r;
+  if (!ok_args) {
+    /* Let the real call give its error (EINVAL) on the kernel offset, which it does not move. */
+    if (mt) rm_unlock(rm);
+    mmhint__busy = 0;
+    return RM_PLAIN;
+  } else if (rwf) {
+    reason = MMHINT_FB_flags;
+  } else if (rm->mode == MMHINT_RM_AUTO && (int64_t)n > rm->max_read) {
+    /* The program reads in large pieces: read() is as fast; hand the offset back for good. */
+    rm_sync_locked(fd, o);
+    mmhint_rm_stop(rm, MMHINT_FB_large_read);
+    if (mt) rm_unlock(rm);
+    mmhint__busy = 0;
+    return RM_PLAIN;
+  }
+  int saved_errno = errno;
+  if (reason == -1 && n > 0) {
+    if (MMHINT_UNLIKELY(rm->epoch != __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) ||
+                        pos + (int64_t)n > rm->size)) {
+      if (rm_refresh(fd, rm) != 0) reason = MMHINT_FB_changed;
+    }
+  }
+  if (reason == -1) {
+    size_t m = 0;
+    if (pos < rm->size) m = (int64_t)n < rm->size - pos ? n : (size_t)(rm->size - pos);
+    if (m > 0) {
+      if (mt) mmhint_rm_reader_enter(rm);
+      reason = rm_copy(rm, fd, iov, cnt, pos, m);
+      if (mt) mmhint_rm_reader_leave(rm);
+      if (reason == MMHINT_FB_changed) rm_refresh(fd, rm);
+    }
+    if (reason < 0) {
+      r = (ssize_t)m;
+      if (at < 0) o->pos = pos + r;
+      if (rm->strict && at < 0) rm_sync_locked(fd, o);
+      mmhint_rm_advise(rm, pos, pos + r);
+      mmhint_count(&f->c[MMHINT_FC_converted_reads], 1);
+      mmhint_count(&f->c[MMHINT_FC_converted_bytes], (uint64_t)r);
+      errno = saved_errno;
+    }
+  }
+  if (reason >= 0) {
+    /* The real call, at the shadow offset: always exact for a regular file. */
+    r = real_preadv(fd, iov, cnt, pos, rwf);
+    saved_errno = errno;
+    if (r > 0 && at < 0) o->pos = pos + r;
+    if (reason >= 0) mmhint_count(&f->fallbacks[reason], 1);
+  }
+  if (mt) rm_unlock(rm);
+  mmhint__busy = 0;
+  uint64_t t1 = mmhint_ticks();
+  mmhint__record_read(o, fd, r, pos, t0, t1, op);
+  errno = saved_errno;
+  return r;
+}
+
+/* Counts a read on a description that does not convert, when read->mmap is asked for. */
+static inline void rm_count_plain(mmhint_ofd_t *o) {
+  mmhint_rm_t *rm = o->rm;
+  if (rm) {
+    if (rm->reason != MMHINT_RM_NO_REASON) mmhint_count(&o->file->fallbacks[rm->reason], 1);
+  } else if (mmhint__cfg.values.num[MMHINT_OPT_read_mmap] != MMHINT_RM_OFF && !(o->flags & MMHINT_OFD_OPENED)) {
+    mmhint_count(&o->file->fallbacks[o->file->mode == S_IFREG ? MMHINT_FB_inherited : MMHINT_FB_not_regular], 1);
+  }
+}
+
 /*
  * The common body of every read-family wrapper: `call` is the real call as an
- * expression, `offset` the explicit offset (or -1 for the current position).
+ * expression, `offset` the explicit offset (or -1 for the current position);
+ * iov/cnt/rwf describe it for read->mmap.
  */
-#define MMHINT_READ_BODY(fd, offset, op, call)                 \
-  do {                                                         \
-    mmhint_ofd_t *o_ = mmhint__track(fd);                      \
-    if (!o_) return call;                                      \
-    uint64_t t0_ = mmhint_ticks();                             \
-    ssize_t r_ = call;                                         \
-    uint64_t t1_ = mmhint_ticks();                             \
-    mmhint__record_read(o_, fd, r_, offset, t0_, t1_, op);     \
-    return r_;                                                 \
+#define MMHINT_READ_BODY(fd, offset, op, iov, cnt, rwf, call)             \
+  do {                                                                    \
+    mmhint_ofd_t *o_ = mmhint__track(fd);                                 \
+    if (!o_) return call;                                                 \
+    if (o_->rm) {                                                         \
+      if (__atomic_load_n(&o_->rm->active, __ATOMIC_ACQUIRE)) {           \
+        ssize_t c_ = rm_read(o_, fd, iov, cnt, offset, rwf, op);          \
+        if (MMHINT_LIKELY(c_ != RM_PLAIN)) return c_;                     \
+      }                                                                   \
+    }                                                                     \
+    rm_count_plain(o_);                                                   \
+    uint64_t t0_ = mmhint_ticks();                                        \
+    ssize_t r_ = call;                                                    \
+    uint64_t t1_ = mmhint_ticks();                                        \
+    mmhint__record_read(o_, fd, r_, offset, t0_, t1_, op);                \
+    return r_;                                                            \
   } while (0)
+
+#define MMHINT_ONE_IOV(buf, n) (&(struct iovec){(void *)(buf), (n)})
 
 MMHINT_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(read, syscall(SYS_read, fd, buf, n), fd, buf, n);
-  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_REAL(read)(fd, buf, n));
+  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(read)(fd, buf, n));
 }
 
 MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
-  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
+  if (!mmhint__enter() || n > buflen) /* the real one reports the overflow */
+    return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
+  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
 }
+
+/* pread with a negative offset fails with EINVAL in the kernel: never converted. */
+#define MMHINT_AT(off) ((off) >= 0 ? (int64_t)(off) : (int64_t)-3)
 
 MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(pread)(fd, buf, n, off));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(pread)(fd, buf, n, off));
 }
 
 MMHINT_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread64, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(pread64)(fd, buf, n, off));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+                   MMHINT_REAL(pread64)(fd, buf, n, off));
 }
 
 MMHINT_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) {
-  if (!mmhint__enter())
+  if (!mmhint__enter() || n > buflen)
     return MMHINT_CALL_REAL(__pread_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(__pread_chk)(fd, buf, n, off, buflen));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+                   MMHINT_REAL(__pread_chk)(fd, buf, n, off, buflen));
 }
 
 MMHINT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
-  if (!mmhint__enter())
+  if (!mmhint__enter() || n > buflen)
     return MMHINT_CALL_REAL(__pread64_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(__pread64_chk)(fd, buf, n, off, buflen));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+                   MMHINT_REAL(__pread64_chk)(fd, buf, n, off, buflen));
 }
 
 MMHINT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(readv, syscall(SYS_readv, fd, iov, n), fd, iov, n);
-  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_REAL(readv)(fd, iov, n));
+  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, iov, n, 0, MMHINT_REAL(readv)(fd, iov, n));
 }
 
 /* preadv's raw system call takes the offset split in two longs. */
@@ -75,25 +439,28 @@ MMHINT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) {
 
 MMHINT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(preadv, MMHINT_SYS_PREADV(fd, iov, n, off), fd, iov, n, off);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(preadv)(fd, iov, n, off));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, iov, n, 0, MMHINT_REAL(preadv)(fd, iov, n, off));
 }
 
 MMHINT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(preadv64, MMHINT_SYS_PREADV(fd, iov, n, off), fd, iov, n, off);
-  MMHINT_READ_BODY(fd, off, MMHINT_OP_PREAD, MMHINT_REAL(preadv64)(fd, iov, n, off));
+  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, iov, n, 0, MMHINT_REAL(preadv64)(fd, iov, n, off));
 }
 
 /* An offset of -1 means the current position, which the call then moves. */
+#define MMHINT_AT2(off) ((off) == -1 ? (int64_t)-1 : MMHINT_AT(off))
+
 MMHINT_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags) {
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(preadv2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
-  MMHINT_READ_BODY(fd, off, off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD, MMHINT_REAL(preadv2)(fd, iov, n, off, flags));
+  MMHINT_READ_BODY(fd, MMHINT_AT2(off), off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD, iov, n, flags,
+                   MMHINT_REAL(preadv2)(fd, iov, n, off, flags));
 }
 
 MMHINT_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags) {
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(preadv64v2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
-  MMHINT_READ_BODY(fd, off, off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD,
+  MMHINT_READ_BODY(fd, MMHINT_AT2(off), off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD, iov, n, flags,
                    MMHINT_REAL(preadv64v2)(fd, iov, n, off, flags));
 }
 
@@ -111,15 +478,83 @@ static inline off64_t sought(int fd, off64_t r) {
   return r;
 }
 
-MMHINT_EXPORT off_t lseek(int fd, off_t off, int whence) {
-  return sought(fd, MMHINT_CALL_REAL(lseek, syscall(SYS_lseek, fd, off, whence), fd, off, whence));
+/*
+ * lseek on an active description, answered from the shadow offset:
+ * SEEK_SET/CUR/END computed exactly (END from a fresh fstat); SEEK_DATA,
+ * SEEK_HOLE, results too large to judge here and unknown whence values go to
+ * the kernel with an absolute offset where one is known.  Sets *done.
+ */
+static off64_t rm_lseek(int fd, mmhint_ofd_t *o, off64_t off, int whence, int *done) {
+  mmhint_rm_t *rm = o->rm;
+  const int mt = !__libc_single_threaded;
+  int saved_errno = errno;
+  mmhint__busy = 1;
+  if (mt) rm_lock(rm);
+  off64_t r = -1;
+  *done = rm->active;
+  if (rm->active) {
+    int64_t t = -EINVAL;
+    if (whence == SEEK_SET || whence == SEEK_CUR || whence == SEEK_END) {
+      if (whence == SEEK_END && rm_refresh(fd, rm) != 0) t = -E2BIG;
+      else t = mmhint_rm_seek(o->pos, rm->size, off, whence);
+    } else {
+      t = -E2BIG;
+    }
+    if (t >= MMHINT_RM_MAX_OFFSET) {
+      r = mmhint_os_lseek(fd, t, SEEK_SET); /* the filesystem's limit decides; kernel and shadow agree after */
+    } else if (t >= 0) {
+      r = t;
+      if (rm->strict) mmhint_os_lseek(fd, t, SEEK_SET);
+    } else if (t == -EINVAL) {
+      r = -EINVAL;
+    } else {
+      r = mmhint_os_lseek(fd, off, whence); /* SEEK_DATA, SEEK_HOLE, unknown whence */
+    }
+    if (r >= 0) o->pos = r;
+  }
+  if (mt) rm_unlock(rm);
+  mmhint__busy = 0;
+  if (*done) {
+    if (r >= 0) mmhint_count(&o->file->c[MMHINT_FC_seeks], 1);
+    if (r < 0) {
+      errno = (int)-r;
+      return -1;
+    }
+  }
+  errno = saved_errno;
+  return r;
 }
 
-MMHINT_EXPORT off64_t lseek64(int fd, off64_t off, int whence) {
-  return sought(fd, MMHINT_CALL_REAL(lseek64, syscall(SYS_lseek, fd, off, whence), fd, off, whence));
-}
+#define MMHINT_LSEEK_BODY(name, fd, off, whence)                                  \
+  do {                                                                            \
+    if (mmhint__enter()) {                                                        \
+      mmhint_ofd_t *o_ = mmhint_ofd_get(fd);                                      \
+      if (o_ && o_->rm && __atomic_load_n(&o_->rm->active, __ATOMIC_ACQUIRE)) {   \
+        int done_;                                                                \
+        off64_t r_ = rm_lseek(fd, o_, off, whence, &done_);                       \
+        if (done_) return r_;                                                     \
+      }                                                                           \
+    }                                                                             \
+    return sought(fd, MMHINT_CALL_REAL(name, syscall(SYS_lseek, fd, off, whence), fd, off, whence)); \
+  } while (0)
+
+MMHINT_EXPORT off_t lseek(int fd, off_t off, int whence) { MMHINT_LSEEK_BODY(lseek, fd, off, whence); }
+
+MMHINT_EXPORT off64_t lseek64(int fd, off64_t off, int whence) { MMHINT_LSEEK_BODY(lseek64, fd, off, whence); }
 
 /* ---- Data moved inside the kernel ---------------------------------------- */
+
+/*
+ * Before a call that moves in_fd's offset in the kernel (a NULL offset
+ * pointer), an active description hands its offset back to the kernel and
+ * stops converting.
+ */
+static inline void moving(int in_fd, const void *offp) {
+  if (!offp && mmhint__state == MMHINT_STATE_READY) {
+    mmhint_ofd_t *o = mmhint_ofd_get(in_fd);
+    if (o && o->rm) mmhint__rm_stop(in_fd, o, MMHINT_FB_shared);
+  }
+}
 
 /*
  * Counts bytes moved out of in_fd.  With a NULL offset pointer the call moved
@@ -137,12 +572,14 @@ static inline ssize_t moved(int in_fd, const void *offp, ssize_t r, int counter)
 }
 
 MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
+  moving(in_fd, off);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
 }
 
 MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) {
+  moving(in_fd, off);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile64, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
@@ -150,6 +587,7 @@ MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) 
 
 MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n,
                                       unsigned int flags) {
+  moving(in_fd, in_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(copy_file_range, syscall(SYS_copy_file_range, in_fd, in_off, out_fd, out_off, n, flags),
                                 in_fd, in_off, out_fd, out_off, n, flags),
@@ -157,8 +595,41 @@ MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, of
 }
 
 MMHINT_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n, unsigned int flags) {
+  moving(in_fd, in_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(splice, syscall(SYS_splice, in_fd, in_off, out_fd, out_off, n, flags), in_fd, in_off,
                                 out_fd, out_off, n, flags),
                MMHINT_FC_splice_bytes);
+}
+
+/* ---- Calls that may shrink a file ------------------------------------------ */
+
+/*
+ * A file this process shrinks must give short reads at once, not zeros out
+ * of the mapping's last page: every description re-reads its size before
+ * its next converted read.  (A shrink by another process is caught by the
+ * SIGBUS guard for whole pages; see docs/READMAP.md for the last page.)
+ */
+static inline int shrunk(int r) {
+  mmhint_rm_bump_epoch();
+  return r;
+}
+
+MMHINT_EXPORT int truncate(const char *path, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(truncate, (int)syscall(SYS_truncate, path, len), path, len));
+}
+MMHINT_EXPORT int truncate64(const char *path, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(truncate64, (int)syscall(SYS_truncate, path, len), path, len));
+}
+MMHINT_EXPORT int ftruncate(int fd, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(ftruncate, (int)syscall(SYS_ftruncate, fd, len), fd, len));
+}
+MMHINT_EXPORT int ftruncate64(int fd, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(ftruncate64, (int)syscall(SYS_ftruncate, fd, len), fd, len));
+}
+MMHINT_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(fallocate, (int)syscall(SYS_fallocate, fd, mode, off, len), fd, mode, off, len));
+}
+MMHINT_EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(fallocate64, (int)syscall(SYS_fallocate, fd, mode, off, len), fd, mode, off, len));
 }

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,9 @@ void *pvalloc(size_t n);
 size_t malloc_usable_size(void *p);
 void *memalign(size_t align, size_t n);
 void closefrom(int lowfd);
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+sighandler_t __sysv_signal(int sig, sighandler_t h);
+sighandler_t bsd_signal(int sig, sighandler_t h);
 
 /* ---- Real functions -------------------------------------------------------- */
 
@@ -150,6 +154,16 @@ static inline mmhint_ofd_t *mmhint__track(int fd) {
 
 /* Marks every tracked description shared (before fork: both processes now move its offset). */
 void mmhint__mark_all_shared(void);
+
+/* ---- read->mmap (shim/read.c, policy/readmap.c) ------------------------------- */
+
+/* Creates the read->mmap state of a description just opened, from the option values that apply to its file. */
+void mmhint__rm_opened(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int stdio);
+/* Puts o's kernel offset in step with its shadow and stops converting it (reason: MMHINT_FB_*). */
+void mmhint__rm_stop(int fd, mmhint_ofd_t *o, int reason);
+/* Puts every converting description's kernel offset in step; `how` also stops all, or those a child inherits. */
+enum { MMHINT_RM_SYNC_ONLY, MMHINT_RM_SYNC_STOP, MMHINT_RM_SYNC_STOP_INHERITED };
+void mmhint__rm_sync_all(int how);
 
 /* ---- Recording --------------------------------------------------------------- */
 

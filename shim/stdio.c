@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "../policy/readmap.h"
 #include "shim.h"
 
 /* glibc defines some of these as macros when optimising; the wrappers need the functions. */
@@ -28,9 +29,17 @@ static int mode_flags(const char *mode) {
   }
 }
 
-/* Starts tracking a stream opened by path. */
+/*
+ * Starts tracking a stream opened by path.  A "w" stream truncated the file:
+ * read->mmap re-reads sizes (shim/read.c).  Streams never convert: stdio
+ * reads inside libc, where the shadow offset would not be seen.
+ */
 static inline FILE *stream_opened(FILE *fp, const char *path, const char *mode) {
-  if (fp) mmhint__track_open(fileno_unlocked(fp), AT_FDCWD, path, mode_flags(mode), 1);
+  if (fp) {
+    int fl = mode_flags(mode);
+    if (fl & O_TRUNC) mmhint_rm_bump_epoch();
+    mmhint__track_open(fileno_unlocked(fp), AT_FDCWD, path, fl, 1);
+  }
   return fp;
 }
 
@@ -45,6 +54,11 @@ MMHINT_EXPORT FILE *fopen64(const char *path, const char *mode) {
 }
 
 MMHINT_EXPORT FILE *fdopen(int fd, const char *mode) {
+  /* The stream reads at the kernel offset from now on: hand the shadow back, stop converting. */
+  if (mmhint__state == MMHINT_STATE_READY) {
+    mmhint_ofd_t *o = mmhint_ofd_get(fd);
+    if (o && o->rm) mmhint__rm_stop(fd, o, MMHINT_FB_shared);
+  }
   FILE *fp = MMHINT_CALL_REAL(fdopen, (errno = ENOSYS, (FILE *)NULL), fd, mode);
   if (fp && mmhint__enter()) {
     mmhint_ofd_t *o = mmhint__track(fd);

@@ -78,3 +78,18 @@ long mmhint_os_write_all(int fd, const void *buf, size_t len) {
   }
   return 0;
 }
+
+long mmhint_os_mincore(void *addr, size_t len, unsigned char *vec) { return MMHINT_RAW(SYS_mincore, addr, len, vec); }
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451 /* the same number on every architecture (asm-generic and x86) */
+#endif
+
+long mmhint_os_cachestat(int fd, unsigned long long off, unsigned long long len, unsigned long long *nr_cache) {
+  /* struct cachestat_range and struct cachestat of <linux/mman.h>, spelt out for older headers. */
+  struct { unsigned long long off, len; } range = {off, len};
+  struct { unsigned long long nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } cs = {0, 0, 0, 0, 0};
+  long r = MMHINT_RAW(SYS_cachestat, fd, &range, &cs, 0);
+  if (r == 0) *nr_cache = cs.nr_cache;
+  return r;
+}

@@ -42,6 +42,19 @@ long mmhint_os_slurp(const char *path, size_t max, char **out);
 /* Writes the whole buffer, retrying short writes and EINTR. Returns 0 or -errno. */
 long mmhint_os_write_all(int fd, const void *buf, size_t len);
 
+/* ---- Page-cache residency (policy/residency.c, policy/hints.c) ---------------- */
+
+/* mincore(2) over [addr, addr+len) of a mapping; vec gets one byte per page. Returns 0 or -errno. */
+long mmhint_os_mincore(void *addr, size_t len, unsigned char *vec);
+
+/*
+ * cachestat(2) (Linux 6.5+): pages of fd's page cache in [off, off+len) (len 0
+ * = to the end of the file) go to *nr_cache.  Returns 0, or -ENOSYS on older
+ * kernels, -EPERM when the caller may not ask (the file is neither writable
+ * nor owned by the caller), -EBADF, -EOPNOTSUPP (hugetlbfs).
+ */
+long mmhint_os_cachestat(int fd, unsigned long long off, unsigned long long len, unsigned long long *nr_cache);
+
 #ifdef __cplusplus
 }
 #endif

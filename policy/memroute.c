@@ -1,0 +1,817 @@
+/*
+ * policy/memroute.c: the allocation router; see memroute.h and docs/MEMORY.md.
+ */
+#include "memroute.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "os/os.h"
+#include "stats.h"
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define MMHINT_MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#define MMHINT_REGISTRY_BITS 16            /* 65536 slots, at most 49152 live regions */
+#define MMHINT_SAMPLE_PAGES 16384          /* move_pages entries per region at most; beyond, sampled and scaled */
+#define MMHINT_MEASURE_BUDGET 256          /* regions measured when freed; later frees are counted unmeasured */
+#define MMHINT_MEASURE_MAX_REGIONS 4096    /* live regions measured at the end */
+
+/* ---- Pure parts ------------------------------------------------------------- */
+
+uint32_t mmhint_memroute_decide(const mmhint_memroute_cfg_t *cfg, uint64_t n) {
+  uint32_t want = 0;
+  if (n == 0) return 0;
+  if (cfg->hugepages != MMHINT_HP_OFF && n >= cfg->hp_min && n <= cfg->hp_max)
+    want |= cfg->hugepages == MMHINT_HP_HUGETLB ? MMHINT_RG_HUGETLB : MMHINT_RG_THP;
+  if (cfg->numa_wanted && n >= cfg->numa_min && n <= cfg->numa_max) want |= MMHINT_RG_NUMA;
+  return want;
+}
+
+uint64_t mmhint_memroute_threshold(const mmhint_memroute_cfg_t *cfg) {
+  uint64_t t = UINT64_MAX;
+  if (cfg->hugepages != MMHINT_HP_OFF && cfg->hp_min <= cfg->hp_max) t = cfg->hp_min;
+  if (cfg->numa_wanted && cfg->numa_min <= cfg->numa_max && cfg->numa_min < t) t = cfg->numa_min;
+  return t == 0 ? 1 : t;
+}
+
+uintptr_t mmhint_memroute_trim(uintptr_t raw, size_t raw_len, size_t len, size_t align, size_t *head, size_t *tail) {
+  uintptr_t start = (raw + align - 1) & ~(uintptr_t)(align - 1);
+  if (start < raw || start - raw > raw_len || raw_len - (start - raw) < len) return 0;
+  *head = start - raw;
+  *tail = raw_len - *head - len;
+  return start;
+}
+
+/* ---- The registry ------------------------------------------------------------ */
+
+#define SLOT_EMPTY ((uintptr_t)0)
+#define SLOT_DELETED ((uintptr_t)1)
+
+static inline uint32_t slot_of(uintptr_t key, uint32_t bits) {
+  /* Keys are mostly 2 MiB aligned: hash the bits above the page offset. */
+  return (uint32_t)(((uint64_t)(key >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+void mmhint_registry_init(mmhint_registry_t *r, mmhint_region_t *mem, uint32_t bits) {
+  r->slots = mem;
+  r->bits = bits;
+  r->live = 0;
+}
+
+mmhint_region_t *mmhint_registry_insert(mmhint_registry_t *r, uintptr_t key, size_t len, size_t req, uint32_t flags) {
+  uint32_t cap = 1u << r->bits, mask = cap - 1;
+  if (!r->slots || key <= SLOT_DELETED) return NULL;
+  uint32_t live = __atomic_add_fetch(&r->live, 1, __ATOMIC_RELAXED);
+  if (live > cap - cap / 4) {
+    __atomic_sub_fetch(&r->live, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  for (uint32_t i = slot_of(key, r->bits), n = 0; n < cap; i = (i + 1) & mask, n++) {
+    mmhint_region_t *e = &r->slots[i];
+    uintptr_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+    if (k != SLOT_EMPTY && k != SLOT_DELETED) continue;
+    if (!__atomic_compare_exchange_n(&e->key, &k, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
+    e->req = req;
+    e->flags = flags;
+    __atomic_store_n(&e->len, len, __ATOMIC_RELEASE);
+    return e;
+  }
+  __atomic_sub_fetch(&r->live, 1, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+mmhint_region_t *mmhint_registry_find(const mmhint_registry_t *r, uintptr_t key) {
+  uint32_t cap = 1u << r->bits, mask = cap - 1;
+  if (!r->slots || key <= SLOT_DELETED) return NULL;
+  for (uint32_t i = slot_of(key, r->bits), n = 0; n < cap; i = (i + 1) & mask, n++) {
+    uintptr_t k = __atomic_load_n(&r->slots[i].key, __ATOMIC_ACQUIRE);
+    if (k == key) return &r->slots[i];
+    if (k == SLOT_EMPTY) return NULL;
+  }
+  return NULL;
+}
+
+void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e) {
+  __atomic_store_n(&e->len, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->key, SLOT_DELETED, __ATOMIC_RELEASE);
+  __atomic_sub_fetch(&r->live, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- smaps ------------------------------------------------------------------------ */
+
+static uint64_t parse_hex(const char **p) {
+  uint64_t v = 0;
+  for (;; (*p)++) {
+    char c = **p;
+    if (c >= '0' && c <= '9') v = v * 16 + (uint64_t)(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (uint64_t)(c - 'a' + 10);
+    else return v;
+  }
+}
+
+static uint64_t parse_dec(const char *p) {
+  uint64_t v = 0;
+  while (*p == ' ' || *p == '\t') p++;
+  while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+  return v;
+}
+
+/* One complete line of smaps. */
+static void smaps_line(mmhint_smaps_state_t *st, const char *l, uint64_t lo, uint64_t hi, uint64_t *bytes) {
+  if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
+    const char *p = l;
+    uint64_t s = parse_hex(&p);
+    if (*p == '-') {
+      p++;
+      st->start = s;
+      st->end = parse_hex(&p);
+      st->have_vma = st->end > st->start;
+      return;
+    }
+  }
+  if (st->have_vma && strncmp(l, "AnonHugePages:", 14) == 0) {
+    uint64_t kb = parse_dec(l + 14);
+    uint64_t a = st->start > lo ? st->start : lo, b = st->end < hi ? st->end : hi;
+    if (kb && b > a) {
+      uint64_t vlen = st->end - st->start, huge = kb * 1024;
+      /* A VMA merged from several regions: attribute its huge pages by the overlapping share. */
+      *bytes += (b - a) == vlen ? huge : (uint64_t)((unsigned __int128)huge * (b - a) / vlen);
+    }
+  }
+}
+
+void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
+                       uint64_t *bytes) {
+  if (len == 0) {
+    if (st->n) {
+      st->line[st->n] = '\0';
+      smaps_line(st, st->line, lo, hi, bytes);
+      st->n = 0;
+    }
+    return;
+  }
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (c == '\n') {
+      st->line[st->n] = '\0';
+      smaps_line(st, st->line, lo, hi, bytes);
+      st->n = 0;
+    } else if (st->n < sizeof st->line - 1) {
+      st->line[st->n++] = c; /* longer lines (paths) are cut: only their start matters */
+    }
+  }
+}
+
+/* ---- State ---------------------------------------------------------------------- */
+
+uint64_t mmhint_memroute_min = UINT64_MAX;
+int mmhint_memroute_active;
+mmhint_registry_t mmhint_memroute_regions;
+
+static mmhint_memroute_cfg_t cfg;
+static int thp_never;                 /* the system's THP mode is never */
+static char thp_mode[16] = "unknown"; /* the system's THP mode */
+static mmhint_numa_policy_t numa_process;
+static int numa_process_wanted;
+static char numa_text[MMHINT_STRING_MAX], numa_process_text[MMHINT_STRING_MAX];
+static char nodes_online[64] = "0", mems_allowed[64] = "0";
+static mmhint_nodemask_t present_nodes;  /* every one gets a numa_pages key, 0 included */
+static uint32_t warned;               /* one bit per fallback reason */
+static int measure_budget = MMHINT_MEASURE_BUDGET;
+
+static const char *const fallback_docs[] = {
+#define MMHINT_X_DOC(name, doc) doc,
+    MMHINT_ROUTE_FALLBACKS(MMHINT_X_DOC)
+#undef MMHINT_X_DOC
+};
+
+/* Writes "mmhint: " and the parts (NULL-terminated list) and a newline to stderr with one raw write. */
+static void say(const char *a, const char *b, const char *c, const char *d) {
+  char line[768];
+  size_t n = 0;
+  const char *parts[] = {"mmhint: ", a, b, c, d};
+  for (int i = 0; i < 5; i++)
+    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
+  line[n++] = '\n';
+  mmhint_os_write_all(2, line, n);
+}
+
+/* Counts a fallback; the first of each reason is explained on stderr (with `detail`, may be ""). */
+static void fallback(int reason, const char *detail) {
+  mmhint_count(&mmhint_mem_stats.route_fallbacks[reason], 1);
+  uint32_t bit = 1u << reason;
+  if (__atomic_fetch_or(&warned, bit, __ATOMIC_RELAXED) & bit) return;
+  int has = detail && *detail;
+  say(fallback_docs[reason], has ? " (" : "", has ? detail : "", has ? ")" : "");
+}
+
+static const char *errno_name(long e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case EINVAL: return "EINVAL";
+    case ENOMEM: return "ENOMEM";
+    case ENOSYS: return "ENOSYS";
+    case EFAULT: return "EFAULT";
+    case EIO: return "EIO";
+    default: return "error";
+  }
+}
+
+/* Issues a system call; returns its result or -errno, leaving errno alone. */
+static long raw(long nr, long a, long b, long c, long d, long e, long f) {
+  int saved = errno;
+  long r = syscall(nr, a, b, c, d, e, f);
+  if (r == -1) r = -errno;
+  errno = saved;
+  return r;
+}
+
+/* ---- Start-up ---------------------------------------------------------------------- */
+
+/* Reads a small /proc or /sys file into buf (NUL-terminated); returns its length or -1. */
+static long read_small(const char *path, char *buf, size_t len) {
+  long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  size_t have = 0;
+  long n;
+  while (have < len - 1 && (n = mmhint_os_read((int)fd, buf + have, len - 1 - have)) > 0) have += (size_t)n;
+  mmhint_os_close((int)fd);
+  buf[have] = '\0';
+  return (long)have;
+}
+
+/* Fills topo from /sys/devices/system/node/online and Mems_allowed_list (node 0 when absent). */
+static void read_topology(mmhint_numa_topology_t *topo) {
+  char buf[4096];
+  mmhint_numa_topology_simple(topo, 1);
+  if (read_small("/sys/devices/system/node/online", buf, sizeof buf) > 0) {
+    mmhint_nodemask_t m;
+    if (mmhint_nodelist_parse(buf, strlen(buf), &m, NULL, 0) == 0) topo->present = m;
+  }
+  topo->allowed = topo->present;
+  if (read_small("/proc/self/status", buf, sizeof buf) > 0) {
+    const char *p = strstr(buf, "Mems_allowed_list:");
+    if (p) {
+      p += 18;
+      while (*p == ' ' || *p == '\t') p++;
+      const char *e = strchr(p, '\n');
+      mmhint_nodemask_t m;
+      if (mmhint_nodelist_parse(p, e ? (size_t)(e - p) : strlen(p), &m, NULL, 0) == 0) topo->allowed = m;
+    }
+  }
+  present_nodes = topo->present;
+  mmhint_nodelist_format(&topo->present, nodes_online, sizeof nodes_online);
+  mmhint_nodelist_format(&topo->allowed, mems_allowed, sizeof mems_allowed);
+}
+
+/*
+ * Parses and resolves one NUMA option.  Returns 1 when placement was asked
+ * for; `out` is the usable policy (off when none).  Unusable nodes are
+ * reported once here; PARTIAL keeps the usable subset.
+ */
+static int numa_option(const char *name, int reason, const char *text, const mmhint_numa_topology_t *topo,
+                       mmhint_numa_policy_t *out) {
+  char err[256];
+  mmhint_numa_policy_t p;
+  if (mmhint_numa_parse(text, &p, err, sizeof err) != 0) {
+    say(name, ": ", err, NULL); /* the config loader validated it already */
+    out->mode = MMHINT_NUMA_OFF;
+    return 0;
+  }
+  if (p.mode == MMHINT_NUMA_OFF) {
+    *out = p;
+    return 0;
+  }
+  mmhint_numa_resolve_t r = mmhint_numa_resolve(&p, topo, out, err, sizeof err);
+  if (r == MMHINT_NUMA_RESOLVED_PARTIAL) say(name, ": ", err, "; using the nodes that exist");
+  if (r == MMHINT_NUMA_RESOLVED_NONE) {
+    out->mode = MMHINT_NUMA_OFF;
+    char why[320];
+    size_t n = 0;
+    for (const char *q = name; *q && n < sizeof why - 1; q++) why[n++] = *q;
+    for (const char *q = ": "; *q && n < sizeof why - 1; q++) why[n++] = *q;
+    for (const char *q = err; *q && n < sizeof why - 1; q++) why[n++] = *q;
+    why[n] = '\0';
+    fallback(reason, why);
+  }
+  return 1;
+}
+
+/* Calls mbind or set_mempolicy (set when addr is NULL) for policy p; returns 0 or -errno. */
+static long apply_policy(void *addr, size_t len, const mmhint_numa_policy_t *p) {
+  int mode = mmhint_numa_kernel_mode(p->mode);
+  if (mode < 0) return 0;
+  const unsigned long *mask = NULL;
+  unsigned long maxnode = 0;
+  if (p->mode != MMHINT_NUMA_LOCAL) {
+    mask = (const unsigned long *)p->nodes.bits;
+    maxnode = MMHINT_NUMA_MAX_NODES + 1;
+  }
+  if (!addr) return raw(SYS_set_mempolicy, mode, (long)mask, (long)maxnode, 0, 0, 0);
+  return raw(SYS_mbind, (long)addr, (long)len, mode, (long)mask, (long)maxnode, 0);
+}
+
+void mmhint_memroute_init(const mmhint_values_t *v) {
+  memset(&cfg, 0, sizeof cfg);
+  cfg.hugepages = (int)v->num[MMHINT_OPT_hugepages];
+  cfg.hp_min = (uint64_t)v->num[MMHINT_OPT_hugepage_min];
+  cfg.hp_max = (uint64_t)v->num[MMHINT_OPT_hugepage_max];
+  cfg.numa_min = (uint64_t)v->num[MMHINT_OPT_numa_min];
+  cfg.numa_max = (uint64_t)v->num[MMHINT_OPT_numa_max];
+  memcpy(numa_text, v->str[MMHINT_OPT_numa], sizeof numa_text);
+  memcpy(numa_process_text, v->str[MMHINT_OPT_numa_process], sizeof numa_process_text);
+
+  char buf[256];
+  if (read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) > 0) {
+    const char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+    if (a && b && (size_t)(b - a - 1) < sizeof thp_mode) {
+      memcpy(thp_mode, a + 1, (size_t)(b - a - 1));
+      thp_mode[b - a - 1] = '\0';
+    }
+  } else {
+    memcpy(thp_mode, "absent", 7);
+  }
+  thp_never = strcmp(thp_mode, "never") == 0 || strcmp(thp_mode, "absent") == 0;
+
+  int want_numa = strcmp(numa_text, "off") != 0 && numa_text[0];
+  numa_process_wanted = strcmp(numa_process_text, "off") != 0 && numa_process_text[0];
+  mmhint_nodemask_clear(&present_nodes);
+  mmhint_nodemask_set(&present_nodes, 0);
+  if (want_numa || numa_process_wanted || mmhint_memroute_threshold(&cfg) != UINT64_MAX) {
+    mmhint_numa_topology_t topo;
+    read_topology(&topo);
+    if (want_numa) cfg.numa_wanted = numa_option("numa", MMHINT_RF_numa_nodes, numa_text, &topo, &cfg.numa);
+    if (numa_process_wanted && numa_option("numa_process", MMHINT_RF_numa_process, numa_process_text, &topo, &numa_process) &&
+        numa_process.mode != MMHINT_NUMA_OFF) {
+      long r = apply_policy(NULL, 0, &numa_process);
+      if (r < 0) fallback(MMHINT_RF_numa_process, errno_name(-r));
+    }
+  }
+  uint64_t t = mmhint_memroute_threshold(&cfg);
+  if (t == UINT64_MAX) return;
+  size_t bytes = ((size_t)1 << MMHINT_REGISTRY_BITS) * sizeof(mmhint_region_t);
+  void *mem = mmhint_os_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    fallback(MMHINT_RF_map_failed, "no memory for the region registry; routing is off");
+    return;
+  }
+  mmhint_registry_init(&mmhint_memroute_regions, mem, MMHINT_REGISTRY_BITS);
+  __atomic_store_n(&mmhint_memroute_min, t, __ATOMIC_RELEASE);
+}
+
+/* ---- Mapping ------------------------------------------------------------------------- */
+
+/*
+ * Maps len bytes aligned to align (>= 2 MiB), or returns NULL; hugetlb: len
+ * is 2 MiB rounded.  Normal mappings keep an unmapped page on each side, so
+ * the kernel cannot merge two routed regions into one VMA: smaps then
+ * reports each region's huge pages on their own.
+ */
+static void *map_aligned(size_t len, size_t align, int prot, int extra_flags) {
+  int huge = (extra_flags & MAP_HUGETLB) != 0;
+  size_t guard = huge ? 0 : MMHINT_PAGE_SIZE;
+  size_t raw_len = len + align + guard - (huge ? MMHINT_HUGE_SIZE : 0);
+  if (raw_len < len) return NULL;
+  void *r = mmhint_os_mmap(NULL, raw_len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+  if (r == MAP_FAILED) return NULL;
+  size_t head, tail;
+  uintptr_t p = mmhint_memroute_trim((uintptr_t)r + guard, raw_len - 2 * guard, len, align, &head, &tail);
+  if (!p) {
+    mmhint_os_munmap(r, raw_len);
+    return NULL;
+  }
+  head += guard;
+  tail += guard;
+  if (head) mmhint_os_munmap(r, head);
+  if (tail) mmhint_os_munmap((void *)(p + len), tail);
+  return (void *)p;
+}
+
+/*
+ * Maps n bytes with treatment `want` (THP/HUGETLB/NUMA), falling back as
+ * needed; sets *len_out and returns the start with the treatment it got in
+ * *got, or NULL.  addr_hint: the program's address hint (NULL: align).
+ */
+static void *map_region(size_t n, size_t align, uint32_t want, int prot, int flags, void *addr_hint, size_t *len_out,
+                        uint32_t *got) {
+  void *p = NULL;
+  size_t len = 0;
+  *got = 0;
+  if (align < MMHINT_HUGE_SIZE) align = MMHINT_HUGE_SIZE;
+  if ((want & MMHINT_RG_HUGETLB) && !addr_hint && (prot & PROT_WRITE) && !(flags & MAP_NORESERVE)) {
+    len = mmhint_round_up(n, MMHINT_HUGE_SIZE);
+    /* Private hugetlb mappings reserve their pages here, so a later fault cannot SIGBUS. */
+    p = len ? map_aligned(len, align, prot, MAP_HUGETLB | MMHINT_MAP_HUGE_2MB | (flags & ~(MAP_PRIVATE | MAP_ANONYMOUS)))
+            : NULL;
+    if (p) {
+      *got |= MMHINT_RG_HUGETLB;
+    } else {
+      fallback(MMHINT_RF_hugetlb_pool, "");
+      want |= MMHINT_RG_THP;
+    }
+  } else if (want & MMHINT_RG_HUGETLB) {
+    want |= MMHINT_RG_THP; /* hinted, read-only or MAP_NORESERVE mappings: THP instead (no fallback) */
+  }
+  if (!p) {
+    len = mmhint_round_up(n, MMHINT_PAGE_SIZE);
+    if (!len) return NULL;
+    if (addr_hint) {
+      p = mmhint_os_mmap(addr_hint, len, prot, flags, -1, 0);
+      if (p == MAP_FAILED) p = NULL;
+    } else {
+      p = map_aligned(len, align, prot, flags & ~(MAP_PRIVATE | MAP_ANONYMOUS));
+    }
+    if (!p) return NULL;
+    if (want & MMHINT_RG_THP) {
+      long r = thp_never ? -EINVAL : mmhint_os_madvise(p, len, MADV_HUGEPAGE);
+      if (r == 0) *got |= MMHINT_RG_THP;
+      else fallback(MMHINT_RF_thp_unavailable, thp_never ? "the system's THP mode is never" : errno_name(-r));
+    }
+  }
+  if (want & MMHINT_RG_NUMA) {
+    if (cfg.numa.mode == MMHINT_NUMA_OFF) {
+      fallback(MMHINT_RF_numa_nodes, "");
+    } else {
+      /* Before the first touch, so every page is placed by the policy. */
+      long r = apply_policy(p, len, &cfg.numa);
+      if (r == 0) *got |= MMHINT_RG_NUMA;
+      else fallback(MMHINT_RF_mbind_failed, errno_name(-r));
+    }
+  }
+  *len_out = len;
+  return p;
+}
+
+/* Registers a fresh region and counts it; on a full registry unmaps it and returns NULL. */
+static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
+  if (!mmhint_registry_insert(&mmhint_memroute_regions, (uintptr_t)p, len, req, flags)) {
+    mmhint_os_munmap(p, len);
+    fallback(MMHINT_RF_registry_full, "");
+    return NULL;
+  }
+  uint64_t *c = mmhint_mem_stats.route;
+  mmhint_count(&c[flags & MMHINT_RG_MALLOC ? MMHINT_RC_routed_allocs : MMHINT_RC_routed_mmaps], 1);
+  mmhint_count(&c[MMHINT_RC_routed_bytes_requested], req);
+  mmhint_count(&c[MMHINT_RC_routed_bytes_mapped], len);
+  if (flags & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) mmhint_count(&c[MMHINT_RC_huge_requested_bytes], len);
+  if (flags & MMHINT_RG_HUGETLB) mmhint_count(&c[MMHINT_RC_hugetlb_bytes], len);
+  if (flags & MMHINT_RG_NUMA) mmhint_count(&c[MMHINT_RC_numa_regions], 1);
+  return p;
+}
+
+void *mmhint_memroute_alloc(size_t n, size_t align) {
+  uint32_t want = mmhint_memroute_decide(&cfg, n);
+  if (!want || (align & (align - 1))) return NULL;
+  size_t len;
+  uint32_t got;
+  void *p = map_region(n, align, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, &len, &got);
+  if (!p) {
+    fallback(MMHINT_RF_map_failed, "");
+    return NULL;
+  }
+  /* Huge-page routing that fell back to normal pages still counts as requested. */
+  if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
+    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], len);
+  p = enlist(p, len, n, got | MMHINT_RG_MALLOC);
+  if (p && !mmhint_memroute_active) __atomic_store_n(&mmhint_memroute_active, 1, __ATOMIC_RELEASE);
+  return p;
+}
+
+void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
+  uint32_t want = mmhint_memroute_decide(&cfg, len);
+  if (!want) return NULL;
+  size_t maplen;
+  uint32_t got;
+  void *p = map_region(len, MMHINT_HUGE_SIZE, want, prot, flags, addr, &maplen, &got);
+  if (!p) return NULL; /* the caller maps it as asked and reports the kernel's error */
+  if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
+    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], maplen);
+  if (!enlist(p, maplen, len, got | MMHINT_RG_MMAP)) return NULL;
+  return p;
+}
+
+/* ---- Measuring ------------------------------------------------------------------------ */
+
+/* Adds the AnonHugePages bytes of the VMAs overlapping [lo, hi) to *bytes (reads /proc/self/smaps). */
+static void measure_thp(uint64_t lo, uint64_t hi, uint64_t *bytes) {
+  long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return;
+  mmhint_smaps_state_t st;
+  memset(&st, 0, sizeof st);
+  char buf[8192];
+  long n;
+  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) mmhint_smaps_feed(&st, buf, (size_t)n, lo, hi, bytes);
+  mmhint_smaps_feed(&st, buf, 0, lo, hi, bytes);
+  mmhint_os_close((int)fd);
+}
+
+/*
+ * Adds the pages of [base, base+len) per node to per_node (MMHINT_ROUTE_NODES
+ * + 1 counters): move_pages with NULL nodes on at most MMHINT_SAMPLE_PAGES
+ * evenly spaced pages, scaled to the whole region.  Pages not present are not
+ * counted.  Returns 1 when it sampled (scaled), 0 when it counted every page.
+ */
+static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
+  size_t pages = len / MMHINT_PAGE_SIZE;
+  size_t n = pages < MMHINT_SAMPLE_PAGES ? pages : MMHINT_SAMPLE_PAGES;
+  uint64_t counts[MMHINT_ROUTE_NODES + 1];
+  memset(counts, 0, sizeof counts);
+  void *addrs[256];
+  int status[256];
+  for (size_t i = 0; i < n;) {
+    size_t k = 0;
+    for (; k < 256 && i < n; k++, i++)
+      addrs[k] = (void *)(base + (size_t)((unsigned __int128)i * pages / n) * MMHINT_PAGE_SIZE);
+    if (raw(SYS_move_pages, 0, (long)k, (long)addrs, 0, (long)status, 0) < 0) return 0;
+    for (size_t j = 0; j < k; j++)
+      if (status[j] >= 0) counts[status[j] < MMHINT_ROUTE_NODES ? status[j] : MMHINT_ROUTE_NODES]++;
+  }
+  for (int i = 0; i <= MMHINT_ROUTE_NODES; i++)
+    if (counts[i]) per_node[i] += n == pages ? counts[i] : (uint64_t)((unsigned __int128)counts[i] * pages / n);
+  return n != pages;
+}
+
+/* Measures a region about to be unmapped into the freed totals, within the budget. */
+static void measure_freed(const mmhint_region_t *e) {
+  uint64_t *c = mmhint_mem_stats.route;
+  if (__atomic_sub_fetch(&measure_budget, 1, __ATOMIC_RELAXED) < 0) {
+    mmhint_count(&c[MMHINT_RC_unmeasured_frees], 1);
+    return;
+  }
+  int saved = errno;
+  mmhint_count(&c[MMHINT_RC_measured_frees], 1);
+  if (e->flags & MMHINT_RG_THP) {
+    uint64_t b = 0;
+    measure_thp(e->key, e->key + e->len, &b);
+    mmhint_count(&c[MMHINT_RC_thp_bytes_freed], b);
+  }
+  uint64_t nodes[MMHINT_ROUTE_NODES + 1];
+  memset(nodes, 0, sizeof nodes);
+  if (measure_nodes(e->key, e->len, nodes)) mmhint_count(&c[MMHINT_RC_numa_pages_scaled], 1);
+  for (int i = 0; i <= MMHINT_ROUTE_NODES; i++)
+    if (nodes[i]) mmhint_count(&mmhint_mem_stats.numa_pages_freed[i], nodes[i]);
+  errno = saved;
+}
+
+void mmhint_memroute_release(mmhint_region_t *e) {
+  uintptr_t key = e->key;
+  size_t len = e->len;
+  measure_freed(e);
+  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_registry_remove(&mmhint_memroute_regions, e);
+  mmhint_os_munmap((void *)key, len);
+}
+
+void *mmhint_memroute_resize_in_place(mmhint_region_t *e, size_t n) {
+  uint32_t want = mmhint_memroute_decide(&cfg, n);
+  uint32_t have = e->flags & (MMHINT_RG_THP | MMHINT_RG_HUGETLB | MMHINT_RG_NUMA);
+  /* Same treatment (a hugetlb region that fell back counts as THP) and it fits: keep it. */
+  if (want & MMHINT_RG_HUGETLB) want = (want & ~MMHINT_RG_HUGETLB) | (have & MMHINT_RG_HUGETLB ? MMHINT_RG_HUGETLB : MMHINT_RG_THP);
+  if (!want || n > e->len || (want & ~have & (MMHINT_RG_THP | MMHINT_RG_HUGETLB))) return NULL;
+  if (n < e->len / 2 && e->len - n >= MMHINT_HUGE_SIZE) return NULL; /* shrinking a lot: move */
+  e->req = n;
+  return (void *)e->key;
+}
+
+size_t mmhint_memroute_munmap(void *addr, size_t len) {
+  mmhint_region_t *e = mmhint_registry_find(&mmhint_memroute_regions, (uintptr_t)addr);
+  if (!e || !(e->flags & MMHINT_RG_MMAP)) return len;
+  if (e->flags & MMHINT_RG_HUGETLB) len = (size_t)mmhint_round_up(len, MMHINT_HUGE_SIZE);
+  /* Unmapping from the region's start ends its registration (what is left is not followed). */
+  measure_freed(e);
+  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_registry_remove(&mmhint_memroute_regions, e);
+  return len;
+}
+
+void mmhint_memroute_moved(void *old, void *new_addr, size_t new_len) {
+  mmhint_region_t *e = mmhint_registry_find(&mmhint_memroute_regions, (uintptr_t)old);
+  if (!e || !(e->flags & MMHINT_RG_MMAP)) return;
+  uint32_t flags = e->flags;
+  size_t req = e->req;
+  mmhint_registry_remove(&mmhint_memroute_regions, e);
+  /* madvise and mbind policies move with the pages. */
+  mmhint_registry_insert(&mmhint_memroute_regions, (uintptr_t)new_addr, new_len, req < new_len ? req : new_len, flags);
+}
+
+/* ---- Rendering ------------------------------------------------------------------------- */
+
+/* Sorts the (start, end) pairs by start: shell sort, no allocation. */
+static void sort_ranges(uint64_t (*r)[2], size_t n) {
+  for (size_t gap = n / 2; gap > 0; gap /= 2)
+    for (size_t i = gap; i < n; i++) {
+      uint64_t a = r[i][0], b = r[i][1];
+      size_t j = i;
+      for (; j >= gap && r[j - gap][0] > a; j -= gap) {
+        r[j][0] = r[j - gap][0];
+        r[j][1] = r[j - gap][1];
+      }
+      r[j][0] = a;
+      r[j][1] = b;
+    }
+}
+
+/* smaps over the live THP regions in one pass: a VMA's huge pages count for the part inside a region. */
+typedef struct {
+  uint64_t (*r)[2];
+  size_t n;
+  uint64_t bytes;
+} live_thp_t;
+
+static void live_thp(live_thp_t *lt) {
+  long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return;
+  mmhint_smaps_state_t st;
+  memset(&st, 0, sizeof st);
+  char buf[8192];
+  long n;
+  uint64_t total = 0;
+  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) {
+    for (long i = 0; i < n; i++) {
+      char ch = buf[i];
+      if (ch != '\n') {
+        if (st.n < sizeof st.line - 1) st.line[st.n++] = ch;
+        continue;
+      }
+      st.line[st.n] = '\0';
+      st.n = 0;
+      const char *l = st.line;
+      if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
+        const char *p = l;
+        uint64_t s = parse_hex(&p);
+        if (*p == '-') {
+          p++;
+          st.start = s;
+          st.end = parse_hex(&p);
+          st.have_vma = 1;
+          continue;
+        }
+      }
+      if (!st.have_vma || strncmp(l, "AnonHugePages:", 14) != 0) continue;
+      uint64_t kb = parse_dec(l + 14);
+      if (!kb) continue;
+      /* Regions overlapping [start, end): binary search for the first that ends after start. */
+      size_t lo = 0, hi = lt->n;
+      while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (lt->r[mid][1] <= st.start) lo = mid + 1;
+        else hi = mid;
+      }
+      uint64_t inside = 0;
+      for (size_t k = lo; k < lt->n && lt->r[k][0] < st.end; k++) {
+        uint64_t a = lt->r[k][0] > st.start ? lt->r[k][0] : st.start;
+        uint64_t b = lt->r[k][1] < st.end ? lt->r[k][1] : st.end;
+        if (b > a) inside += b - a;
+      }
+      uint64_t vlen = st.end - st.start;
+      if (inside) total += inside >= vlen ? kb * 1024 : (uint64_t)((unsigned __int128)kb * 1024 * inside / vlen);
+    }
+  }
+  mmhint_os_close((int)fd);
+  lt->bytes = total;
+}
+
+/* Reads one "Name:   N kB" field of /proc/self/smaps_rollup, in bytes; -1 when absent. */
+static int64_t rollup_bytes(const char *name) {
+  char buf[4096];
+  if (read_small("/proc/self/smaps_rollup", buf, sizeof buf) <= 0) return -1;
+  const char *p = strstr(buf, name);
+  if (!p) return -1;
+  return (int64_t)parse_dec(p + strlen(name)) * 1024;
+}
+
+static void key_uint(mmhint_json_t *j, const char *k, uint64_t v) {
+  mmhint_json_key(j, k);
+  mmhint_json_uint(j, v);
+}
+
+void mmhint_memroute_render(mmhint_json_t *j) {
+  int saved = errno;
+  uint64_t *c = mmhint_mem_stats.route;
+  char b[MMHINT_STRING_MAX];
+
+  mmhint_json_key(j, "policy");
+  mmhint_json_begin_object(j);
+  static const char *const hp_names[] = {"off", "thp", "hugetlb"};
+  mmhint_json_key(j, "hugepages");
+  mmhint_json_string(j, hp_names[cfg.hugepages >= 0 && cfg.hugepages <= 2 ? cfg.hugepages : 0]);
+  key_uint(j, "hugepage_min", cfg.hp_min);
+  key_uint(j, "hugepage_max", cfg.hp_max);
+  mmhint_json_key(j, "numa_requested");
+  mmhint_json_string(j, numa_text[0] ? numa_text : "off");
+  mmhint_json_key(j, "numa");
+  mmhint_numa_format(&cfg.numa, b, sizeof b);
+  mmhint_json_string(j, b); /* in force: the request resolved against this machine */
+  key_uint(j, "numa_min", cfg.numa_min);
+  key_uint(j, "numa_max", cfg.numa_max);
+  mmhint_json_key(j, "numa_process");
+  if (numa_process_wanted) mmhint_numa_format(&numa_process, b, sizeof b);
+  mmhint_json_string(j, numa_process_wanted ? b : "off");
+  mmhint_json_key(j, "thp_system");
+  mmhint_json_string(j, thp_mode);
+  mmhint_json_key(j, "nodes_online");
+  mmhint_json_string(j, nodes_online);
+  mmhint_json_key(j, "mems_allowed");
+  mmhint_json_string(j, mems_allowed);
+  mmhint_json_end_object(j);
+
+#define MMHINT_X_RW(name, doc) key_uint(j, #name, c[MMHINT_RC_##name]);
+  MMHINT_ROUTE_COUNTERS(MMHINT_X_RW)
+#undef MMHINT_X_RW
+
+  /* Live regions: measured now, added to what was measured at free time. */
+  uint64_t nodes[MMHINT_ROUTE_NODES + 1];
+  memcpy(nodes, mmhint_mem_stats.numa_pages_freed, sizeof nodes);
+  int scaled = c[MMHINT_RC_numa_pages_scaled] || c[MMHINT_RC_unmeasured_frees];
+  uint64_t live = 0, live_bytes = 0, live_huge_req = 0, thp_live = 0, live_unmeasured = 0;
+  mmhint_registry_t *reg = &mmhint_memroute_regions;
+  if (reg->slots) {
+    size_t cap = (size_t)1 << reg->bits;
+    size_t rbytes = mmhint_round_up(cap * sizeof(uint64_t[2]), MMHINT_PAGE_SIZE);
+    uint64_t(*ranges)[2] = mmhint_os_mmap(NULL, rbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t nr = 0;
+    for (size_t i = 0; i < cap; i++) {
+      mmhint_region_t *e = &reg->slots[i];
+      uintptr_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+      size_t len = __atomic_load_n(&e->len, __ATOMIC_ACQUIRE);
+      if (k <= SLOT_DELETED || !len) continue;
+      live++;
+      live_bytes += len;
+      if (e->flags & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) live_huge_req += len;
+      if (live > MMHINT_MEASURE_MAX_REGIONS) {
+        live_unmeasured++;
+        continue;
+      }
+      if (measure_nodes(k, len, nodes)) scaled = 1;
+      if (ranges != MAP_FAILED && (e->flags & MMHINT_RG_THP)) {
+        ranges[nr][0] = k;
+        ranges[nr][1] = k + len;
+        nr++;
+      }
+    }
+    if (ranges != MAP_FAILED) {
+      if (nr) {
+        sort_ranges(ranges, nr);
+        live_thp_t lt = {ranges, nr, 0};
+        live_thp(&lt);
+        thp_live = lt.bytes;
+      }
+      mmhint_os_munmap(ranges, rbytes);
+    }
+  }
+  if (live_unmeasured) scaled = 1;
+  key_uint(j, "live_regions", live);
+  key_uint(j, "live_bytes", live_bytes);
+
+  mmhint_json_key(j, "huge_pages");
+  mmhint_json_begin_object(j);
+  key_uint(j, "requested_bytes", c[MMHINT_RC_huge_requested_bytes]);
+  uint64_t thp = c[MMHINT_RC_thp_bytes_freed] + thp_live;
+  key_uint(j, "obtained_bytes", thp + c[MMHINT_RC_hugetlb_bytes]);
+  key_uint(j, "thp_bytes", thp);
+  key_uint(j, "thp_bytes_live", thp_live);
+  key_uint(j, "hugetlb_bytes", c[MMHINT_RC_hugetlb_bytes]);
+  key_uint(j, "live_requested_bytes", live_huge_req);
+  int64_t pah = rollup_bytes("AnonHugePages:");
+  mmhint_json_key(j, "process_anon_huge_bytes"); /* smaps_rollup: the whole process, not only routed regions */
+  if (pah >= 0) mmhint_json_uint(j, (uint64_t)pah);
+  else mmhint_json_null(j);
+  mmhint_json_end_object(j);
+
+  mmhint_json_key(j, "numa_pages");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_ROUTE_NODES; i++) {
+    if (!nodes[i] && !mmhint_nodemask_test(&present_nodes, i)) continue;
+    char k[8];
+    int n = 0, v = i;
+    char d[4];
+    int m = 4;
+    do d[--m] = (char)('0' + v % 10); while ((v /= 10) && m > 0);
+    while (m < 4) k[n++] = d[m++];
+    k[n] = '\0';
+    mmhint_json_key(j, k);
+    mmhint_json_uint(j, nodes[i]);
+  }
+  mmhint_json_end_object(j);
+  key_uint(j, "numa_pages_other", nodes[MMHINT_ROUTE_NODES]);
+  mmhint_json_key(j, "numa_pages_sampled");
+  mmhint_json_bool(j, scaled);
+  key_uint(j, "numa_sample_limit_pages", MMHINT_SAMPLE_PAGES);
+
+  static const char *const fb_names[] = {
+#define MMHINT_X_FBN(name, doc) #name,
+      MMHINT_ROUTE_FALLBACKS(MMHINT_X_FBN)
+#undef MMHINT_X_FBN
+  };
+  mmhint_json_key(j, "fallbacks");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_RF__COUNT; i++) key_uint(j, fb_names[i], mmhint_mem_stats.route_fallbacks[i]);
+  mmhint_json_end_object(j);
+  errno = saved;
+}

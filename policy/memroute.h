@@ -1,0 +1,190 @@
+/*
+ * policy/memroute.h: the allocation router.  Decides which allocations (the
+ * malloc family and the program's anonymous mmaps) go to huge pages and/or get
+ * a NUMA policy, serves them from the shim's own 2 MiB-aligned mappings,
+ * remembers those regions in a lock-free address-keyed registry, and measures
+ * what the kernel actually gave (AnonHugePages from smaps, pages per node
+ * from move_pages) for the statistics.  See docs/MEMORY.md.
+ *
+ * Pure parts (window, alignment math, registry, smaps parsing) take no global
+ * state and are unit-tested in tests/policy/memroute_test.cc.  The rest makes
+ * raw system calls (mmap, madvise, mbind, set_mempolicy, move_pages) and never
+ * calls the program's allocator, libnuma or stdio, so it is safe inside the
+ * malloc wrappers.
+ */
+#ifndef MMHINT_POLICY_MEMROUTE_H
+#define MMHINT_POLICY_MEMROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "nodes.h"
+#include "options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MMHINT_HUGE_SIZE ((size_t)2 << 20) /* x86-64 PMD huge page; routed allocations start on one */
+#define MMHINT_HUGE_MASK (MMHINT_HUGE_SIZE - 1)
+#define MMHINT_PAGE_SIZE ((size_t)4096)
+
+/* The hugepages option's choices, in the order of include/mmhint_options.def. */
+enum { MMHINT_HP_OFF = 0, MMHINT_HP_THP = 1, MMHINT_HP_HUGETLB = 2 };
+
+/* What a region is and what it got. */
+enum {
+  MMHINT_RG_MALLOC = 1 << 0,  /* handed out by the malloc family: free/realloc may take it */
+  MMHINT_RG_MMAP = 1 << 1,    /* the program's own anonymous mmap */
+  MMHINT_RG_THP = 1 << 2,     /* madvise(MADV_HUGEPAGE) applied */
+  MMHINT_RG_HUGETLB = 1 << 3, /* MAP_HUGETLB: length is a multiple of 2 MiB */
+  MMHINT_RG_NUMA = 1 << 4,    /* mbind applied */
+};
+
+/* ---- Pure parts ------------------------------------------------------------ */
+
+/* The router's configuration, from the option values. */
+typedef struct {
+  int hugepages;                /* MMHINT_HP_* */
+  uint64_t hp_min, hp_max;      /* window of sizes routed to huge pages (inclusive) */
+  mmhint_numa_policy_t numa;    /* resolved against the machine; mode OFF when unusable */
+  int numa_wanted;              /* the option asked for placement (even if it resolved to none) */
+  uint64_t numa_min, numa_max;  /* window of sizes placed by `numa` (inclusive) */
+} mmhint_memroute_cfg_t;
+
+/*
+ * Returns the MMHINT_RG_THP / _HUGETLB / _NUMA treatment an allocation of n
+ * bytes should get under cfg (0: leave it to the next allocator).  Size 0 is
+ * never routed.  HUGETLB is returned alone; the caller falls back to THP.
+ */
+uint32_t mmhint_memroute_decide(const mmhint_memroute_cfg_t *cfg, uint64_t n);
+
+/* Returns the smallest size mmhint_memroute_decide may route (UINT64_MAX when nothing is routed). */
+uint64_t mmhint_memroute_threshold(const mmhint_memroute_cfg_t *cfg);
+
+/* Rounds n up to a multiple of `unit` (a power of two); returns 0 on overflow. */
+static inline uint64_t mmhint_round_up(uint64_t n, uint64_t unit) {
+  uint64_t r = (n + unit - 1) & ~(unit - 1);
+  return r < n ? 0 : r;
+}
+
+/*
+ * Alignment by over-mapping: a mapping of `raw_len` bytes at `raw` (page
+ * aligned) holds `len` bytes aligned to `align` (a power of two >= the page
+ * size).  Sets *head and *tail to the bytes to unmap before and after, and
+ * returns the aligned start, or 0 when it does not fit.
+ */
+uintptr_t mmhint_memroute_trim(uintptr_t raw, size_t raw_len, size_t len, size_t align, size_t *head, size_t *tail);
+
+/* One region the router owns.  key 0 is an empty slot, 1 a deleted one. */
+typedef struct {
+  uintptr_t key;  /* start address (the pointer handed out) */
+  size_t len;     /* mapped length */
+  size_t req;     /* bytes the program asked for */
+  uint32_t flags; /* MMHINT_RG_* */
+  uint32_t pad;
+} mmhint_region_t;
+
+/* A fixed-size open-addressing hash of regions, lock-free for insert, find and remove. */
+typedef struct {
+  mmhint_region_t *slots;
+  uint32_t bits;   /* capacity is 1 << bits */
+  uint32_t live;   /* regions in the table */
+} mmhint_registry_t;
+
+/* Uses `mem` (zeroed, (1 << bits) slots) as the table. */
+void mmhint_registry_init(mmhint_registry_t *r, mmhint_region_t *mem, uint32_t bits);
+/* Adds a region; returns it, or NULL when the table is 3/4 full (the caller falls back). */
+mmhint_region_t *mmhint_registry_insert(mmhint_registry_t *r, uintptr_t key, size_t len, size_t req, uint32_t flags);
+/* Returns the region that starts at key, or NULL.  Constant expected time. */
+mmhint_region_t *mmhint_registry_find(const mmhint_registry_t *r, uintptr_t key);
+/* Removes a region returned by insert or find. */
+void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e);
+
+/*
+ * Parses /proc/self/smaps text (`len` bytes, possibly several calls' worth:
+ * `state` carries a partial line between calls; zero it first) and adds, for
+ * every VMA overlapping [lo, hi), its AnonHugePages times the overlapping
+ * fraction of the VMA to *bytes.  Returns nothing; the caller ends with a
+ * final call with len 0 to flush.
+ */
+typedef struct {
+  char line[256];
+  size_t n;
+  uint64_t start, end;  /* the current VMA */
+  int have_vma;
+} mmhint_smaps_state_t;
+void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
+                       uint64_t *bytes);
+
+/* ---- The router in the shim --------------------------------------------------- */
+
+/* The smallest size routed (UINT64_MAX while off or before init): the malloc wrappers compare with it. */
+extern uint64_t mmhint_memroute_min;
+/* Nonzero once a malloc region has been handed out: free's filter reads it. */
+extern int mmhint_memroute_active;
+/* The registry of live regions. */
+extern mmhint_registry_t mmhint_memroute_regions;
+
+/*
+ * Reads the hugepages/numa options from `v`, the NUMA topology and the THP
+ * mode, applies numa_process (set_mempolicy), and prints one "mmhint:" line
+ * per problem.  Call once at start-up.  Never fails: what cannot be done is
+ * turned off and counted.
+ */
+void mmhint_memroute_init(const mmhint_values_t *v);
+
+/*
+ * Returns a region of at least n bytes aligned to `align` (0, or a power of
+ * two) with the treatment the policy gives n, or NULL when n is not routed
+ * or routing failed (the caller then uses the next allocator).  The memory is
+ * fresh anonymous memory: zero.  `kind` is MMHINT_RG_MALLOC.
+ */
+void *mmhint_memroute_alloc(size_t n, size_t align);
+
+/* Returns the routed malloc region that starts at p, or NULL (a pointer someone else handed out). */
+static inline mmhint_region_t *mmhint_memroute_owner(const void *p) {
+  if (__builtin_expect(((uintptr_t)p & MMHINT_HUGE_MASK) != 0, 1)) return 0;
+  if (!mmhint_memroute_active || !p) return 0;
+  mmhint_region_t *e = mmhint_registry_find(&mmhint_memroute_regions, (uintptr_t)p);
+  return e && (e->flags & MMHINT_RG_MALLOC) ? e : 0;
+}
+
+/* Measures, unregisters and unmaps a routed region. */
+void mmhint_memroute_release(mmhint_region_t *e);
+
+/*
+ * Resizes routed region e (start p) to n bytes in place when the policy
+ * would give n the same treatment and it fits; returns p then, else NULL
+ * (the caller moves the data).
+ */
+void *mmhint_memroute_resize_in_place(mmhint_region_t *e, size_t n);
+
+/*
+ * The program's anonymous mmap of len bytes (flags as given, MAP_ANONYMOUS
+ * and MAP_PRIVATE, no MAP_FIXED): maps it with the treatment the policy gives
+ * len (over-mapped and trimmed to 2 MiB when addr is NULL, madvise and mbind
+ * before returning) and registers it.  Returns the mapping, or NULL when the
+ * router does not take it (the caller maps it as asked).  On a real error
+ * returns MAP_FAILED with errno set.
+ */
+void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags);
+
+/*
+ * Before the program's munmap(addr, len): returns the length to pass (2 MiB
+ * rounded for a hugetlb region that starts at addr) and, when the call
+ * removes the whole region at addr, measures and unregisters it.
+ */
+size_t mmhint_memroute_munmap(void *addr, size_t len);
+
+/* After a successful mremap of old to new (new_len bytes): follows a registered region. */
+void mmhint_memroute_moved(void *old, void *new_addr, size_t new_len);
+
+/* Writes the router's keys into the stats "memory" object (policy, measurements, fallbacks). */
+void mmhint_memroute_render(mmhint_json_t *j);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,157 @@
+/*
+ * policy/readmap.h: the read->mmap engine (issue 3).
+ *
+ * A description this process opened read-only on a regular file may have its
+ * reads served by copying out of a read-only shared mapping of the file.  The
+ * engine keeps, per open file description, a shadow offset (o->pos of the
+ * mmhint_ofd_t, authoritative while the description converts) and, per file,
+ * a set of aligned windows mapped from it, shared by every description of
+ * that file.  It decides; the shim (shim/read.c) copies, guards the copy
+ * against SIGBUS and calls the real functions.  See docs/READMAP.md.
+ *
+ * States of a description's mmhint_rm_t:
+ *   active   the shadow offset is authoritative; the kernel offset may lag.
+ *   inactive the kernel offset is authoritative; `reason` says why reads are
+ *            not converted (a MMHINT_FB_* value), and every read counts it.
+ * A description goes from active to inactive once (fork, spawn, fdopen,
+ * sendfile with a NULL offset, a large read under auto) and never back.
+ */
+#ifndef MMHINT_POLICY_READMAP_H
+#define MMHINT_POLICY_READMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Windows are aligned on and at most this large (128 MiB). */
+#define MMHINT_RM_WINDOW_SHIFT 27
+#define MMHINT_RM_WINDOW ((int64_t)1 << MMHINT_RM_WINDOW_SHIFT)
+/* Reads at or beyond this offset are never converted (beyond any window table we keep). */
+#define MMHINT_RM_MAX_OFFSET ((int64_t)1 << 46)
+/* A sequential reader gets its window populated this far ahead, in one madvise. */
+#define MMHINT_RM_POPULATE_CHUNK ((int64_t)2 << 20)
+
+enum { MMHINT_RM_OFF = 0, MMHINT_RM_ON = 1, MMHINT_RM_AUTO = 2 };
+enum { MMHINT_RM_NO_REASON = 0xff };
+
+/* The effective read->mmap options of one file, taken at open from the config and its rules. */
+typedef struct {
+  int mode;              /* MMHINT_RM_OFF, _ON or _AUTO */
+  int64_t min_file;      /* read_mmap_min_file */
+  int64_t max_read;      /* read_mmap_max_read (auto only) */
+  int strict;            /* read_mmap_sync = strict */
+} mmhint_rm_params_t;
+
+/* What the shim learnt about a freshly opened descriptor. */
+typedef struct {
+  int oflags;            /* open(2) flags */
+  int opened;            /* opened by this process (not adopted) */
+  int stdio;             /* opened by fopen: stdio reads it internally */
+  uint32_t type;         /* st_mode & S_IFMT */
+  int64_t size;          /* st_size */
+  uint64_t dev, ino;
+  long fs_magic;         /* fstatfs f_type, or 0 when unknown */
+} mmhint_rm_facts_t;
+
+typedef struct mmhint_rm_file mmhint_rm_file_t;
+
+typedef struct mmhint_rm {
+  int lock;              /* taken only when the process has several threads */
+  uint8_t active;        /* 1: converting, shadow offset authoritative */
+  uint8_t reason;        /* why not converting (MMHINT_FB_*), or MMHINT_RM_NO_REASON */
+  uint8_t mode, strict;
+  uint8_t seq;           /* the window advice is sequential (else random) */
+  uint8_t seq_run;       /* consecutive reads that began where the last ended */
+  int64_t max_read;
+  int64_t size;          /* file size as last seen by fstat */
+  uint64_t epoch;        /* mmhint_rm_epoch when `size` was taken */
+  mmhint_rm_file_t *rf;  /* the file's window set */
+  uint64_t *gen;         /* &rf->gen: bumped when any of its windows goes away */
+  /* The window used last: [win_lo, win_hi) of the file at win_base, valid while rf->gen == win_gen. */
+  uint64_t win_gen;
+  int64_t win_lo, win_hi;
+  const char *win_base;
+  int64_t prev_end;      /* where the last converted read ended */
+  int64_t populated_to;  /* sequential: pages below this are populated */
+  struct mmhint_rm *next_free;
+} mmhint_rm_t;
+
+/*
+ * Bumped whenever this process may have shrunk a file (truncate, ftruncate,
+ * fallocate, an O_TRUNC open): every description then re-reads its size
+ * before its next converted read.
+ */
+extern uint64_t mmhint_rm_epoch;
+
+/* Bytes currently mapped for conversion, and the cap on them (read_mmap_max_mapped). */
+extern int64_t mmhint_rm_mapped;
+extern int64_t mmhint_rm_cap;
+
+/* Notes a possible shrink (see mmhint_rm_epoch). Async-signal-safe. */
+static inline void mmhint_rm_bump_epoch(void) { __atomic_fetch_add(&mmhint_rm_epoch, 1, __ATOMIC_RELEASE); }
+
+/* Fills p from the numeric option values that apply to one file (mmhint_values_t.num or a rule's). */
+void mmhint_rm_params_from(const long long *num, mmhint_rm_params_t *p);
+
+/*
+ * Decides whether a description may convert.  Returns -1 when it may, or
+ * the MMHINT_FB_* reason it may not.  Pure.
+ */
+int mmhint_rm_eligible(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *facts);
+
+/*
+ * Returns a new state for a description: active when `reason` < 0, else
+ * inactive with that reason.  NULL when memory ran out.  The file's window
+ * set (dev, ino) is found or created for active states.
+ */
+mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *facts, int reason);
+
+/* Releases a state when its description's last descriptor is gone; unmaps the file's windows when unused. */
+void mmhint_rm_release(mmhint_rm_t *rm);
+
+/* Makes an active state inactive with `reason` (the caller has synced the kernel offset). */
+static inline void mmhint_rm_stop(mmhint_rm_t *rm, int reason) {
+  rm->reason = (uint8_t)reason;
+  __atomic_store_n(&rm->active, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Finds the mapped bytes at file offset `pos`: sets *base to the mapping
+ * address of pos and returns how many bytes from there are mapped (> 0), or
+ * returns -1 and sets *reason (MMHINT_FB_map_failed, _address_cap).  Maps
+ * through `fd` when no window covers pos yet; `need_end` is where the read
+ * would end (bounded by the known size).  Updates the state's window cache.
+ */
+int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, const char **base, int *reason);
+
+/*
+ * Notes a converted read at [pos, end) for the advice: switches the file's
+ * window between MADV_RANDOM and sequential (populated ahead) as the
+ * pattern changes.  At most one madvise per call, usually none.
+ */
+void mmhint_rm_advise(mmhint_rm_t *rm, int64_t pos, int64_t end);
+
+/* Marks the start and end of a copy out of rf's windows (several threads: eviction waits for readers). */
+void mmhint_rm_reader_enter(mmhint_rm_t *rm);
+void mmhint_rm_reader_leave(mmhint_rm_t *rm);
+
+/*
+ * Computes the offset lseek(fd, off, whence) would give for a description
+ * at `pos` in a file of `size` bytes (SEEK_SET, SEEK_CUR, SEEK_END only).
+ * Returns the offset, -EINVAL for a negative or overflowing result, or
+ * -E2BIG when the result is too large to decide here (ask the kernel).
+ */
+int64_t mmhint_rm_seek(int64_t pos, int64_t size, int64_t off, int whence);
+
+/* After fork in the child: resets locks another thread may have held. */
+void mmhint_rm_after_fork(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,118 @@
+#!/bin/bash
+# tests/integration/readmap_semantics.sh: read->mmap keeps what a program can
+# observe (issue 3, DESIGN invariants 3 and 4, PITFALLS 4, 5, 6, 7).
+#
+#  1. { head -n1 >/dev/null; cat; } < F equals tail -n +2 F, and the same in
+#     one process that opens F itself, reads and seeks (converted, shadow
+#     offset) and execs cat on the descriptor (the exec must sync).
+#  2. Another process truncates the file while the program reads it: no
+#     SIGBUS, the results a plain run gives (0 past the new end).
+#  3. A program's own SIGBUS handler still fires for its own mapping
+#     (installed by sigaction or signal), and with no handler it dies of SIGBUS.
+#  4. Statistics: converted_reads > 0 for a 4 KiB read loop, fallbacks for a pipe.
+#  5. dd if=F bs=4k | md5sum equals the plain run (dd dup2s its input onto 0).
+source "$(dirname "$0")/lib.sh"
+mh_init readmap_semantics
+P=$MMHINT_BUILD_DIR/tests/programs
+for p in rm_reader rm_headcat rm_trunc rm_sigbus; do
+  [ -x "$P/$p" ] || { mh_fail "missing $P/$p"; mh_done; }
+done
+
+BASE=
+for d in /var/tmp /tmp; do
+  if [ "$(df -T "$d" 2>/dev/null | awk 'NR==2 {print $2}')" != tmpfs ]; then BASE=$d; break; fi
+done
+[ -n "$BASE" ] || mh_skip "no disk-backed temp directory"
+W=$(mktemp -d "$BASE/mmhint-rmsem.XXXXXX") || exit 1
+trap 'rm -rf "$W"; chmod -R u+rwx "$MH_TMP" 2>/dev/null; rm -rf "$MH_TMP"' EXIT
+shim() { env LD_PRELOAD="$MH_LIB" MMHINT_CONFIG= MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 "$@"; }
+
+# A text file of ~3 MiB with lines of varying length.
+python3 -c "
+import random
+r = random.Random(7)
+with open('$W/text', 'w') as f:
+    for i in range(60000):
+        f.write('line %d %s\n' % (i, 'x' * r.randrange(0, 80)))
+"
+
+# ---- 1. shared offsets across processes --------------------------------------
+want=$(tail -n +2 "$W/text" | md5sum)
+got=$(shim bash -c '{ head -n1 >/dev/null; cat; } < "$1"' _ "$W/text" | md5sum)
+mh_expect_eq "{ head -n1; cat; } < F under the shim" "$got" "$want"
+got=$(shim "$P/rm_headcat" "$W/text" | md5sum)
+mh_expect_eq "open+read+lseek (converted) then exec cat" "$got" "$want"
+mkdir -p "$W/st1"
+MMHINT_STATS="$W/st1/" shim "$P/rm_headcat" "$W/text" >/dev/null
+st=$(ls "$W"/st1/rm_headcat.*.json 2>/dev/null | head -1)
+[ -n "$st" ] && mh_expect_eq "rm_headcat's read was converted" "$(mh_counter "$st" "$W/text" converted_reads)" 1
+
+# ---- 2. truncation by another process during reads -------------------------------
+trunc_run() { # $1: label, $2: size to truncate to; prints the program's transcript
+  head -c $((4 << 20)) /dev/urandom >"$W/big"
+  rm -f "$W/go"
+  mkfifo "$W/go"
+  ("${@:3}" "$P/rm_trunc" "$W/big" 3 3<"$W/go" >"$W/trunc.$1"; echo "exit=$?" >>"$W/trunc.$1") &
+  local pid=$!
+  exec 4>"$W/go"
+  for _ in $(seq 100); do grep -q waiting "$W/trunc.$1" 2>/dev/null && break; sleep 0.05; done
+  truncate -s "$2" "$W/big"
+  echo g >&4
+  exec 4>&-
+  wait $pid
+}
+for size in 0 $(((1 << 20) + 3 * 4096)) 100000; do
+  trunc_run plain "$size" env
+  trunc_run shim "$size" shim
+  if grep -q "exit=0" "$W/trunc.shim" && cmp -s "$W/trunc.plain" "$W/trunc.shim"; then
+    :
+  else
+    mh_fail "truncate to $size during reads: results differ from the plain run"
+    diff "$W/trunc.plain" "$W/trunc.shim" | head -10
+  fi
+done
+
+# ---- 3. the program's own SIGBUS handler -------------------------------------------
+head -c 100000 /dev/urandom >"$W/small"
+for how in sigaction signal; do
+  out=$(shim "$P/rm_sigbus" "$W/small" $how 2>&1)
+  rc=$?
+  mh_expect_eq "own SIGBUS handler ($how) exit status" "$rc" 0
+  case $out in *"handler fired 1 time(s)"*"read again -> 4096"*) ;; *) mh_fail "own SIGBUS handler ($how) did not fire: $out" ;; esac
+done
+out=$(shim "$P/rm_sigbus" "$W/small" sigaction 2>&1)
+case $out in *"sigaction reports our handler: 1"*) ;; *) mh_fail "sigaction(SIGBUS) does not report the program's handler: $out" ;; esac
+shim "$P/rm_sigbus" "$W/small" default >/dev/null 2>&1
+rc=$?
+mh_expect_eq "no handler: the program dies of SIGBUS (128+7)" "$rc" 135
+
+# ---- 4. statistics -----------------------------------------------------------------------
+mkdir -p "$W/st4"
+MMHINT_STATS="$W/st4/" shim "$P/rm_reader" read "$W/text" 4096 >/dev/null
+st=$(ls "$W"/st4/rm_reader.*.json 2>/dev/null | head -1)
+if [ -z "$st" ]; then
+  mh_fail "no statistics file from rm_reader"
+else
+  cr=$(mh_counter "$st" "$W/text" converted_reads)
+  reads=$(mh_counter "$st" "$W/text" reads)
+  [ "$cr" != MISSING ] && [ "$cr" -gt 0 ] && [ "$cr" = "$reads" ] ||
+    mh_fail "4 KiB read loop: converted_reads=$cr of reads=$reads (want all)"
+  mh_expect_eq "converted_bytes = file size" "$(mh_counter "$st" "$W/text" converted_bytes)" "$(stat -c %s "$W/text")"
+fi
+rm -f "$W"/st4/*
+cat "$W/text" | MMHINT_STATS="$W/st4/" shim "$P/rm_reader" read /dev/stdin 4096 >/dev/null
+st=$(ls "$W"/st4/rm_reader.*.json 2>/dev/null | head -1)
+fb=$(mh_json "$st" "sum(f['fallbacks'].get('not_regular', 0) + f['fallbacks'].get('inherited', 0) for f in d['files'] if f['type'] == 'fifo')")
+[ -n "$fb" ] && [ "$fb" -gt 0 ] 2>/dev/null || mh_fail "reads from a pipe counted no fallback (got '$fb')"
+cr=$(mh_json "$st" "sum(f['converted_reads'] for f in d['files'])")
+mh_expect_eq "nothing converted on a pipe" "$cr" 0
+
+# ---- 5. dd -------------------------------------------------------------------------------
+want=$(dd if="$W/text" bs=4k 2>/dev/null | md5sum)
+mkdir -p "$W/st5"
+got=$(MMHINT_STATS="$W/st5/" shim dd if="$W/text" bs=4k 2>/dev/null | md5sum)
+mh_expect_eq "dd if=F bs=4k | md5sum" "$got" "$want"
+st=$(ls "$W"/st5/dd.*.json 2>/dev/null | head -1)
+cr=$(mh_counter "$st" "$W/text" converted_reads)
+[ "$cr" != MISSING ] && [ "$cr" -gt 0 ] || mh_fail "dd's reads were not converted (converted_reads=$cr)"
+mh_done

@@ -1,0 +1,147 @@
+// Unit tests of the allocation router's pure parts (policy/memroute.c):
+// the size windows, the alignment math, the region registry and the smaps parser.
+#include "policy/memroute.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+mmhint_memroute_cfg_t Cfg(int hp, uint64_t hmin, uint64_t hmax, int numa, uint64_t nmin, uint64_t nmax) {
+  mmhint_memroute_cfg_t c;
+  std::memset(&c, 0, sizeof c);
+  c.hugepages = hp;
+  c.hp_min = hmin;
+  c.hp_max = hmax;
+  c.numa_wanted = numa;
+  c.numa_min = nmin;
+  c.numa_max = nmax;
+  return c;
+}
+
+TEST(MemrouteDecide, WindowsAreInclusiveAndIndependent) {
+  auto c = Cfg(MMHINT_HP_THP, 4096, 1 << 20, 1, 1 << 16, 1 << 30);
+  EXPECT_EQ(mmhint_memroute_decide(&c, 4095), 0u);
+  EXPECT_EQ(mmhint_memroute_decide(&c, 4096), (uint32_t)MMHINT_RG_THP);
+  EXPECT_EQ(mmhint_memroute_decide(&c, 1 << 16), (uint32_t)(MMHINT_RG_THP | MMHINT_RG_NUMA));
+  EXPECT_EQ(mmhint_memroute_decide(&c, 1 << 20), (uint32_t)(MMHINT_RG_THP | MMHINT_RG_NUMA));
+  EXPECT_EQ(mmhint_memroute_decide(&c, (1 << 20) + 1), (uint32_t)MMHINT_RG_NUMA);
+  EXPECT_EQ(mmhint_memroute_decide(&c, (1ull << 30) + 1), 0u);
+  EXPECT_EQ(mmhint_memroute_threshold(&c), 4096u);
+}
+
+TEST(MemrouteDecide, SizeZeroAndOffAreNeverRouted) {
+  auto c = Cfg(MMHINT_HP_HUGETLB, 0, UINT64_MAX, 1, 0, UINT64_MAX);
+  EXPECT_EQ(mmhint_memroute_decide(&c, 0), 0u);
+  EXPECT_EQ(mmhint_memroute_decide(&c, 1), (uint32_t)(MMHINT_RG_HUGETLB | MMHINT_RG_NUMA));
+  EXPECT_EQ(mmhint_memroute_threshold(&c), 1u);  // min 0 still never routes size 0
+  auto off = Cfg(MMHINT_HP_OFF, 0, UINT64_MAX, 0, 0, UINT64_MAX);
+  EXPECT_EQ(mmhint_memroute_decide(&off, 1 << 30), 0u);
+  EXPECT_EQ(mmhint_memroute_threshold(&off), UINT64_MAX);
+  auto empty = Cfg(MMHINT_HP_THP, 10, 5, 0, 0, 0);  // min > max: an empty window
+  EXPECT_EQ(mmhint_memroute_threshold(&empty), UINT64_MAX);
+  EXPECT_EQ(mmhint_memroute_decide(&empty, 7), 0u);
+}
+
+TEST(MemrouteAlign, RoundUpAndOverflow) {
+  EXPECT_EQ(mmhint_round_up(1, 4096), 4096u);
+  EXPECT_EQ(mmhint_round_up(4096, 4096), 4096u);
+  EXPECT_EQ(mmhint_round_up(MMHINT_HUGE_SIZE + 1, MMHINT_HUGE_SIZE), 2 * MMHINT_HUGE_SIZE);
+  EXPECT_EQ(mmhint_round_up(UINT64_MAX - 5, 4096), 0u);
+}
+
+TEST(MemrouteAlign, TrimFindsTheAlignedStartInsideTheOvermap) {
+  size_t head = 99, tail = 99;
+  const size_t H = MMHINT_HUGE_SIZE;
+  // A raw mapping 4 KiB past a 2 MiB boundary: the start is the next boundary.
+  uintptr_t raw = 0x7f0000000000 + 4096;
+  size_t len = 8 * H, raw_len = len + H - 4096;
+  EXPECT_EQ(mmhint_memroute_trim(raw, raw_len, len, H, &head, &tail), (uintptr_t)0x7f0000000000 + H);
+  EXPECT_EQ(head, H - 4096);
+  EXPECT_EQ(tail, 0u);
+  // Already aligned: nothing before, the slack after.
+  EXPECT_EQ(mmhint_memroute_trim(0x7f0000000000, len + H, len, H, &head, &tail), (uintptr_t)0x7f0000000000);
+  EXPECT_EQ(head, 0u);
+  EXPECT_EQ(tail, H);
+  // Larger alignment than the slack allows: no fit.
+  EXPECT_EQ(mmhint_memroute_trim(raw, raw_len, len, 4 * H, &head, &tail), (uintptr_t)0);
+}
+
+TEST(MemrouteRegistry, InsertFindRemove) {
+  std::vector<mmhint_region_t> mem(1 << 6);
+  mmhint_registry_t r;
+  mmhint_registry_init(&r, mem.data(), 6);
+  const uintptr_t H = MMHINT_HUGE_SIZE;
+  for (uintptr_t i = 1; i <= 40; i++)
+    ASSERT_NE(mmhint_registry_insert(&r, i * H, H, 100 + i, MMHINT_RG_MALLOC), nullptr) << i;
+  EXPECT_EQ(r.live, 40u);
+  for (uintptr_t i = 1; i <= 40; i++) {
+    mmhint_region_t *e = mmhint_registry_find(&r, i * H);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->req, 100 + i);
+  }
+  EXPECT_EQ(mmhint_registry_find(&r, 41 * H), nullptr);
+  EXPECT_EQ(mmhint_registry_find(&r, H + 16), nullptr);
+  // Removing leaves the others findable past the deleted slot.
+  for (uintptr_t i = 1; i <= 40; i += 2) mmhint_registry_remove(&r, mmhint_registry_find(&r, i * H));
+  for (uintptr_t i = 1; i <= 40; i++) EXPECT_EQ(mmhint_registry_find(&r, i * H) != nullptr, i % 2 == 0) << i;
+  EXPECT_EQ(r.live, 20u);
+}
+
+TEST(MemrouteRegistry, RefusesBeyondThreeQuartersAndReusesDeletedSlots) {
+  std::vector<mmhint_region_t> mem(1 << 4);
+  mmhint_registry_t r;
+  mmhint_registry_init(&r, mem.data(), 4);
+  const uintptr_t H = MMHINT_HUGE_SIZE;
+  for (uintptr_t i = 1; i <= 12; i++) ASSERT_NE(mmhint_registry_insert(&r, i * H, H, 1, 0), nullptr);
+  EXPECT_EQ(mmhint_registry_insert(&r, 13 * H, H, 1, 0), nullptr);  // 12 of 16: full
+  EXPECT_EQ(r.live, 12u);
+  // Churn far beyond the capacity: deleted slots are reused and lookups still end.
+  std::vector<uintptr_t> fifo;
+  for (uintptr_t i = 1; i <= 12; i++) fifo.push_back(i);
+  for (uintptr_t i = 100; i < 2000; i++) {
+    mmhint_region_t *e = mmhint_registry_find(&r, fifo[i - 100] * H);
+    fifo.push_back(i);
+    ASSERT_NE(e, nullptr) << i;
+    mmhint_registry_remove(&r, e);
+    ASSERT_NE(mmhint_registry_insert(&r, i * H, H, 1, 0), nullptr) << i;
+  }
+  EXPECT_EQ(mmhint_registry_find(&r, 5 * H), nullptr);
+  EXPECT_NE(mmhint_registry_find(&r, 1999 * H), nullptr);
+  EXPECT_EQ(mmhint_registry_insert(&r, 0, H, 1, 0), nullptr);  // 0 and 1 are not keys
+  EXPECT_EQ(mmhint_registry_find(&r, 1), nullptr);
+}
+
+uint64_t Feed(const std::string &text, uint64_t lo, uint64_t hi, size_t chunk) {
+  mmhint_smaps_state_t st;
+  std::memset(&st, 0, sizeof st);
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < text.size(); i += chunk)
+    mmhint_smaps_feed(&st, text.data() + i, std::min(chunk, text.size() - i), lo, hi, &bytes);
+  mmhint_smaps_feed(&st, "", 0, lo, hi, &bytes);
+  return bytes;
+}
+
+TEST(MemrouteSmaps, SumsAnonHugePagesOfOverlappingVmasAcrossChunkBoundaries) {
+  std::string t =
+      "7f0000000000-7f0004000000 rw-p 00000000 00:00 0 \n"
+      "Size:              65536 kB\n"
+      "AnonHugePages:     61440 kB\n"
+      "VmFlags: rd wr mr mw me ac hg\n"
+      "7f0004000000-7f0004200000 rw-p 00000000 00:00 0          [heap]\n"
+      "AnonHugePages:      2048 kB\n"
+      "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]\n"
+      "AnonHugePages:         0 kB";  // no final newline: flushed by the len-0 call
+  for (size_t chunk : {1, 7, 64, 100000}) {
+    EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0004000000, chunk), 61440ull * 1024) << chunk;
+    EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0004200000, chunk), 63488ull * 1024) << chunk;
+    // Half of the first VMA: half its huge pages (the share rule for merged VMAs).
+    EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0002000000, chunk), 30720ull * 1024) << chunk;
+    EXPECT_EQ(Feed(t, 0x100000, 0x200000, chunk), 0u) << chunk;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,192 @@
+// tests/policy/readmap_test.cc: the read->mmap engine's decisions and windows
+// (policy/readmap.c), without LD_PRELOAD.  The copies themselves, offsets
+// across fork/exec and the SIGBUS guard are tested end to end by
+// tests/integration/readmap_fuzz.sh and readmap_semantics.sh.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include "policy/readmap.h"
+}
+
+namespace {
+
+mmhint_rm_params_t Params(int mode = MMHINT_RM_ON, int64_t min_file = 0) {
+  mmhint_rm_params_t p{};
+  p.mode = mode;
+  p.min_file = min_file;
+  p.max_read = 32768;
+  return p;
+}
+
+mmhint_rm_facts_t Regular(int64_t size) {
+  mmhint_rm_facts_t f{};
+  f.oflags = O_RDONLY;
+  f.opened = 1;
+  f.type = S_IFREG;
+  f.size = size;
+  f.dev = 1;
+  f.ino = 2;
+  return f;
+}
+
+TEST(ReadmapEligible, RegularReadOnlyFileConverts) {
+  mmhint_rm_params_t p = Params();
+  mmhint_rm_facts_t f = Regular(100000);
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), -1);
+}
+
+TEST(ReadmapEligible, EachReasonIsReported) {
+  mmhint_rm_params_t p = Params(MMHINT_RM_ON, 65536);
+  mmhint_rm_facts_t f = Regular(100000);
+  f.type = S_IFIFO;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_not_regular);
+  f = Regular(100000);
+  f.opened = 0;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_inherited);
+  for (int fl : {O_RDWR, O_WRONLY, O_RDONLY | O_DIRECT, O_RDONLY | O_APPEND, O_PATH}) {
+    f = Regular(100000);
+    f.oflags = fl;
+    EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_open_flags) << fl;
+  }
+  for (long magic : {0x9fa0L, 0x62656572L, 0x65735546L}) {  // proc, sysfs, fuse
+    f = Regular(100000);
+    f.fs_magic = magic;
+    EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_filesystem) << magic;
+  }
+  f = Regular(1000);
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);
+  f = Regular(0);  // /proc-like files report 0 even on other filesystems
+  p.min_file = 0;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);
+}
+
+TEST(ReadmapSeek, MatchesTheKernelRules) {
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, 5, SEEK_SET), 5);
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, -5, SEEK_CUR), 95);
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, -5, SEEK_END), 995);
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, 50, SEEK_END), 1050);  // past the end is allowed
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, -101, SEEK_CUR), -EINVAL);
+  EXPECT_EQ(mmhint_rm_seek(100, 1000, -1, SEEK_SET), -EINVAL);
+  EXPECT_EQ(mmhint_rm_seek(INT64_MAX, 1000, 1, SEEK_CUR), -EINVAL);  // overflow
+  EXPECT_EQ(mmhint_rm_seek(0, 0, MMHINT_RM_MAX_OFFSET, SEEK_SET), -E2BIG);  // the kernel decides
+  EXPECT_EQ(mmhint_rm_seek(0, 0, 0, SEEK_DATA), -E2BIG);
+}
+
+// A sparse temporary file of `size` bytes on the disk filesystem (no blocks used).
+class ReadmapWindows : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/var/tmp/mmhint-rmtest.XXXXXX";
+    fd_ = mkstemp(tmpl);
+    ASSERT_GE(fd_, 0);
+    path_ = tmpl;
+    ASSERT_EQ(ftruncate(fd_, size_), 0);
+    ASSERT_EQ(pwrite(fd_, "A", 1, 0), 1);
+    ASSERT_EQ(pwrite(fd_, "B", 1, MMHINT_RM_WINDOW), 1);
+    ASSERT_EQ(pwrite(fd_, "C", 1, 2 * MMHINT_RM_WINDOW + 5), 1);
+    struct stat st;
+    fstat(fd_, &st);
+    facts_ = Regular(size_);
+    facts_.dev = st.st_dev;
+    facts_.ino = st.st_ino;
+    saved_cap_ = mmhint_rm_cap;
+  }
+  void TearDown() override {
+    mmhint_rm_cap = saved_cap_;
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  const int64_t size_ = 2 * MMHINT_RM_WINDOW + (1 << 20);
+  int fd_ = -1;
+  std::string path_;
+  mmhint_rm_facts_t facts_;
+  int64_t saved_cap_;
+};
+
+TEST_F(ReadmapWindows, WindowsAreAlignedAndShared) {
+  mmhint_rm_params_t p = Params();
+  int64_t before = mmhint_rm_mapped;
+  mmhint_rm_t *a = mmhint_rm_new(&p, &facts_, -1);
+  mmhint_rm_t *b = mmhint_rm_new(&p, &facts_, -1);
+  ASSERT_TRUE(a && b && a->active);
+  const char *pa, *pb;
+  int reason = -1;
+  int64_t n = mmhint_rm_map(a, fd_, 0, 4096, &pa, &reason);
+  ASSERT_EQ(n, MMHINT_RM_WINDOW);  // a whole window: up to its end
+  EXPECT_EQ(pa[0], 'A');
+  n = mmhint_rm_map(a, fd_, MMHINT_RM_WINDOW - 1, MMHINT_RM_WINDOW + 10, &pa, &reason);
+  EXPECT_EQ(n, 1);  // the window ends there: the caller continues in the next
+  n = mmhint_rm_map(b, fd_, MMHINT_RM_WINDOW, MMHINT_RM_WINDOW + 10, &pb, &reason);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(pb[0], 'B');
+  n = mmhint_rm_map(b, fd_, 2 * MMHINT_RM_WINDOW + 5, 2 * MMHINT_RM_WINDOW + 6, &pb, &reason);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(pb[0], 'C');
+  // The last window is mapped to the file's end rounded up to 2 MiB, not a whole window.
+  EXPECT_EQ(n, (1 << 20) - 5 + (1 << 20));
+  // b mapping window 0 again finds a's mapping: one mapping per window per file.
+  int64_t mapped = mmhint_rm_mapped;
+  mmhint_rm_map(b, fd_, 10, 20, &pb, &reason);
+  EXPECT_EQ(mmhint_rm_mapped, mapped);
+  mmhint_rm_release(a);
+  EXPECT_EQ(mmhint_rm_mapped, mapped);  // b still uses the file
+  mmhint_rm_release(b);
+  EXPECT_EQ(mmhint_rm_mapped, before);  // the last one gone: unmapped
+}
+
+TEST_F(ReadmapWindows, TheCapEvictsOtherWindowsOrRefuses) {
+  mmhint_rm_params_t p = Params();
+  mmhint_rm_t *a = mmhint_rm_new(&p, &facts_, -1);
+  ASSERT_TRUE(a);
+  mmhint_rm_cap = mmhint_rm_mapped + MMHINT_RM_WINDOW;  // room for one window
+  const char *m;
+  int reason = -1;
+  ASSERT_GT(mmhint_rm_map(a, fd_, 0, 10, &m, &reason), 0);
+  uint64_t gen = *a->gen;
+  ASSERT_GT(mmhint_rm_map(a, fd_, MMHINT_RM_WINDOW, MMHINT_RM_WINDOW + 10, &m, &reason), 0);
+  EXPECT_EQ(m[0], 'B');
+  EXPECT_NE(*a->gen, gen);  // window 0 went away: cached pointers to it are stale
+  mmhint_rm_cap = mmhint_rm_mapped;  // no room at all beyond the window in use
+  int64_t n = mmhint_rm_map(a, fd_, 2 * MMHINT_RM_WINDOW, 2 * MMHINT_RM_WINDOW + 10, &m, &reason);
+  // Window 1 (not the one asked for) may be evicted: it is.
+  EXPECT_GT(n, 0);
+  mmhint_rm_cap = 0;
+  n = mmhint_rm_map(a, fd_, 0, 10, &m, &reason);
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(reason, MMHINT_FB_address_cap);
+  mmhint_rm_release(a);
+}
+
+TEST(ReadmapState, InactiveStatesKeepTheirReason) {
+  mmhint_rm_params_t p = Params();
+  mmhint_rm_facts_t f = Regular(10);
+  mmhint_rm_t *rm = mmhint_rm_new(&p, &f, MMHINT_FB_too_small);
+  ASSERT_TRUE(rm);
+  EXPECT_FALSE(rm->active);
+  EXPECT_EQ(rm->reason, MMHINT_FB_too_small);
+  mmhint_rm_release(rm);
+}
+
+TEST(ReadmapAdvice, SwitchesToSequentialAfterConsecutiveReads) {
+  mmhint_rm_params_t p = Params();
+  mmhint_rm_facts_t f = Regular(1 << 20);
+  mmhint_rm_t *rm = mmhint_rm_new(&p, &f, -1);
+  ASSERT_TRUE(rm);
+  mmhint_rm_advise(rm, 0, 4096);
+  EXPECT_FALSE(rm->seq);
+  mmhint_rm_advise(rm, 4096, 8192);
+  mmhint_rm_advise(rm, 8192, 12288);
+  EXPECT_TRUE(rm->seq);
+  mmhint_rm_advise(rm, 500000, 504096);
+  EXPECT_FALSE(rm->seq);
+  mmhint_rm_release(rm);
+}
+
+}  // namespace
