@@ -42,6 +42,12 @@ int mmhint_option_get(const char *name, char *buf, size_t len);
  */
 int mmhint_stats_flush(void);
 
+/*
+ * Nonzero in builds that place allocations on NUMA nodes (the numa option).
+ * A data symbol so that tools can test for it with nm -D without running code.
+ */
+extern int mmhint_numa_supported;
+
 #ifdef __cplusplus
 }
 #endif

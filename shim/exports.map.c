@@ -3,7 +3,7 @@
 #define S(name) name;
 {
   global:
-    mmhint_version; mmhint_option_get; mmhint_stats_flush;
+    mmhint_version; mmhint_option_get; mmhint_stats_flush; mmhint_numa_supported;
     MMHINT_SYMBOLS(S)
   local: *;
 };

@@ -175,3 +175,115 @@ MMHINT_EXPORT int fcntl64(int fd, int cmd, ...) {
   if (!MMHINT_REAL(fcntl64) && mmhint__state == MMHINT_STATE_NONE) mmhint__bootstrap();
   return fcntl_common(MMHINT_REAL(fcntl64), fd, cmd, arg);
 }
+
+/* ---- Descriptors made by calls that are not opens ------------------------------ */
+
+/*
+ * pipe, socket, accept and the rest hand out the lowest free number.  If that
+ * number was closed behind the shim's back (a raw close system call, a
+ * library closing inside libc), the table may still hold a description for
+ * it; a fresh number must start clean, or reads of a pipe could be served
+ * from the mapping of a file that number used to be.
+ */
+static inline int fresh(int fd) {
+  if (fd >= 0 && mmhint__state == MMHINT_STATE_READY) {
+    int saved_errno = errno;
+    mmhint_ofd_detach(fd);
+    errno = saved_errno;
+  }
+  return fd;
+}
+
+/* The same for a pair of numbers returned through an array. */
+static inline int fresh_pair(int r, const int *fds) {
+  if (r == 0) {
+    fresh(fds[0]);
+    fresh(fds[1]);
+  }
+  return r;
+}
+
+MMHINT_EXPORT int pipe(int fds[2]) { return fresh_pair(MMHINT_CALL_REAL(pipe, (int)syscall(SYS_pipe2, fds, 0), fds), fds); }
+
+MMHINT_EXPORT int pipe2(int fds[2], int flags) {
+  return fresh_pair(MMHINT_CALL_REAL(pipe2, (int)syscall(SYS_pipe2, fds, flags), fds, flags), fds);
+}
+
+MMHINT_EXPORT int socket(int domain, int type, int protocol) {
+  return fresh(MMHINT_CALL_REAL(socket, (int)syscall(SYS_socket, domain, type, protocol), domain, type, protocol));
+}
+
+MMHINT_EXPORT int socketpair(int domain, int type, int protocol, int fds[2]) {
+  return fresh_pair(MMHINT_CALL_REAL(socketpair, (int)syscall(SYS_socketpair, domain, type, protocol, fds), domain,
+                                     type, protocol, fds),
+                    fds);
+}
+
+MMHINT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len) {
+  return fresh(MMHINT_CALL_REAL(accept, (int)syscall(SYS_accept4, fd, addr, len, 0), fd, addr, len));
+}
+
+MMHINT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+  return fresh(MMHINT_CALL_REAL(accept4, (int)syscall(SYS_accept4, fd, addr, len, flags), fd, addr, len, flags));
+}
+
+MMHINT_EXPORT int eventfd(unsigned int count, int flags) {
+  return fresh(MMHINT_CALL_REAL(eventfd, (int)syscall(SYS_eventfd2, count, flags), count, flags));
+}
+
+MMHINT_EXPORT int memfd_create(const char *name, unsigned int flags) {
+  return fresh(MMHINT_CALL_REAL(memfd_create, (int)syscall(SYS_memfd_create, name, flags), name, flags));
+}
+
+MMHINT_EXPORT int epoll_create(int size) {
+  return fresh(MMHINT_CALL_REAL(epoll_create, (int)syscall(SYS_epoll_create1, 0), size));
+}
+
+MMHINT_EXPORT int epoll_create1(int flags) {
+  return fresh(MMHINT_CALL_REAL(epoll_create1, (int)syscall(SYS_epoll_create1, flags), flags));
+}
+
+MMHINT_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
+  return fresh(MMHINT_CALL_REAL(signalfd, (int)syscall(SYS_signalfd4, fd, mask, 8, flags), fd, mask, flags));
+}
+
+MMHINT_EXPORT int timerfd_create(int clock, int flags) {
+  return fresh(MMHINT_CALL_REAL(timerfd_create, (int)syscall(SYS_timerfd_create, clock, flags), clock, flags));
+}
+
+MMHINT_EXPORT int inotify_init(void) {
+  return fresh(MMHINT_CALL_REAL(inotify_init, (int)syscall(SYS_inotify_init1, 0), ));
+}
+
+MMHINT_EXPORT int inotify_init1(int flags) {
+  return fresh(MMHINT_CALL_REAL(inotify_init1, (int)syscall(SYS_inotify_init1, flags), flags));
+}
+
+/* ---- Passing descriptors to another process -------------------------------------- */
+
+/*
+ * sendmsg with SCM_RIGHTS gives another process the open file description:
+ * from then on both can move its offset.  Put the kernel offset in step and
+ * stop converting each description passed, before the message leaves.
+ */
+static void passing(const struct msghdr *msg) {
+  if (!msg || mmhint__state != MMHINT_STATE_READY) return;
+  int saved_errno = errno;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const int *fds = (const int *)CMSG_DATA(c);
+    for (size_t i = 0; i < n; i++) {
+      mmhint_ofd_t *o = mmhint_ofd_get(fds[i]);
+      if (!o) continue;
+      o->flags |= MMHINT_OFD_SHARED;
+      if (o->rm) mmhint__rm_stop(fds[i], o, MMHINT_FB_shared);
+    }
+  }
+  errno = saved_errno;
+}
+
+MMHINT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+  passing(msg);
+  return MMHINT_CALL_REAL(sendmsg, syscall(SYS_sendmsg, fd, msg, flags), fd, msg, flags);
+}

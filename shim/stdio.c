@@ -94,6 +94,17 @@ MMHINT_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp) {
   return r;
 }
 
+/* fcloseall closes every stream's descriptor inside libc. */
+static void forget_all_streams(int fd, mmhint_ofd_t *o, void *ctx) {
+  (void)ctx;
+  if (o->flags & MMHINT_OFD_STDIO) mmhint_ofd_detach(fd);
+}
+
+MMHINT_EXPORT int fcloseall(void) {
+  if (mmhint__state == MMHINT_STATE_READY) mmhint_ofd_foreach(forget_all_streams, NULL);
+  return MMHINT_CALL_REAL(fcloseall, (errno = ENOSYS, EOF), );
+}
+
 MMHINT_EXPORT int fclose(FILE *fp) {
   forget_stream(fp);
   return MMHINT_CALL_REAL(fclose, (errno = ENOSYS, EOF), fp);

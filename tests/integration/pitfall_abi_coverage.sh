@@ -55,7 +55,7 @@ nm -D --defined-only "$LIB" | awk 'NF == 3 {print $3}' | sed 's/@.*//' | sort -u
 printf '#include "symbols.def"\n#define S(n) n\nMMHINT_SYMBOLS(S)\n' > "$T/syms.c"
 cc -E -P -I"$SRC/shim" "$T/syms.c" | tr -s ' \t' '\n\n' | grep -v '^$' | sort -u > "$T/def.syms"
 [ "$(wc -l < "$T/def.syms")" -gt 50 ] || { echo "FAIL: could not read shim/symbols.def"; exit 1; }
-printf '%s\n' mmhint_version mmhint_option_get mmhint_stats_flush | sort > "$T/api.syms"
+printf '%s\n' mmhint_version mmhint_option_get mmhint_stats_flush mmhint_numa_supported | sort > "$T/api.syms"
 
 # Siblings libc exports that are deliberately not wrapped, one reason each.
 cat > "$T/allow.txt" <<'A'
@@ -69,6 +69,7 @@ __dup2     legacy internal alias; no public header declares it and compilers nev
 __fcntl    legacy internal alias; no public header declares it and compilers never emit it
 __fork     legacy alias kept for old libpthread-era binaries; the fork wrapper covers everything built against glibc >= 2.34
 exit       not wrapped on purpose: exit() runs the destructors, and the library writes its statistics from its destructor
+__pipe     legacy internal alias; no public header declares it and compilers never emit it
 A
 
 # a) Siblings.  A family is named by its root: the name without a leading
