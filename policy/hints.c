@@ -173,7 +173,7 @@ int mmhint_hints_auto_advice(int cls) {
   }
 }
 
-void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf, const mmhint_values_t *v,
+void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf, const long long *num,
                        uint64_t now) {
   const int saved_errno = errno;
   if (s->res.bits) mmhint_residency_release(&s->res);
@@ -181,10 +181,10 @@ void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf,
   s->res.pool_class = -1;
   s->file = hf;
   s->lo = INT64_MAX;
-  s->advice = (uint8_t)v->num[MMHINT_OPT_advice];
-  s->mmap_advice = (uint8_t)v->num[MMHINT_OPT_mmap_advice];
-  s->willneed_ahead = v->num[MMHINT_OPT_willneed_ahead];
-  s->drop_behind = (uint8_t)(v->num[MMHINT_OPT_drop_behind] != 0);
+  s->advice = (uint8_t)num[MMHINT_OPT_advice];
+  s->mmap_advice = (uint8_t)num[MMHINT_OPT_mmap_advice];
+  s->willneed_ahead = num[MMHINT_OPT_willneed_ahead];
+  s->drop_behind = (uint8_t)(num[MMHINT_OPT_drop_behind] != 0);
   const int read_side = s->advice != MMHINT_ADV_NONE || s->willneed_ahead > 0 || s->drop_behind;
   if (!hf || (!read_side && s->mmap_advice != MMHINT_MADV_AUTO)) goto out; /* explicit mmap advice needs nothing now */
 
@@ -310,8 +310,8 @@ int mmhint_hints_mmap_auto(int cls, size_t len) {
 }
 
 int mmhint_hints_mmap(void *addr, size_t len, const mmhint_hints_state_t *s, mmhint_hints_file_t *hf,
-                      const mmhint_values_t *v, uint64_t now) {
-  int choice = v ? (int)v->num[MMHINT_OPT_mmap_advice] : s ? s->mmap_advice : MMHINT_MADV_NONE;
+                      const long long *num, uint64_t now) {
+  int choice = num ? (int)num[MMHINT_OPT_mmap_advice] : s ? s->mmap_advice : MMHINT_MADV_NONE;
   if (choice == MMHINT_MADV_NONE || !addr || !len) return -1;
   if (choice == MMHINT_MADV_AUTO) {
     int cls = s && s->pat.started ? s->pat.cls : hf ? hf->last_class : MMHINT_PAT_UNKNOWN;

@@ -116,13 +116,13 @@ typedef struct {
 
 /*
  * Called right after the program opened fd (a new description) with the
- * per-file values `v`.  Applies `advice` (auto starts at NORMAL), and when a
+ * per-file option values `num` (indexed by MMHINT_OPT_*).  Applies `advice` (auto starts at NORMAL), and when a
  * read-side hint is on (advice, willneed_ahead or drop_behind) records the
  * page-cache residency of the file (map and count; into hf->res_open on the
  * file's first such open).  Does nothing for files that are not regular.
  * `hf` must stay valid while the description lives.  Preserves errno.
  */
-void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf, const mmhint_values_t *v,
+void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf, const long long *num,
                        uint64_t now);
 
 /* The slow half of mmhint_hints_read. */
@@ -157,13 +157,13 @@ void mmhint_hints_release(mmhint_hints_state_t *s);
 
 /*
  * Called right after the program mapped `len` bytes of a file at `addr`.
- * The choice is v->num[MMHINT_OPT_mmap_advice] when v is not NULL, else the
+ * The choice is num[MMHINT_OPT_mmap_advice] when v is not NULL, else the
  * one saved in `s` at open.  `s` (the description of the fd mapped, may be
  * NULL) and `hf` (may be NULL) give what auto knows.  Returns the MADV_*
  * value given to madvise, or -1 when none was.  Preserves errno.
  */
 int mmhint_hints_mmap(void *addr, size_t len, const mmhint_hints_state_t *s, mmhint_hints_file_t *hf,
-                      const mmhint_values_t *v, uint64_t now);
+                      const long long *num, uint64_t now);
 
 /*
  * What mmap_advice=auto gives a mapping of `len` bytes of a file whose reads

@@ -44,6 +44,7 @@ mmhint_ofd_t *mmhint_ofd_new(void) {
 static void unref_locked(mmhint_ofd_t *o) {
   if (o && --o->refs <= 0) {
     if (o->rm) mmhint_rm_release(o->rm); /* the last descriptor is gone: drop its read->mmap state */
+    mmhint_hints_release(&o->hints);       /* no system call: safe under the lock */
     o->rm = NULL;
     o->next_free = free_list;
     free_list = o;

@@ -40,6 +40,7 @@ typedef struct mmhint_ofd {
   int64_t pos;             /* the offset as far as this process has moved it */
   int64_t last_end;        /* end of the previous read, -1 before the first */
   struct mmhint_rm *rm;    /* read->mmap state (policy/readmap.h), NULL when read_mmap is off; freed with the description */
+  mmhint_hints_state_t hints; /* access hints (policy/hints.h); all zero: inactive */
   struct mmhint_ofd *next_free;
 } mmhint_ofd_t;
 

@@ -134,6 +134,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(f->hist, 0, sizeof f->hist);
   memset(f->fallbacks, 0, sizeof f->fallbacks);
   f->lock = 0;
+  memset(&f->hints, 0, sizeof f->hints);
   f->samples_seen = 0;
   f->sample_next = 1;
   f->sample_stride = 1;
@@ -330,6 +331,8 @@ static void render_file(mmhint_file_t *f, void *vctx) {
       MMHINT_FALLBACKS(MMHINT_X_FBNAME)
 #undef MMHINT_X_FBNAME
   };
+  mmhint_hints_render(j, &f->hints);
+
   mmhint_json_key(j, "fallbacks");
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_FB__COUNT; i++)

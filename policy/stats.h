@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "../include/mmhint_counters.def"
+#include "hints.h"
 #include "options.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,8 @@ typedef struct mmhint_file {
   /* What the policy decided for this file (the values of the last open). */
   int rule;                 /* 1-based index of the rule that matched, 0 none */
   int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind;
+
+  mmhint_hints_file_t hints; /* what the hints policy saw and did (policy/hints.h) */
 } mmhint_file_t;
 
 /* Memory counters, process-wide. */

@@ -257,9 +257,11 @@ void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int std
         int rule = mmhint_config_file_num(&mmhint__cfg, &facts, num);
         note_policy(f, num, rule);
         mmhint__rm_opened(fd, o, num, oflags, stdio);
+        mmhint_hints_open(&o->hints, fd, &f->hints, num, mmhint_ticks());
       } else {
         note_policy(f, mmhint__cfg.values.num, 0);
         mmhint__rm_opened(fd, o, mmhint__cfg.values.num, oflags, stdio);
+        mmhint_hints_open(&o->hints, fd, &f->hints, mmhint__cfg.values.num, mmhint_ticks());
       }
     }
     mmhint_ofd_attach(fd, o);
@@ -369,12 +371,20 @@ void mmhint__unfinish(void) {
   __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
 }
 
+/* A fork child leaves drop-behind and the WILLNEED window to its parent, which holds the same descriptions. */
+static void release_hints(int fd, mmhint_ofd_t *o, void *ctx) {
+  (void)fd;
+  (void)ctx;
+  mmhint_hints_release(&o->hints);
+}
+
 /* The child of fork: its own statistics, from now. */
 void mmhint__after_fork_child(void) {
   my_pid = mmhint_os_getpid();
   stats_written = 0;
   stats_written_path[0] = '\0';
   mmhint_ofd_after_fork();
+  mmhint_ofd_foreach(release_hints, NULL);
   mmhint_stats_reset_after_fork();
   capture_process();
 }

@@ -99,7 +99,16 @@ MMHINT_EXPORT int creat64(const char *path, mode_t mode) {
  * wrong file.  Forgetting is lock-protected and cheap.
  */
 MMHINT_EXPORT int close(int fd) {
-  if (mmhint__state == MMHINT_STATE_READY) mmhint_ofd_detach(fd);
+  if (mmhint__state == MMHINT_STATE_READY) {
+    /* The hints' last word (drop-behind, residency at close) needs the descriptor still open. */
+    mmhint_ofd_t *o = mmhint_ofd_get(fd);
+    if (o && o->refs == 1 && o->hints.active && !mmhint__busy) {
+      mmhint__busy = 1;
+      mmhint_hints_close(&o->hints, fd, mmhint_ticks());
+      mmhint__busy = 0;
+    }
+    mmhint_ofd_detach(fd);
+  }
   return MMHINT_CALL_REAL(close, (int)syscall(SYS_close, fd), fd);
 }
 

@@ -195,6 +195,7 @@ static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t 
   }
   if (r > 0 && offset >= 0) o->last_end = offset + r;
   mmhint_stats_read(o->file, r, offset, prev_end, t0, t1, op);
+  if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
   mmhint__busy = 0;
 }
 

@@ -140,7 +140,7 @@ struct Reader {
   std::vector<char> buf;
   Reader(const std::string &path, mmhint_hints_file_t *file, const mmhint_values_t &v) : hf(file), buf(4 * kMiB) {
     fd = open(path.c_str(), O_RDONLY);
-    mmhint_hints_open(&s, fd, hf, &v, ++t);
+    mmhint_hints_open(&s, fd, hf, v.num, ++t);
   }
   long pread_at(int64_t off, size_t len) {
     long r = pread(fd, buf.data(), len, off);
@@ -334,7 +334,7 @@ TEST(Hints, MmapRandomAdviceReadsOnlyThePagesTouched) {
     mmhint_hints_file_t hf{};
     mmhint_values_t v = values(MMHINT_ADV_NONE, advice, 0, 0);
     mmhint_hints_state_t s{};
-    mmhint_hints_open(&s, fd, &hf, &v, 1);
+    mmhint_hints_open(&s, fd, &hf, v.num, 1);
     char *m = (char *)mmap(nullptr, (size_t)f.size, PROT_READ, MAP_SHARED, fd, 0);
     ASSERT_NE(m, MAP_FAILED);
     int r = mmhint_hints_mmap(m, (size_t)f.size, &s, &hf, nullptr, 2);
@@ -410,7 +410,7 @@ TEST(Hints, RefusedAdviceIsCountedWarnedOnceAndIgnored) {
   char *m = (char *)mmap(nullptr, 2 * kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   mmhint_values_t vm = values(MMHINT_ADV_NONE, MMHINT_MADV_RANDOM, 0, 0);
   errno = 1234;
-  EXPECT_EQ(mmhint_hints_mmap(m + 1, kPage, nullptr, &hf, &vm, 99), -1);
+  EXPECT_EQ(mmhint_hints_mmap(m + 1, kPage, nullptr, &hf, vm.num, 99), -1);
   EXPECT_EQ(errno, 1234) << "errno preserved";
   EXPECT_EQ(hf.c[MMHINT_HC_madvise_errors], 1u);
   munmap(m, 2 * kPage);
@@ -428,7 +428,7 @@ TEST(Hints, NothingForPipesOrWhenOff) {
   mmhint_hints_file_t hf{};
   mmhint_hints_state_t s{};
   mmhint_values_t v = values(MMHINT_ADV_AUTO, MMHINT_MADV_NONE, 4 * kMiB, 1);
-  mmhint_hints_open(&s, p[0], &hf, &v, 1);
+  mmhint_hints_open(&s, p[0], &hf, v.num, 1);
   EXPECT_EQ(s.active, 0);
   EXPECT_EQ(hf.active, 0);
   EXPECT_EQ(hf.c[MMHINT_HC_advice_calls], 0u);

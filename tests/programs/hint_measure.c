@@ -139,7 +139,7 @@ static stream_result_t stream_in_process(const char *big, const char *other, int
   double t0 = now_s();
   int fd = open(big, O_RDONLY);
   values_for(&v, MMHINT_ADV_NONE, MMHINT_MADV_NONE, 0, mode == 1);
-  if (mode) mmhint_hints_open(&s, fd, &hf, &v, mmhint_ticks());
+  if (mode) mmhint_hints_open(&s, fd, &hf, v.num, mmhint_ticks());
   long long off = 0, next_sample = 0;
   for (;;) {
     long n = read(fd, buf, sizeof buf);
@@ -253,7 +253,7 @@ static int mmap_random(const char *big, int pages) {
     mmhint_hints_state_t s;
     memset(&s, 0, sizeof s);
     int fd = open(big, O_RDONLY);
-    mmhint_hints_open(&s, fd, &hf, &v, mmhint_ticks());
+    mmhint_hints_open(&s, fd, &hf, v.num, mmhint_ticks());
     long long rb0 = proc_io("read_bytes");
     double t0 = now_s();
     char *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
