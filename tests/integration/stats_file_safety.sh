@@ -152,9 +152,13 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
   chmod 755 "$D"
   chmod 644 "$F"
   mkdir -m 755 "$D/ro"
+  # nobody must be able to load the library: the build tree may sit under a private directory.
+  keep_lib=$MH_LIB
+  cp "$MH_LIB" "$D/libmmhint.so" && chmod 755 "$D/libmmhint.so" && MH_LIB=$D/libmmhint.so
   MH_SHIM_ENV=(MMHINT_STATS="$D/ro/")
   mh_run_shim "$D/last" setpriv --reuid=65534 --regid=65534 --clear-groups "${READER[@]}"
   MH_SHIM_ENV=()
+  MH_LIB=$keep_lib
   mh_run "$D/ref2" setpriv --reuid=65534 --regid=65534 --clear-groups "${READER[@]}"
   MH_ALLOW_MMHINT_LINES=1 mh_compare_runs "unwritable directory" "$D/ref2" "$D/last"
   mh_expect_eq "unwritable directory: lines starting mmhint:" "$(mh_mmhint_lines "$D/last/err" | wc -l)" 1
