@@ -379,6 +379,8 @@ static inline void rm_count_plain(mmhint_ofd_t *o) {
       }                                                                   \
     }                                                                     \
     rm_count_plain(o_);                                                   \
+    /* Nothing to record and no hint to feed: no clock, no counting. */   \
+    if (!mmhint__stats_on && !o_->hints.active) return call;              \
     uint64_t t0_ = mmhint_ticks();                                        \
     ssize_t r_ = call;                                                    \
     uint64_t t1_ = mmhint_ticks();                                        \
