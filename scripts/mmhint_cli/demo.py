@@ -3,6 +3,7 @@ file, runs the workload once with stats, asks advise for a policy, compares
 the program without the library (A) against the advised policy (B), and
 shows the report of the B runs."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,8 @@ import sys
 import tempfile
 import time
 
-from .common import REPO, UserError, find_library_or_none, parse_size, human_bytes
+from . import stats as st
+from .common import REPO, UserError, find_library_or_none, human_bytes, human_count, parse_size
 
 SELF = os.path.join(REPO, "scripts", "mmhint")
 
@@ -51,7 +53,30 @@ def ensure_library(explicit):
     return lib
 
 
-def make_file(path, size, fileread):
+# --size presets: the demo's own sizes per workload.  index_lookup's memory is
+# about 1.5-2x its file; "small" keeps every step (and the hugepages advice,
+# which needs 4 allocations of 1 MiB or more) but takes seconds.
+SIZES = {"index_lookup": {"default": "384M", "small": "64M"},
+         "fileread": {"default": "256M", "small": "16M"},
+         "wc": {"default": "256M", "small": "16M"}}
+RECORD = 64           # index_lookup's record (and header) size
+LOOKUPS_PER_RECORD = 3
+
+
+def demo_size(text, workload):
+    preset = SIZES[workload].get(text or "default")
+    size = parse_size(preset or text)
+    if size < 1 << 20:
+        raise UserError("demo: --size must be at least 1M (or 'small')")
+    return size
+
+
+def example(libdir, name):
+    p = os.path.join(libdir, "examples", name)
+    return p if os.path.isfile(p) and os.access(p, os.X_OK) else None
+
+
+def make_text_file(path, size, fileread):
     if os.path.isfile(path) and os.path.getsize(path) == size:
         sys.stdout.write("    reusing %s (%s)\n" % (path, human_bytes(size)))
         return
@@ -69,10 +94,70 @@ def make_file(path, size, fileread):
             left -= len(chunk)
 
 
+def make_index_file(path, size, prog):
+    """index_lookup --make writes a header and SIZE/64 - 1 records (the same
+    bytes for the same size); an existing file of that size is reused."""
+    if os.path.isfile(path) and os.path.getsize(path) == size:
+        sys.stdout.write("    reusing %s (%s)\n" % (path, human_bytes(size)))
+        return
+    if call([prog, "--make", path, str(size)]) != 0:
+        raise UserError("demo: %s --make failed" % prog)
+
+
+def pick_workload(libdir, work, size_arg):
+    """Returns (name, argv, data path, size, mask regexes, explanation, maker)."""
+    il = example(libdir, "index_lookup")
+    fileread = example(libdir, "fileread")
+    if il:
+        size = demo_size(size_arg, "index_lookup") // RECORD * RECORD
+        records = size // RECORD - 1
+        data = os.path.join(work, "index.dat")
+        lookups = LOOKUPS_PER_RECORD * records
+        argv = [il, data, "--lookups", str(lookups)]
+        mem = 2 * (1 << (max(2 * records, 2) - 1).bit_length()) * 8 + size
+        why = ("index_lookup is a big in-memory index: it loads %s with 4 KiB read() calls into malloc'd 16 MiB "
+               "arena blocks and a hash table (about %s of memory in all), then follows %d dependent lookups, "
+               "each a random probe of the table and a random record; it prints a checksum of what it found "
+               "(timings go to stderr)" % (human_bytes(size), human_bytes(mem), lookups))
+        return ("index_lookup", argv, data, size, [], why, lambda: make_index_file(data, size, il))
+    data = os.path.join(work, "data.bin")
+    if fileread:
+        size = demo_size(size_arg, "fileread")
+        argv = [fileread, "read", data, "4K", "--passes", "3"]
+        why = ("fileread reads the file front to back with 4 KiB read() calls, 3 passes, and prints a checksum "
+               "of what it read (its timing fields are masked when outputs are compared; index_lookup, the "
+               "demo's usual workload, is not built)")
+        return ("fileread", argv, data, size, ["seconds=[0-9.]+", "mib_per_s=[0-9.]+"], why,
+                lambda: make_text_file(data, size, fileread))
+    size = demo_size(size_arg, "wc")
+    why = "wc -l reads the file front to back with 16 KiB read() calls (the examples are not built)"
+    return ("wc", ["wc", "-l", data], data, size, [], why, lambda: make_text_file(data, size, None))
+
+
+def b_run_summary(bdir):
+    """Huge pages requested/obtained and the data file's policy in one B run's stats."""
+    docs = []
+    for n in sorted(os.listdir(bdir)):
+        if n.endswith(".json"):
+            try:
+                docs.append(st.load_file(os.path.join(bdir, n)))
+            except UserError:
+                pass
+    if not docs:
+        return None
+    hp = {"requested_bytes": 0, "obtained_bytes": 0}
+    mode = None
+    for d in docs:
+        mem = d.get("memory") or {}
+        h = mem.get("huge_pages") or {}
+        for k in hp:
+            if isinstance(h.get(k), int):
+                hp[k] += h[k]
+        mode = mode or (mem.get("policy") or {}).get("hugepages")
+    return hp, mode, st.merge(docs)
+
+
 def cmd_demo(args):
-    size = parse_size(args.size)
-    if size < 1 << 20:
-        raise UserError("demo: --size must be at least 1M")
     if args.runs < 2:
         raise UserError("demo: --runs must be at least 2 (the confidence interval needs them)")
     t0 = time.time()
@@ -80,35 +165,27 @@ def cmd_demo(args):
     lib = ensure_library(args.lib)
     sys.stdout.write("    library: %s\n" % lib)
     libdir = os.path.dirname(lib)
-    fileread = os.path.join(libdir, "examples", "fileread")
-    if not (os.path.isfile(fileread) and os.access(fileread, os.X_OK)):
-        fileread = None
     work = os.path.abspath(args.dir or os.path.join(os.environ.get("TMPDIR") or tempfile.gettempdir(),
                                                     "mmhint-demo"))
     os.makedirs(work, exist_ok=True)
-    data = os.path.join(work, "data.bin")
+    name, workload, data, size, masks, why, maker = pick_workload(libdir, work, args.size)
     stats1 = os.path.join(work, "stats-observe")
     abdir = os.path.join(work, "ab")
     conf = os.path.join(work, "advised.conf")
+    abjson = os.path.join(work, "ab.json")
     for d in (stats1, abdir):
         shutil.rmtree(d, ignore_errors=True)
+    for f in (abjson, conf):
+        if os.path.exists(f):
+            os.unlink(f)
 
     say("step 2/6: make a %s workload file" % human_bytes(size))
-    make_file(data, size, fileread)
-
-    if fileread:
-        workload = [fileread, "read", data, "4K", "--passes", "3"]
-        masks = ["seconds=[0-9.]+", "mib_per_s=[0-9.]+"]
-        why = ("fileread reads the file front to back with 4 KiB read() calls, 3 passes, and prints a checksum "
-               "of what it read (its timing fields are masked when outputs are compared)")
-    else:
-        workload = ["wc", "-l", data]
-        masks = []
-        why = "wc -l reads the file front to back with 16 KiB read() calls (fileread is not built)"
+    maker()
     sys.stdout.write("    workload: %s\n    %s\n" % (" ".join(workload), why))
 
     say("step 3/6: run the workload once under the library with default options, to collect evidence")
     sys.stdout.write("    (every option is off: the library only observes and writes stats into %s)\n" % stats1)
+    sys.stdout.flush()
     rc = call([sys.executable, SELF, "run", "--lib", lib, "--stats", stats1, "--"] + workload,
               stdout=subprocess.DEVNULL)
     if rc != 0:
@@ -122,13 +199,17 @@ def cmd_demo(args):
         raise UserError("demo: advise failed")
     sys.stdout.write("    wrote %s:\n" % conf)
     with open(conf) as f:
-        sys.stdout.write("".join("      | " + l for l in f))
+        advised = f.read()
+    sys.stdout.write("".join("      | " + l for l in advised.splitlines(True)))
+    settings = [l.strip() for l in advised.splitlines() if l.strip() and not l.startswith("#")
+                and l.strip() != "[rule]" and not l.startswith("path")]
 
     say("step 5/6: compare A = the program without the library against B = the advised policy")
-    sys.stdout.write("    runs alternate A B A B ... after one warm-up each; the file stays in the page cache\n")
+    sys.stdout.write("    %d measured runs per side, alternating A B A B ... after one warm-up each; the file "
+                     "stays in the page cache\n" % args.runs)
     ab = [sys.executable, SELF, "ab", "--lib", lib, "--plain-a", "--config-b", conf, "--runs", str(args.runs),
           "--warmup", "1", "--keep-stats", abdir, "--markdown", os.path.join(work, "ab.md"),
-          "--json", os.path.join(work, "ab.json")]
+          "--json", abjson]
     for m in masks:
         ab += ["--mask", m]
     rc = call(ab + ["--"] + workload)
@@ -137,15 +218,45 @@ def cmd_demo(args):
     ab_rc = rc
 
     say("step 6/6: what the library saw and did in the B runs")
-    bdirs = sorted(os.path.join(abdir, d) for d in os.listdir(abdir) if d.startswith("b-") and
-                   "warmup" not in d and any(n.endswith(".json") for n in os.listdir(os.path.join(abdir, d))))
+    bdirs = sorted((os.path.join(abdir, d) for d in os.listdir(abdir) if d.startswith("b-") and
+                    "warmup" not in d and any(n.endswith(".json") for n in os.listdir(os.path.join(abdir, d)))),
+                   key=lambda p: int(p.rsplit("-", 1)[1]))
+    bsum = None
     if bdirs:
         call([sys.executable, SELF, "report", "--top", "5", bdirs[-1]])
         html = os.path.join(work, "report.html")
         call([sys.executable, SELF, "report", "--html", html, bdirs[-1]], stdout=subprocess.DEVNULL)
         sys.stdout.write("    HTML report: %s\n" % html)
+        bsum = b_run_summary(bdirs[-1])
     else:
         sys.stdout.write("    the B runs wrote no stats files\n")
+
+    # The summary: every figure below is read back from this run's files.
+    sys.stdout.write("\n==> summary\n")
+    sys.stdout.write("    workload: %s\n" % " ".join(os.path.basename(a) if a == workload[0] else a for a in workload))
+    sys.stdout.write("    advised:  %s\n" % ("; ".join(settings) if settings else "nothing"))
+    try:
+        with open(abjson) as f:
+            summ = json.load(f)["summary"]
+        sys.stdout.write("    wall time: A %.3fs, B %.3fs (medians of %d runs each)\n"
+                         % (summ["A"]["wall_s"]["median"], summ["B"]["wall_s"]["median"], args.runs))
+        sys.stdout.write("    verdict:  %s\n" % summ["verdict"])
+    except (OSError, ValueError, KeyError):
+        sys.stdout.write("    verdict:  (ab wrote no summary)\n")
+    if ab_rc == 3:
+        sys.stdout.write("    WARNING: the outputs of A and B differ (see above)\n")
+    if bsum:
+        hp, mode, merged = bsum
+        if hp["requested_bytes"]:
+            sys.stdout.write("    huge pages in the last B run: %s obtained of %s requested (hugepages=%s)\n"
+                             % (human_bytes(hp["obtained_bytes"]), human_bytes(hp["requested_bytes"]), mode))
+        else:
+            sys.stdout.write("    huge pages in the last B run: none requested (hugepages=%s)\n" % (mode or "off"))
+        f = next((f for f in merged["files"] if data in f["paths"]), None)
+        if f:
+            sys.stdout.write("    %s in the last B run: %s in %s reads, policy %s\n"
+                             % (data, human_bytes(st.total_bytes(f)), human_count(st.total_reads(f)),
+                                st.policy_text(f.get("policy"))))
     sys.stdout.write("\ndone in %.0fs; everything is in %s (ab.md, ab.json, advised.conf, stats)\n"
                      % (time.time() - t0, work))
     return ab_rc

@@ -322,12 +322,16 @@ def build_parser():
     ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
 
     d = sub.add_parser("demo", help="end-to-end demonstration (about a minute)", formatter_class=fmt,
-                       description="Build if needed, make a 256 MiB workload file, run a workload once with stats, "
-                                   "propose a policy with 'advise', compare the program without the library "
-                                   "against the advised policy with 'ab', and show the report of the B runs.")
-    d.add_argument("--size", default="256M", help="workload file size (default 256M)")
+                       description="Build if needed, make a workload file, run a workload once with stats "
+                                   "(build/examples/index_lookup, a big in-memory index: 4 KiB reads, large "
+                                   "mallocs, dependent random lookups), propose a policy with 'advise', compare "
+                                   "the program without the library against the advised policy with 'ab', and "
+                                   "show the report of the B runs.")
+    d.add_argument("--size", default=None, metavar="SIZE|small",
+                   help="workload file size (default 384M for index_lookup, about 640M of memory; 256M for the "
+                        "fallback workloads); 'small' is a quick run (64M) for tests")
     d.add_argument("--dir", metavar="DIR", help="where to put the workload and results (default $TMPDIR/mmhint-demo)")
-    d.add_argument("--runs", type=int, default=10, metavar="N", help="ab runs per side (default 10)")
+    d.add_argument("--runs", type=int, default=6, metavar="N", help="ab runs per side (default 6)")
     d.add_argument("--lib", metavar="PATH", help="libmmhint.so to load")
     return p
 
