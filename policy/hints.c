@@ -46,6 +46,13 @@ static int64_t page_up(int64_t v) { return page_down(v + mmhint_page_size() - 1)
 /* Warns once per process about a refused hint; later refusals are only counted. */
 static void warn_refused(const char *call, long err) {
   static int warned;
+  /*
+   * EBADF is not the kernel refusing a hint: the descriptor was closed where
+   * the shim could not see it (a raw close system call).  The description
+   * stops hinting (the caller marks it refused) and the count shows it; a
+   * line on the program's stderr would be noise it never asked for.
+   */
+  if (err == -EBADF) return;
   if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) return;
   char line[256];
   snprintf(line, sizeof line,

@@ -130,4 +130,14 @@ void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ct
   }
 }
 
-void mmhint_ofd_after_fork(void) { table_lock = 0; }
+void mmhint_ofd_fork(int phase) {
+  if (phase == MMHINT_FORK_PREPARE) lock();
+  else unlock();
+  if (phase != MMHINT_FORK_CHILD) return;
+  /* Per-description read->mmap locks may have been held by threads the child does not have. */
+  for (unsigned ci = 0; ci < MMHINT_FD_CHUNKS; ci++) {
+    mmhint_ofd_t **c = chunks[ci];
+    for (unsigned i = 0; c && i < MMHINT_FD_CHUNK; i++)
+      if (c[i] && c[i]->rm) mmhint_rm_reset_lock(c[i]->rm);
+  }
+}

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "fork.h"
 #include "stats.h"
 
 #ifdef __cplusplus
@@ -76,8 +77,8 @@ void mmhint_ofd_detach_range(unsigned lo, unsigned hi);
 /* Calls fn for every tracked descriptor. */
 void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx);
 
-/* After fork in the child: resets the table's locks (another thread may have held them). */
-void mmhint_ofd_after_fork(void);
+/* The fork protocol (policy/fork.h) of the table's lock and the per-description locks. */
+void mmhint_ofd_fork(int phase);
 
 #ifdef __cplusplus
 }

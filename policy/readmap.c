@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 
 #include "arena.h"
+#include "fork.h"
 #include "os/os.h"
 
 #define RM_PAGE 4096
@@ -285,8 +286,14 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
   uint32_t k = (uint32_t)(pos >> MMHINT_RM_WINDOW_SHIFT);
   int64_t lo = (int64_t)k << MMHINT_RM_WINDOW_SHIFT;
   int64_t end = need_end > rm->size ? need_end : rm->size;
-  /* Map to the known end rounded to 2 MiB, so a slowly growing file is not remapped per read. */
-  int64_t len = round_up(end - lo, (int64_t)2 << 20);
+  /*
+   * Map to the known end rounded to 2 MiB, so a slowly growing file is not
+   * remapped per read; a file smaller than that gets only its own pages, so
+   * thousands of small files open at once do not take gigabytes of address
+   * space (RLIMIT_AS) from the program.
+   */
+  int64_t len = end - lo < ((int64_t)2 << 20) ? round_up(end - lo, RM_PAGE) : round_up(end - lo, (int64_t)2 << 20);
+  if (len < RM_PAGE) len = RM_PAGE;
   if (len > MMHINT_RM_WINDOW) len = MMHINT_RM_WINDOW;
   int64_t want = round_up(pos + 1 - lo, RM_PAGE);
   lock(&rm_lock);
@@ -344,4 +351,9 @@ void mmhint_rm_advise(mmhint_rm_t *rm, int64_t pos, int64_t end) {
     mmhint_os_madvise((void *)rm->win_base, (size_t)(rm->win_hi - rm->win_lo), want ? MADV_NORMAL : MADV_RANDOM);
 }
 
-void mmhint_rm_after_fork(void) { rm_lock = 0; }
+void mmhint_rm_fork(int phase) {
+  if (phase == MMHINT_FORK_PREPARE) lock(&rm_lock);
+  else unlock(&rm_lock);
+}
+
+void mmhint_rm_reset_lock(mmhint_rm_t *rm) { rm->lock = 0; }

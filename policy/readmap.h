@@ -148,8 +148,11 @@ void mmhint_rm_reader_leave(mmhint_rm_t *rm);
  */
 int64_t mmhint_rm_seek(int64_t pos, int64_t size, int64_t off, int whence);
 
-/* After fork in the child: resets locks another thread may have held. */
-void mmhint_rm_after_fork(void);
+/* The fork protocol (policy/ofd.h): the global lock of the window tables. */
+void mmhint_rm_fork(int phase);
+
+/* In a fork child: forgets the per-description lock another thread may have held. */
+void mmhint_rm_reset_lock(mmhint_rm_t *rm);
 
 #ifdef __cplusplus
 }

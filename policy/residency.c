@@ -3,6 +3,8 @@
  */
 #include "residency.h"
 
+#include "fork.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -43,6 +45,11 @@ static void pool_lock_take(void) {
     while (__atomic_load_n(&pool_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
 }
 static void pool_lock_give(void) { __atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE); }
+
+void mmhint_residency_fork(int phase) {
+  if (phase == MMHINT_FORK_PREPARE) pool_lock_take();
+  else pool_lock_give();
+}
 
 /* Returns a zeroed bitmap of at least `words` words and its class, or NULL. */
 static uint64_t *pool_get(uint64_t words, int *cls_out) {

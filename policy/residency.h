@@ -61,6 +61,9 @@ long mmhint_page_size(void);
  * (then r->bits is NULL and nothing may be dropped) or when no bitmap memory
  * was left (-ENOMEM).
  */
+/* The fork protocol (policy/fork.h) of the pool of residency maps. */
+void mmhint_residency_fork(int phase);
+
 int mmhint_residency_scan(mmhint_residency_t *r, int fd, int64_t size);
 
 /* Gives the map back to the pool and zeroes r.  Makes no system call. */

@@ -14,6 +14,7 @@
 #include "../include/mmhint.h"
 #include "arena.h"
 #include "clock.h"
+#include "fork.h"
 #include "json.h"
 #include "memroute.h"
 #include "os/os.h"
@@ -99,12 +100,13 @@ void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
  */
 void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
   if (!sample_cap) {
-    f->sample_next = UINT64_MAX;
+    __atomic_store_n(&f->sample_next, UINT64_MAX, __ATOMIC_RELAXED);
     return;
   }
   spin_lock(&f->lock);
   /* Another thread may have kept this slot's sample already. */
-  if (f->samples_seen >= f->sample_next) {
+  uint64_t seen = __atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED);
+  if (seen >= f->sample_next) {
     if (!f->samples) f->samples = mmhint_arena_alloc(sizeof(mmhint_sample_t) * sample_cap);
     if (f->samples) {
       if (f->nsamples == sample_cap) {
@@ -118,7 +120,7 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
       s->length = length;
       s->op = (uint64_t)op;
     }
-    __atomic_store_n(&f->sample_next, f->samples_seen + f->sample_stride, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->sample_next, seen + f->sample_stride, __ATOMIC_RELAXED);
   }
   spin_unlock(&f->lock);
 }
@@ -141,8 +143,12 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   f->nsamples = 0;
 }
 
+void mmhint_stats_fork(int phase) {
+  if (phase == MMHINT_FORK_PREPARE) spin_lock(&insert_lock);
+  else spin_unlock(&insert_lock);
+}
+
 void mmhint_stats_reset_after_fork(void) {
-  insert_lock = 0;
   mmhint_stats_foreach(reset_one, NULL);
   memset(&mmhint_mem_stats, 0, sizeof mmhint_mem_stats);
 }

@@ -244,6 +244,16 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
 /* Adds `path` to the record's paths unless it is already there or the list is full. */
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path);
 
+/*
+ * Notes an access between ticks t0 and t1 in the first/last access times.
+ * Relaxed atomics: threads race to set them, and any of their values is right.
+ */
+static inline void mmhint_stats_touch(mmhint_file_t *f, uint64_t t0, uint64_t t1) {
+  if (__builtin_expect(!__atomic_load_n(&f->c[MMHINT_FC_first_access_ns], __ATOMIC_RELAXED), 0))
+    __atomic_store_n(&f->c[MMHINT_FC_first_access_ns], t0, __ATOMIC_RELAXED);
+  __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
+}
+
 /* Keeps an access in the sample (the slow half of mmhint_stats_sample). */
 void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op);
 
@@ -254,7 +264,8 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
  */
 static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t offset, uint64_t length, int op) {
   mmhint_count(&f->samples_seen, 1);
-  if (__builtin_expect(f->samples_seen < __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 1)) return;
+  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) < __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 1))
+    return;
   mmhint_stats_sample_keep(f, ticks, offset, length, op);
 }
 
@@ -282,10 +293,10 @@ static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, i
     }
     if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
   }
-  if (__builtin_expect(!f->c[MMHINT_FC_first_access_ns], 0)) f->c[MMHINT_FC_first_access_ns] = t0;
-  f->c[MMHINT_FC_last_access_ns] = t1;
+  mmhint_stats_touch(f, t0, t1);
   mmhint_count_st(st, &f->samples_seen, 1);
-  if (__builtin_expect(f->samples_seen >= __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
+  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
+                           __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
     mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
 }
 
@@ -295,6 +306,9 @@ static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, i
  * another thread of the parent may have held at the fork.
  */
 void mmhint_stats_reset_after_fork(void);
+
+/* The fork protocol (policy/fork.h) of the store's insertion lock. */
+void mmhint_stats_fork(int phase);
 
 /* Calls fn for every record (in no particular order). */
 void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx);

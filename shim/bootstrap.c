@@ -99,7 +99,8 @@ static void capture_process(void) {
   }
   struct utsname u;
   if (syscall(SYS_uname, &u) == 0) {
-    strncpy(host, u.nodename, sizeof host - 1);
+    /* A plain loop: a sanitizer runtime may intercept string functions and refuse them this early. */
+    for (size_t i = 0; i < sizeof host - 1 && u.nodename[i]; i++) host[i] = u.nodename[i];
   }
 }
 
@@ -303,6 +304,43 @@ void mmhint__mark_all_shared(void) { mmhint_ofd_foreach(mark_shared, NULL); }
 
 /* ---- Statistics ------------------------------------------------------------------- */
 
+/* What went wrong writing the statistics file, and what to do about it. */
+static const char *write_error_text(long r) {
+  switch (-r) {
+    case ENOSPC: return ": no space left on the device (free some, or point MMHINT_STATS elsewhere)";
+    case EDQUOT: return ": disk quota exceeded (point MMHINT_STATS elsewhere)";
+    case EFBIG: return ": the file size limit (RLIMIT_FSIZE) is too small for it";
+    case ENOENT: return ": the directory does not exist (create it)";
+    case EACCES:
+    case EPERM: return ": permission denied (make the directory writable, or point MMHINT_STATS elsewhere)";
+    case EROFS: return ": the filesystem is read-only (point MMHINT_STATS elsewhere)";
+    case EEXIST: return ": too many files of that name already exist";
+    case ENAMETOOLONG: return ": the path is too long";
+    default: return ": cannot create or write the file (check that the directory exists and is writable)";
+  }
+}
+
+/*
+ * Writes the file with SIGXFSZ ignored for the moment: past RLIMIT_FSIZE the
+ * kernel would otherwise kill the program for the shim's own write; ignored,
+ * the write fails with EFBIG, the partial temporary file is removed, and the
+ * program's own disposition is put back (a pending signal raised by the
+ * shim's write is discarded while ignored).  Raw rt_sigaction, so that the
+ * program's sigaction wrappers and handlers never see it.
+ */
+static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len, char *final, size_t final_len) {
+  struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } ign = {SIG_IGN, 0, NULL, 0}, old;
+  int have_old = syscall(SYS_rt_sigaction, SIGXFSZ, &ign, &old, sizeof(uint64_t)) == 0;
+  long r = mmhint_stats_write_file(path, buf, len, final, final_len);
+  if (have_old) syscall(SYS_rt_sigaction, SIGXFSZ, &old, NULL, sizeof(uint64_t));
+  return r;
+}
+
 /* Writes the statistics file; `reason` goes into process.end_reason.  Returns 0 or -errno. */
 static long write_stats(const char *reason, char *final, size_t final_len) {
   if (!mmhint__stats_on) return -ENODATA;
@@ -339,8 +377,8 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
       warn_late("statistics not written: the stats path template is too long", "", "");
       r = -ENAMETOOLONG;
     } else {
-      r = mmhint_stats_write_file(path, buf, (size_t)len, final, final_len);
-      if (r < 0) warn_late("statistics not written to ", path, ": cannot create the file (check that the directory exists and is writable)");
+      r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len);
+      if (r < 0) warn_late("statistics not written to ", path, write_error_text(r));
     }
     mmhint_os_munmap(buf, cap);
   }
@@ -383,7 +421,6 @@ void mmhint__after_fork_child(void) {
   my_pid = mmhint_os_getpid();
   stats_written = 0;
   stats_written_path[0] = '\0';
-  mmhint_ofd_after_fork();
   mmhint_ofd_foreach(release_hints, NULL);
   mmhint_stats_reset_after_fork();
   capture_process();

@@ -46,8 +46,7 @@ static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) 
     mmhint_count(&f->c[MMHINT_FC_mmap_bytes], len);
     mmhint__busy = 1;
     uint64_t now = mmhint_ticks();
-    if (!f->c[MMHINT_FC_first_access_ns]) f->c[MMHINT_FC_first_access_ns] = now;
-    f->c[MMHINT_FC_last_access_ns] = now;
+    mmhint_stats_touch(f, now, now);
     mmhint_stats_sample(f, now, off, len, MMHINT_OP_MMAP);
     mmhint_hints_mmap(r, len, &o->hints, &f->hints, NULL, now); /* mmap_advice, chosen at open */
     mmhint__busy = 0;

@@ -22,18 +22,37 @@ void mmhint__after_fork_child(void);
  * read->mmap hands every shadow offset back to the kernel and stops
  * converting them, in both processes (the child inherits the stopped state).
  */
+/*
+ * Then the shim's global locks are taken in their nesting order, so that no
+ * other thread is half-way through an update when the address space is
+ * copied, and released (parent) or reset (child) after.
+ */
+static void fork_locks(int phase) {
+  mmhint_ofd_fork(phase);
+  mmhint_rm_fork(phase);
+  mmhint_residency_fork(phase);
+  mmhint_stats_fork(phase);
+}
+
+/* Set while this thread holds the locks across its fork (never in a handler that interrupted the shim). */
+static __thread int fork_locked __attribute__((tls_model("initial-exec")));
+
 static inline void before_fork(void) {
-  if (mmhint__state == MMHINT_STATE_READY) {
+  if (mmhint__state == MMHINT_STATE_READY && !mmhint__busy) {
     mmhint__rm_sync_all(MMHINT_RM_SYNC_STOP);
     mmhint__mark_all_shared();
+    fork_locks(MMHINT_FORK_PREPARE);
+    fork_locked = 1;
   }
 }
 
 static inline pid_t after_fork(pid_t r) {
-  if (r == 0 && mmhint__state == MMHINT_STATE_READY) {
-    mmhint_rm_after_fork();
-    mmhint__after_fork_child();
-  }
+  if (mmhint__state != MMHINT_STATE_READY) return r;
+  int saved_errno = errno;
+  if (fork_locked) fork_locks(r == 0 ? MMHINT_FORK_CHILD : MMHINT_FORK_PARENT);
+  fork_locked = 0;
+  if (r == 0) mmhint__after_fork_child();
+  errno = saved_errno;
   return r;
 }
 

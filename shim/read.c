@@ -117,12 +117,12 @@ static int bus_action(const struct sigaction *act, struct sigaction *old) {
 
 MMHINT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
-  return MMHINT_CALL_REAL(sigaction, (int)mmhint__enosys(), sig, act, old);
+  return MMHINT_CALL_REAL_ALONE(sigaction, (int)mmhint__enosys(), sig, act, old);
 }
 
 MMHINT_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
-  return MMHINT_CALL_REAL(__sigaction, (int)mmhint__enosys(), sig, act, old);
+  return MMHINT_CALL_REAL_ALONE(__sigaction, (int)mmhint__enosys(), sig, act, old);
 }
 
 /* signal() and its aliases: BSD semantics (SA_RESTART) or System V (SA_RESETHAND|SA_NODEFER). */
@@ -140,7 +140,7 @@ static sighandler_t bus_signal(sighandler_t h, int flags) {
 #define MMHINT_SIGNAL_WRAPPER(name, flags)                                                  \
   MMHINT_EXPORT sighandler_t name(int sig, sighandler_t h) {                               \
     if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_signal(h, flags); \
-    return MMHINT_CALL_REAL(name, (errno = ENOSYS, SIG_ERR), sig, h);                      \
+    return MMHINT_CALL_REAL_ALONE(name, (errno = ENOSYS, SIG_ERR), sig, h);                \
   }
 MMHINT_SIGNAL_WRAPPER(signal, SA_RESTART)
 MMHINT_SIGNAL_WRAPPER(bsd_signal, SA_RESTART)

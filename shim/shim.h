@@ -11,6 +11,7 @@
 #define MMHINT_SHIM_H
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -128,6 +129,19 @@ static inline int mmhint__enter(void) {
        ? mmhint_real_##name(__VA_ARGS__)                                                             \
        : (mmhint__state == MMHINT_STATE_NONE ? mmhint__bootstrap() : (void)0,                        \
           mmhint_real_##name ? mmhint_real_##name(__VA_ARGS__) : (fallback)))
+
+/*
+ * Calls the real function, resolving only that one symbol when it is not
+ * known yet: for calls that can arrive while another library is still
+ * initialising itself (a sanitizer runtime installs its signal handlers
+ * before anything else runs, and aborts if start-up code it intercepts, such
+ * as string functions, runs meanwhile).
+ */
+#define MMHINT_CALL_REAL_ALONE(name, fallback, ...)                                             \
+  (MMHINT_LIKELY(mmhint_real_##name != NULL) ||                                                 \
+           (mmhint_real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)) != NULL            \
+       ? mmhint_real_##name(__VA_ARGS__)                                                       \
+       : (fallback))
 
 /* Sets errno and returns -1: the fallback for functions with no raw system call. */
 static inline long mmhint__enosys(void) {

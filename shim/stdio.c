@@ -121,8 +121,7 @@ static inline void stream_read(FILE *fp, uint64_t bytes, uint64_t t0) {
   mmhint_file_t *f = o->file;
   mmhint_count(&f->c[MMHINT_FC_stdio_reads], 1);
   mmhint_count(&f->c[MMHINT_FC_stdio_bytes_read], bytes);
-  if (!f->c[MMHINT_FC_first_access_ns]) f->c[MMHINT_FC_first_access_ns] = t0;
-  f->c[MMHINT_FC_last_access_ns] = t0;
+  mmhint_stats_touch(f, t0, t0);
   mmhint_stats_sample(f, t0, -1, bytes, MMHINT_OP_STDIO);
   mmhint__busy = 0;
 }
