@@ -270,14 +270,12 @@ static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t
 }
 
 /*
- * Records one read-family call that returned r at `offset` (-1 unknown);
- * prev_end is where the previous read on the same description ended (-1
- * none).  t0 and t1 are the ticks around the call.  Inline: it is on every
- * read's path.
+ * The body of mmhint_stats_read for a known answer to "one thread?": inlined
+ * twice with a constant, so neither copy tests it per counter.
  */
-static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0,
-                                     uint64_t t1, int op) {
-  const int st = __libc_single_threaded;
+static inline __attribute__((always_inline)) void mmhint__stats_read_as(const int st, mmhint_file_t *f, long r,
+                                                                        int64_t offset, int64_t prev_end,
+                                                                        uint64_t t0, uint64_t t1, int op) {
   mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], t1 - t0); /* in ticks until written */
   if (r < 0) {
     mmhint_count_st(st, &f->c[MMHINT_FC_read_errors], 1);
@@ -298,6 +296,18 @@ static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, i
   if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
                            __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
     mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
+}
+
+/*
+ * Records one read-family call that returned r at `offset` (-1 unknown);
+ * prev_end is where the previous read on the same description ended (-1
+ * none).  t0 and t1 are the ticks around the call.  Inline: it is on every
+ * read's path.
+ */
+static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0,
+                                     uint64_t t1, int op) {
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, f, r, offset, prev_end, t0, t1, op);
+  else mmhint__stats_read_as(0, f, r, offset, prev_end, t0, t1, op);
 }
 
 /*
