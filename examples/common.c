@@ -269,3 +269,16 @@ void ex_result(const char *workload, const char *fmt, ...) {
   putchar('\n');
   fflush(stdout);
 }
+
+int ex_make_command(const char *prog, const char *workload, const char *key, int npos, char **pos, uint64_t seed,
+                    void (*usage)(FILE *)) {
+  if (npos != 2) {
+    usage(stderr);
+    return 2;
+  }
+  uint64_t size = ex_size_arg(prog, "SIZE", pos[1]);
+  double t0 = ex_now();
+  if (ex_make_file(prog, pos[0], size, seed) != 0) return 1;
+  ex_result(workload, "%s=make bytes=%llu seconds=%.6f", key, (unsigned long long)size, ex_now() - t0);
+  return 0;
+}

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---------------------------------------------------------------------------
  * Argument parsing
@@ -75,6 +76,17 @@ uint64_t ex_rand_below(uint64_t *state, uint64_t bound);
  * stderr prefixed with PROG.
  */
 int ex_make_file(const char *prog, const char *path, uint64_t size, uint64_t seed);
+
+/*
+ * The `--make FILE SIZE` mode every file workload shares: npos/pos are the
+ * positional arguments (FILE SIZE), `key` names the mode field of the result
+ * line ("mode" or "pattern").  Creates the file, prints
+ * "result workload=WORKLOAD KEY=make bytes=... seconds=...", and returns the
+ * exit status: 0, 1 when the file could not be made, 2 (after usage) on bad
+ * arguments.
+ */
+int ex_make_command(const char *prog, const char *workload, const char *key, int npos, char **pos, uint64_t seed,
+                    void (*usage)(FILE *));
 
 /*
  * Asks the kernel to drop PATH's clean pages from the page cache

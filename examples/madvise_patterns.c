@@ -119,19 +119,7 @@ int main(int argc, char **argv) {
   }
   int npos = argc - optind;
   char **pos = argv + optind;
-  if (make) {
-    if (npos != 2) {
-      usage(stderr);
-      return 2;
-    }
-    uint64_t size = ex_size_arg(prog, "SIZE", pos[1]);
-    double t0 = ex_now();
-    if (ex_make_file(prog, pos[0], size, seed) != 0)
-      return 1;
-    ex_result("madvise_patterns", "pattern=make bytes=%llu seconds=%.6f", (unsigned long long)size,
-              ex_now() - t0);
-    return 0;
-  }
+  if (make) return ex_make_command(prog, "madvise_patterns", "pattern", npos, pos, seed, usage);
   if (npos != 2) {
     usage(stderr);
     return 2;
