@@ -353,14 +353,10 @@ static void render_residency(mmhint_json_t *j, const char *key, const mmhint_hin
     return;
   }
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "t_ns");
-  mmhint_json_uint(j, since_start_ns(r->ticks));
-  mmhint_json_key(j, "pages");
-  mmhint_json_uint(j, r->pages);
-  mmhint_json_key(j, "resident");
-  mmhint_json_uint(j, r->resident);
-  mmhint_json_key(j, "exact");
-  mmhint_json_bool(j, r->exact);
+  mmhint_json_kv_uint(j, "t_ns", since_start_ns(r->ticks));
+  mmhint_json_kv_uint(j, "pages", r->pages);
+  mmhint_json_kv_uint(j, "resident", r->resident);
+  mmhint_json_kv_bool(j, "exact", r->exact);
   mmhint_json_end_object(j);
 }
 
@@ -370,53 +366,40 @@ void mmhint_hints_render(mmhint_json_t *j, const mmhint_hints_file_t *h) {
   if (!h->active) return;
   mmhint_json_key(j, "hints");
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "pattern");
-  mmhint_json_string(j, mmhint_pattern_name(h->last_class));
+  mmhint_json_kv_string(j, "pattern", mmhint_pattern_name(h->last_class));
   mmhint_json_key(j, "reads_by_pattern");
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_PAT__COUNT; i++) {
-    mmhint_json_key(j, mmhint_pattern_name(i));
-    mmhint_json_uint(j, h->reads_by_class[i]);
+    mmhint_json_kv_uint(j, mmhint_pattern_name(i), h->reads_by_class[i]);
   }
   mmhint_json_end_object(j);
 
-  mmhint_json_key(j, "pattern_switches");
-  mmhint_json_uint(j, h->switches.total);
+  mmhint_json_kv_uint(j, "pattern_switches", h->switches.total);
   mmhint_json_key(j, "pattern_log"); /* the last MMHINT_PATTERN_LOG switches */
   mmhint_json_begin_array(j);
   for (uint32_t i = 0; i < mmhint_pattern_log_count(&h->switches); i++) {
     const mmhint_pattern_switch_t *e = mmhint_pattern_log_get(&h->switches, i);
     mmhint_json_begin_object(j);
-    mmhint_json_key(j, "t_ns");
-    mmhint_json_uint(j, since_start_ns(e->ticks));
-    mmhint_json_key(j, "offset");
-    mmhint_json_int(j, e->offset);
-    mmhint_json_key(j, "from");
-    mmhint_json_string(j, mmhint_pattern_name(e->from));
-    mmhint_json_key(j, "to");
-    mmhint_json_string(j, mmhint_pattern_name(e->to));
+    mmhint_json_kv_uint(j, "t_ns", since_start_ns(e->ticks));
+    mmhint_json_kv_int(j, "offset", e->offset);
+    mmhint_json_kv_string(j, "from", mmhint_pattern_name(e->from));
+    mmhint_json_kv_string(j, "to", mmhint_pattern_name(e->to));
     mmhint_json_end_object(j);
   }
   mmhint_json_end_array(j);
 
-  mmhint_json_key(j, "advice_applied");
-  mmhint_json_uint(j, h->napplied);
+  mmhint_json_kv_uint(j, "advice_applied", h->napplied);
   mmhint_json_key(j, "advice_log"); /* the last MMHINT_HINTS_LOG applications */
   mmhint_json_begin_array(j);
   uint32_t kept = h->napplied < MMHINT_HINTS_LOG ? h->napplied : MMHINT_HINTS_LOG;
   for (uint32_t i = h->napplied - kept; i < h->napplied; i++) {
     const mmhint_hints_applied_t *a = &h->applied[i % MMHINT_HINTS_LOG];
     mmhint_json_begin_object(j);
-    mmhint_json_key(j, "t_ns");
-    mmhint_json_uint(j, since_start_ns(a->ticks));
-    mmhint_json_key(j, "source");
-    mmhint_json_string(j, a->source == 'o' ? "open" : a->source == 'a' ? "auto" : "mmap");
-    mmhint_json_key(j, a->source == 'm' ? "address" : "offset");
-    mmhint_json_int(j, a->offset);
-    mmhint_json_key(j, "advice");
-    mmhint_json_string(j, a->advice < 7 ? (a->source == 'm' ? madv_names : adv_names)[a->advice] : "?");
-    mmhint_json_key(j, "errno");
-    mmhint_json_int(j, a->err);
+    mmhint_json_kv_uint(j, "t_ns", since_start_ns(a->ticks));
+    mmhint_json_kv_string(j, "source", a->source == 'o' ? "open" : a->source == 'a' ? "auto" : "mmap");
+    mmhint_json_kv_int(j, a->source == 'm' ? "address" : "offset", a->offset);
+    mmhint_json_kv_string(j, "advice", a->advice < 7 ? (a->source == 'm' ? madv_names : adv_names)[a->advice] : "?");
+    mmhint_json_kv_int(j, "errno", a->err);
     mmhint_json_end_object(j);
   }
   mmhint_json_end_array(j);
@@ -426,8 +409,7 @@ void mmhint_hints_render(mmhint_json_t *j, const mmhint_hints_file_t *h) {
   mmhint_json_uint(j, h->c[MMHINT_HC_##name]);
   MMHINT_HINT_COUNTERS(MMHINT_X_HC_WRITE)
 #undef MMHINT_X_HC_WRITE
-  mmhint_json_key(j, "dropped_bytes_exact");
-  mmhint_json_bool(j, !h->drop_unmeasured);
+  mmhint_json_kv_bool(j, "dropped_bytes_exact", !h->drop_unmeasured);
   mmhint_json_key(j, "est_hit_permille");
   if (h->c[MMHINT_HC_est_range_pages])
     mmhint_json_uint(j, h->c[MMHINT_HC_est_hit_pages] * 1000 / h->c[MMHINT_HC_est_range_pages]);

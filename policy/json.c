@@ -172,3 +172,23 @@ void mmhint_json_null(mmhint_json_t *j) {
 }
 
 void mmhint_json_raw(mmhint_json_t *j, const char *s) { put(j, s, strlen(s)); }
+
+void mmhint_json_kv_uint(mmhint_json_t *j, const char *key, uint64_t v) {
+  mmhint_json_key(j, key);
+  mmhint_json_uint(j, v);
+}
+
+void mmhint_json_kv_int(mmhint_json_t *j, const char *key, int64_t v) {
+  mmhint_json_key(j, key);
+  mmhint_json_int(j, v);
+}
+
+void mmhint_json_kv_string(mmhint_json_t *j, const char *key, const char *s) {
+  mmhint_json_key(j, key);
+  mmhint_json_string(j, s);
+}
+
+void mmhint_json_kv_bool(mmhint_json_t *j, const char *key, int v) {
+  mmhint_json_key(j, key);
+  mmhint_json_bool(j, v);
+}

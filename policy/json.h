@@ -39,6 +39,12 @@ void mmhint_json_uint(mmhint_json_t *j, uint64_t v);
 void mmhint_json_int(mmhint_json_t *j, int64_t v);
 void mmhint_json_bool(mmhint_json_t *j, int v);
 void mmhint_json_null(mmhint_json_t *j);
+/* A key and its value in one call: the common case inside an object. */
+void mmhint_json_kv_uint(mmhint_json_t *j, const char *key, uint64_t v);
+void mmhint_json_kv_int(mmhint_json_t *j, const char *key, int64_t v);
+void mmhint_json_kv_string(mmhint_json_t *j, const char *key, const char *s);
+void mmhint_json_kv_bool(mmhint_json_t *j, const char *key, int v);
+
 /* Writes raw text (a newline for readability). */
 void mmhint_json_raw(mmhint_json_t *j, const char *s);
 

@@ -687,8 +687,7 @@ static int64_t rollup_bytes(const char *name) {
 }
 
 static void key_uint(mmhint_json_t *j, const char *k, uint64_t v) {
-  mmhint_json_key(j, k);
-  mmhint_json_uint(j, v);
+  mmhint_json_kv_uint(j, k, v);
 }
 
 void mmhint_memroute_render(mmhint_json_t *j) {
@@ -699,12 +698,10 @@ void mmhint_memroute_render(mmhint_json_t *j) {
   mmhint_json_key(j, "policy");
   mmhint_json_begin_object(j);
   static const char *const hp_names[] = {"off", "thp", "hugetlb"};
-  mmhint_json_key(j, "hugepages");
-  mmhint_json_string(j, hp_names[cfg.hugepages >= 0 && cfg.hugepages <= 2 ? cfg.hugepages : 0]);
+  mmhint_json_kv_string(j, "hugepages", hp_names[cfg.hugepages >= 0 && cfg.hugepages <= 2 ? cfg.hugepages : 0]);
   key_uint(j, "hugepage_min", cfg.hp_min);
   key_uint(j, "hugepage_max", cfg.hp_max);
-  mmhint_json_key(j, "numa_requested");
-  mmhint_json_string(j, numa_text[0] ? numa_text : "off");
+  mmhint_json_kv_string(j, "numa_requested", numa_text[0] ? numa_text : "off");
   mmhint_json_key(j, "numa");
   mmhint_numa_format(&cfg.numa, b, sizeof b);
   mmhint_json_string(j, b); /* in force: the request resolved against this machine */
@@ -713,12 +710,9 @@ void mmhint_memroute_render(mmhint_json_t *j) {
   mmhint_json_key(j, "numa_process");
   if (numa_process_wanted) mmhint_numa_format(&numa_process, b, sizeof b);
   mmhint_json_string(j, numa_process_wanted ? b : "off");
-  mmhint_json_key(j, "thp_system");
-  mmhint_json_string(j, thp_mode);
-  mmhint_json_key(j, "nodes_online");
-  mmhint_json_string(j, nodes_online);
-  mmhint_json_key(j, "mems_allowed");
-  mmhint_json_string(j, mems_allowed);
+  mmhint_json_kv_string(j, "thp_system", thp_mode);
+  mmhint_json_kv_string(j, "nodes_online", nodes_online);
+  mmhint_json_kv_string(j, "mems_allowed", mems_allowed);
   mmhint_json_end_object(j);
 
 #define MMHINT_X_RW(name, doc) key_uint(j, #name, c[MMHINT_RC_##name]);
@@ -795,13 +789,11 @@ void mmhint_memroute_render(mmhint_json_t *j) {
     do d[--m] = (char)('0' + v % 10); while ((v /= 10) && m > 0);
     while (m < 4) k[n++] = d[m++];
     k[n] = '\0';
-    mmhint_json_key(j, k);
-    mmhint_json_uint(j, nodes[i]);
+    mmhint_json_kv_uint(j, k, nodes[i]);
   }
   mmhint_json_end_object(j);
   key_uint(j, "numa_pages_other", nodes[MMHINT_ROUTE_NODES]);
-  mmhint_json_key(j, "numa_pages_sampled");
-  mmhint_json_bool(j, scaled);
+  mmhint_json_kv_bool(j, "numa_pages_sampled", scaled);
   key_uint(j, "numa_sample_limit_pages", MMHINT_SAMPLE_PAGES);
 
   static const char *const fb_names[] = {

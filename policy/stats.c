@@ -216,8 +216,7 @@ static void render_options(mmhint_json_t *j, const mmhint_config_t *cfg) {
       mmhint_value_format(&cfg->values, id, val, sizeof val);
       mmhint_json_key(j, mmhint_option_table[id].name);
       mmhint_json_begin_object(j);
-      mmhint_json_key(j, "value");
-      mmhint_json_string(j, val);
+      mmhint_json_kv_string(j, "value", val);
       mmhint_json_key(j, "source");
       render_source(j, cfg, cfg->values.src[id]);
       mmhint_json_end_object(j);
@@ -241,19 +240,15 @@ static void render_file(mmhint_file_t *f, void *vctx) {
 
   mmhint_json_raw(j, "\n  ");
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "dev");
-  mmhint_json_uint(j, f->dev);
-  mmhint_json_key(j, "ino");
-  mmhint_json_uint(j, f->ino);
+  mmhint_json_kv_uint(j, "dev", f->dev);
+  mmhint_json_kv_uint(j, "ino", f->ino);
   mmhint_json_key(j, "paths");
   mmhint_json_begin_array(j);
   int np = __atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE);
   for (int i = 0; i < np; i++) mmhint_json_string(j, f->paths[i]);
   mmhint_json_end_array(j);
-  mmhint_json_key(j, "type");
-  mmhint_json_string(j, type_name(f->mode));
-  mmhint_json_key(j, "size_at_open");
-  mmhint_json_int(j, f->size_at_open);
+  mmhint_json_kv_string(j, "type", type_name(f->mode));
+  mmhint_json_kv_int(j, "size_at_open", f->size_at_open);
 
 #define MMHINT_X_WRITE(name, kind, doc)                                                      \
   mmhint_json_key(j, #name);                                                                 \
@@ -270,17 +265,14 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_key(j, "read_size_hist");
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_READ_HIST_BUCKETS; i++) {
-    mmhint_json_key(j, hist_names[i]);
-    mmhint_json_uint(j, f->hist[i]);
+    mmhint_json_kv_uint(j, hist_names[i], f->hist[i]);
   }
   mmhint_json_end_object(j);
 
   mmhint_json_key(j, "samples");
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "kept");
-  mmhint_json_uint(j, f->nsamples);
-  mmhint_json_key(j, "seen");
-  mmhint_json_uint(j, f->samples_seen);
+  mmhint_json_kv_uint(j, "kept", f->nsamples);
+  mmhint_json_kv_uint(j, "seen", f->samples_seen);
   mmhint_json_key(j, "columns");
   mmhint_json_begin_array(j);
   mmhint_json_string(j, "t_ns");
@@ -317,15 +309,12 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_key(j, "mmap_advice");
   enum_text(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
   mmhint_json_string(j, b);
-  mmhint_json_key(j, "drop_behind");
-  mmhint_json_bool(j, f->pol_drop_behind);
+  mmhint_json_kv_bool(j, "drop_behind", f->pol_drop_behind);
   mmhint_json_key(j, "rule");
   if (f->rule > 0 && ctx->cfg && f->rule <= ctx->cfg->n_rules) {
     mmhint_json_begin_object(j);
-    mmhint_json_key(j, "file");
-    mmhint_json_string(j, ctx->cfg->config_path);
-    mmhint_json_key(j, "line");
-    mmhint_json_int(j, ctx->cfg->rules[f->rule - 1].line);
+    mmhint_json_kv_string(j, "file", ctx->cfg->config_path);
+    mmhint_json_kv_int(j, "line", ctx->cfg->rules[f->rule - 1].line);
     mmhint_json_end_object(j);
   } else {
     mmhint_json_null(j);
@@ -343,8 +332,7 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_FB__COUNT; i++)
     if (f->fallbacks[i]) {
-      mmhint_json_key(j, fb_names[i]);
-      mmhint_json_uint(j, f->fallbacks[i]);
+      mmhint_json_kv_uint(j, fb_names[i], f->fallbacks[i]);
     }
   mmhint_json_end_object(j);
   mmhint_json_end_object(j);
@@ -357,19 +345,14 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   uint64_t end_ns = mmhint_clock_unix_ns();
 
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "schema");
-  mmhint_json_string(j, MMHINT_STATS_SCHEMA);
-  mmhint_json_key(j, "version");
-  mmhint_json_string(j, MMHINT_VERSION_STRING);
+  mmhint_json_kv_string(j, "schema", MMHINT_STATS_SCHEMA);
+  mmhint_json_kv_string(j, "version", MMHINT_VERSION_STRING);
   mmhint_json_raw(j, "\n");
   mmhint_json_key(j, "process");
   mmhint_json_begin_object(j);
-  mmhint_json_key(j, "pid");
-  mmhint_json_int(j, info->pid);
-  mmhint_json_key(j, "ppid");
-  mmhint_json_int(j, info->ppid);
-  mmhint_json_key(j, "exe");
-  mmhint_json_string(j, info->exe);
+  mmhint_json_kv_int(j, "pid", info->pid);
+  mmhint_json_kv_int(j, "ppid", info->ppid);
+  mmhint_json_kv_string(j, "exe", info->exe);
   mmhint_json_key(j, "argv");
   mmhint_json_begin_array(j);
   for (size_t i = 0; i < info->cmdline_len;) {
@@ -378,27 +361,19 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
     i += n + 1;
   }
   mmhint_json_end_array(j);
-  mmhint_json_key(j, "host");
-  mmhint_json_string(j, info->host);
-  mmhint_json_key(j, "start_ns");
-  mmhint_json_uint(j, mmhint_clock_start_unix_ns());
-  mmhint_json_key(j, "end_ns");
-  mmhint_json_uint(j, end_ns);
-  mmhint_json_key(j, "wall_ns");
-  mmhint_json_uint(j, end_ns - mmhint_clock_start_unix_ns());
-  mmhint_json_key(j, "end_reason");
-  mmhint_json_string(j, info->end_reason);
+  mmhint_json_kv_string(j, "host", info->host);
+  mmhint_json_kv_uint(j, "start_ns", mmhint_clock_start_unix_ns());
+  mmhint_json_kv_uint(j, "end_ns", end_ns);
+  mmhint_json_kv_uint(j, "wall_ns", end_ns - mmhint_clock_start_unix_ns());
+  mmhint_json_kv_string(j, "end_reason", info->end_reason);
   render_options(j, info->cfg);
   mmhint_json_key(j, "rules");
   mmhint_json_begin_array(j);
   for (int i = 0; info->cfg && i < info->cfg->n_rules; i++) {
     mmhint_json_begin_object(j);
-    mmhint_json_key(j, "file");
-    mmhint_json_string(j, info->cfg->config_path);
-    mmhint_json_key(j, "line");
-    mmhint_json_int(j, info->cfg->rules[i].line);
-    mmhint_json_key(j, "path");
-    mmhint_json_string(j, info->cfg->rules[i].path);
+    mmhint_json_kv_string(j, "file", info->cfg->config_path);
+    mmhint_json_kv_int(j, "line", info->cfg->rules[i].line);
+    mmhint_json_kv_string(j, "path", info->cfg->rules[i].path);
     mmhint_json_end_object(j);
   }
   mmhint_json_end_array(j);
@@ -450,8 +425,7 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_json_key(j, "size_classes");
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_MEM_CLASSES; i++) {
-    mmhint_json_key(j, class_names[i]);
-    mmhint_json_uint(j, mmhint_mem_stats.size_class[i]);
+    mmhint_json_kv_uint(j, class_names[i], mmhint_mem_stats.size_class[i]);
   }
   mmhint_json_end_object(j);
   mmhint_memroute_render(j); /* the router's policy, counters and measurements */
