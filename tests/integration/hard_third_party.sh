@@ -105,7 +105,13 @@ else
   while read -r l; do [ -n "$l" ] && mh_fail "stats: ${l#BADSTATS }"; done < <(grep '^BADSTATS' <<<"$report")
   grep -q '^NCASES' <<<"$report" && mh_fail "different numbers of test cases: $(grep '^NCASES' <<<"$report")"
   [ "$(cat "$D/plain.rc")" = "$(cat "$D/shim.rc")" ] || mh_fail "exit status $(cat "$D/plain.rc") without the shim, $(cat "$D/shim.rc") with it"
-  grep -q '^mmhint:' "$D/shim.log" && mh_fail "the shim printed: $(grep -m1 '^mmhint:' "$D/shim.log")"
+  # Tests that drop privileges (setuid to an unprivileged user) cannot write
+  # their statistics into the root-owned directory: that one line is the
+  # documented answer to an unwritable stats path, and the only one allowed.
+  unexpected=$(grep '^mmhint:' "$D/shim.log" | grep -v '^mmhint: statistics not written to .*: permission denied')
+  [ -n "$unexpected" ] && mh_fail "the shim printed: $(head -1 <<<"$unexpected")"
+  n_denied=$(grep -c '^mmhint: statistics not written to .*: permission denied' "$D/shim.log")
+  [ "$n_denied" -gt 0 ] && mh_note "processes that dropped privileges could not write their statistics: $n_denied"
   case $counts in *"pass 0 "*) mh_fail "no test passed: $(tail -3 "$D/plain.log")" ;; esac
 fi
 [ -n "${HARD_SUMMARY:-}" ] && { echo "python $PYVER modules: $MODULES"; echo "$counts"; echo "failures $MH_FAILURES"; grep -E '^(LOST|GAINED|PLAINFAIL)' <<<"$report"; } >"$HARD_SUMMARY"
