@@ -68,12 +68,6 @@ MANIFEST=$D/manifest
 : >"$MANIFEST"
 CASES=0
 
-# tree_listing DIR: one line per entry (type, mode, size, path, content hash).
-tree_listing() {
-  (cd "$1" && find . -mindepth 1 -printf '%y %m %s %P\n' | sort | while read -r t m s p; do
-    if [ "$t" = f ]; then echo "$t $m $s $p $(mh_sha "$p")"; else echo "$t $m $s $p"; fi
-  done)
-}
 
 # dcase NAME KIND CMD...: runs CMD (stdin /dev/null) in two fresh working
 # directories, without and with the shim, and compares.  KIND is "single"
@@ -88,8 +82,8 @@ dcase() {
   (cd "$w/s.cwd" && MH_SHIM_ENV=(MMHINT_STATS="$w/stats/" ${MH_DIFF_ENV:-}) && mh_run_shim "$w/s" "$@" </dev/null)
   mh_compare_runs "$name" "$w/p" "$w/s"
   local a b
-  a=$(tree_listing "$w/p.cwd")
-  b=$(tree_listing "$w/s.cwd")
+  a=$(mh_tree_listing "$w/p.cwd")
+  b=$(mh_tree_listing "$w/s.cwd")
   if [ "$a" != "$b" ]; then
     mh_fail "$name: the files it created differ"
     diff <(echo "$a") <(echo "$b") | head -6 | sed 's/^/    /'

@@ -72,11 +72,6 @@ tar cf "$D/all.tar" -C "$IN" empty one k4 text bin
 MANIFEST=$D/manifest
 : >"$MANIFEST"
 CASES=0
-tree_listing() {
-  (cd "$1" && find . -mindepth 1 ! -path './repo/.git/index' -printf '%y %m %s %P\n' | sort | while read -r t m s p; do
-    if [ "$t" = f ]; then echo "$t $m $s $p $(mh_sha "$p")"; else echo "$t $m $s $p"; fi
-  done)
-}
 
 # hcase NAME KIND CMD...: KIND single (one process: exactly one stats file) or shell.
 hcase() {
@@ -89,8 +84,8 @@ hcase() {
   (cd "$w/s.cwd" && MH_SHIM_ENV=("${AGGR[@]}" MMHINT_STATS="$w/stats/") && mh_run_shim "$w/s" "$@" </dev/null)
   mh_compare_runs "$name" "$w/p" "$w/s"
   local a b
-  a=$(tree_listing "$w/p.cwd")
-  b=$(tree_listing "$w/s.cwd")
+  a=$(mh_tree_listing "$w/p.cwd" ! -path './repo/.git/index')
+  b=$(mh_tree_listing "$w/s.cwd" ! -path './repo/.git/index')
   if [ "$a" != "$b" ]; then
     mh_fail "$name: the files it created differ"
     diff <(echo "$a") <(echo "$b") | head -6 | sed 's/^/    /'

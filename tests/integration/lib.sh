@@ -290,6 +290,18 @@ mh_stats_files() {
 
 mh_sha() { sha256sum <"$1" | cut -d' ' -f1; }
 
+# mh_tree_listing DIR [FIND-TESTS...]: one line per entry below DIR (type,
+# mode, size, path, and a content hash for files), sorted; extra find tests
+# (e.g. ! -path './x') leave entries out.  Two runs made the same files when
+# their listings are equal.
+mh_tree_listing() {
+  local dir=$1
+  shift
+  (cd "$dir" && find . -mindepth 1 "$@" -printf '%y %m %s %P\n' | sort | while read -r t m s p; do
+    if [ "$t" = f ]; then echo "$t $m $s $p $(mh_sha "$p")"; else echo "$t $m $s $p"; fi
+  done)
+}
+
 # ---- Self-test ------------------------------------------------------------------
 # tests/CMakeLists.txt registers every tests/integration/*.sh as a ctest test,
 # this file included.  Run directly (not sourced), it checks its own helpers
