@@ -2,7 +2,7 @@
  * policy/readmap.c: the read->mmap engine; see readmap.h and docs/READMAP.md.
  *
  * Window sets are kept per file (device, inode) in a small hash table.  A
- * file's windows are found by index (offset >> MMHINT_RM_WINDOW_SHIFT) in an
+ * file's windows are found by index (offset >> mmhint_rm_window_shift) in an
  * array that grows with the file.  Mapping, unmapping and the table are
  * serialised by one spin lock, taken only off the hot path (a window miss).
  *
@@ -21,6 +21,7 @@
 #include "readmap.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -48,6 +49,8 @@ struct mmhint_rm_file {
 uint64_t mmhint_rm_epoch;
 int64_t mmhint_rm_mapped;
 int64_t mmhint_rm_cap = (int64_t)8 << 30;
+int mmhint_rm_window_shift = MMHINT_RM_WINDOW_SHIFT;
+static int windows_ever; /* a window was mapped: the window size is fixed from then on */
 
 static int rm_lock;
 static mmhint_rm_file_t *buckets[RM_BUCKETS];
@@ -72,6 +75,7 @@ void mmhint_rm_params_from(const long long *num, mmhint_rm_params_t *p) {
   p->min_file = num[MMHINT_OPT_read_mmap_min_file];
   p->max_read = num[MMHINT_OPT_read_mmap_max_read];
   p->strict = num[MMHINT_OPT_read_mmap_sync] == 1;
+  p->writable = num[MMHINT_OPT_read_mmap_writable] != 0;
 }
 
 /* Filesystems whose files report sizes that are not their contents, or that may refuse mmap. */
@@ -88,7 +92,8 @@ int mmhint_rm_eligible(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *fac
   if (facts->type != 0100000 /* S_IFREG */) return MMHINT_FB_not_regular;
   if (!facts->opened) return MMHINT_FB_inherited;
   if (facts->stdio) return MMHINT_FB_shared; /* stdio reads it inside libc, where the shadow is unseen */
-  if ((facts->oflags & 3 /* O_ACCMODE */) != 0 /* O_RDONLY */) return MMHINT_FB_open_flags;
+  int acc = facts->oflags & 3; /* O_ACCMODE */
+  if (acc != 0 /* O_RDONLY */ && !(acc == 2 /* O_RDWR */ && p->writable)) return MMHINT_FB_open_flags;
   if (facts->oflags & (040000 /* O_DIRECT */ | 02000 /* O_APPEND */ | 010000000 /* O_PATH */))
     return MMHINT_FB_open_flags;
   switch (facts->fs_magic) {
@@ -225,6 +230,17 @@ static int grow_table_locked(mmhint_rm_file_t *f, uint32_t k) {
   return 0;
 }
 
+void mmhint_rm_set_cap(int64_t cap) {
+  lock(&rm_lock);
+  mmhint_rm_cap = cap;
+  if (!windows_ever) {
+    int shift = MMHINT_RM_WINDOW_SHIFT;
+    while (shift > MMHINT_RM_MIN_WINDOW_SHIFT && ((int64_t)1 << shift) > cap / 4) shift--;
+    mmhint_rm_window_shift = shift;
+  }
+  unlock(&rm_lock);
+}
+
 /* ---- States --------------------------------------------------------------------- */
 
 mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *facts, int reason) {
@@ -238,6 +254,7 @@ mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t 
   rm->mode = (uint8_t)p->mode;
   rm->strict = (uint8_t)p->strict;
   rm->max_read = p->max_read;
+  rm->fast_max = p->mode == MMHINT_RM_AUTO ? p->max_read : (int64_t)SSIZE_MAX;
   rm->size = facts->size;
   rm->epoch = __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE);
   rm->reason = reason < 0 ? MMHINT_RM_NO_REASON : (uint8_t)reason;
@@ -283,8 +300,9 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
     return -1;
   }
   int self = !__libc_single_threaded; /* the caller announced its copy when threads exist */
-  uint32_t k = (uint32_t)(pos >> MMHINT_RM_WINDOW_SHIFT);
-  int64_t lo = (int64_t)k << MMHINT_RM_WINDOW_SHIFT;
+  const int shift = mmhint_rm_window_shift;
+  uint32_t k = (uint32_t)(pos >> shift);
+  int64_t lo = (int64_t)k << shift;
   int64_t end = need_end > rm->size ? need_end : rm->size;
   /*
    * Map to the known end rounded to 2 MiB, so a slowly growing file is not
@@ -294,7 +312,7 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
    */
   int64_t len = end - lo < ((int64_t)2 << 20) ? round_up(end - lo, RM_PAGE) : round_up(end - lo, (int64_t)2 << 20);
   if (len < RM_PAGE) len = RM_PAGE;
-  if (len > MMHINT_RM_WINDOW) len = MMHINT_RM_WINDOW;
+  if (len > (int64_t)1 << shift) len = (int64_t)1 << shift;
   int64_t want = round_up(pos + 1 - lo, RM_PAGE);
   lock(&rm_lock);
   f->last_use = ++use_clock;
@@ -326,6 +344,7 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
     w->base = m;
     w->len = len;
     mmhint_rm_mapped += len;
+    windows_ever = 1;
   }
   rm->win_gen = __atomic_load_n(&f->gen, __ATOMIC_SEQ_CST);
   rm->win_lo = lo;
@@ -336,17 +355,14 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
   return lo + w->len - pos;
 }
 
-void mmhint_rm_advise(mmhint_rm_t *rm, int64_t pos, int64_t end) {
-  if (pos == rm->prev_end) {
-    if (rm->seq_run < 255) rm->seq_run++;
-  } else {
-    rm->seq_run = 0;
-  }
-  rm->prev_end = end;
-  int want = rm->seq_run >= 2;
-  if (want == rm->seq) return;
+void mmhint__rm_advise_slow(mmhint_rm_t *rm, int want) {
   rm->seq = (uint8_t)want;
-  /* Sequential: normal readahead for cold pages (fault-around maps cached ones either way). */
+  /*
+   * Sequential: normal readahead for cold pages (fault-around maps cached ones
+   * either way).  MADV_POPULATE_READ ahead of a sequential reader was
+   * measured too: no faster on a first pass, and 30% slower on later passes,
+   * where it walks pages that are already mapped (docs/READMAP.md).
+   */
   if (rm->win_base && rm->rf && rm->win_gen == __atomic_load_n(&rm->rf->gen, __ATOMIC_SEQ_CST))
     mmhint_os_madvise((void *)rm->win_base, (size_t)(rm->win_hi - rm->win_lo), want ? MADV_NORMAL : MADV_RANDOM);
 }

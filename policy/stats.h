@@ -39,7 +39,9 @@ typedef enum {
   F(map_failed, "the file could not be mapped")                   \
   F(address_cap, "read_mmap_max_mapped reached")                  \
   F(filesystem, "a filesystem that does not support mapping")     \
-  F(changed, "the file changed size or was truncated")
+  F(changed, "the file changed size or was truncated")           \
+  F(fault, "a page faulted during the copy: the file shrank under the mapping, or the buffer is not the program's") \
+  F(zero_tail, "reads kept ending in zero bytes, each of which costs a size check")
 
 typedef enum {
 #define MMHINT_X_FALLBACK(name, doc) MMHINT_FB_##name,
@@ -275,8 +277,9 @@ static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t
  */
 static inline __attribute__((always_inline)) void mmhint__stats_read_as(const int st, mmhint_file_t *f, long r,
                                                                         int64_t offset, int64_t prev_end,
-                                                                        uint64_t t0, uint64_t t1, int op) {
-  mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], t1 - t0); /* in ticks until written */
+                                                                        uint64_t dur, uint64_t t0, uint64_t t1,
+                                                                        int op) {
+  mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], dur); /* in ticks until written */
   if (r < 0) {
     mmhint_count_st(st, &f->c[MMHINT_FC_read_errors], 1);
     return;
@@ -301,13 +304,20 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
 /*
  * Records one read-family call that returned r at `offset` (-1 unknown);
  * prev_end is where the previous read on the same description ended (-1
- * none).  t0 and t1 are the ticks around the call.  Inline: it is on every
- * read's path.
+ * none).  `dur` (ticks) is added to the time in reads; t0 and t1 are the
+ * ticks of the call's start and end for the access times and the sample.
+ * Inline: it is on every read's path.
  */
+static inline void mmhint_stats_read_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                                         uint64_t t0, uint64_t t1, int op) {
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, f, r, offset, prev_end, dur, t0, t1, op);
+  else mmhint__stats_read_as(0, f, r, offset, prev_end, dur, t0, t1, op);
+}
+
+/* mmhint_stats_read_dur for a call timed from tick t0 to tick t1. */
 static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0,
                                      uint64_t t1, int op) {
-  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, f, r, offset, prev_end, t0, t1, op);
-  else mmhint__stats_read_as(0, f, r, offset, prev_end, t0, t1, op);
+  mmhint_stats_read_dur(f, r, offset, prev_end, t1 - t0, t0, t1, op);
 }
 
 /*

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/statfs.h>
+#include <ucontext.h>
 
 #include "../policy/readmap.h"
 #include "shim.h"
@@ -26,23 +27,88 @@ static inline size_t iov_total(const struct iovec *iov, int n) {
   return t;
 }
 
-/* ---- The SIGBUS guard ------------------------------------------------------------------ */
+/* ---- The fault guard ------------------------------------------------------------------ */
 
 /*
  * A copy out of a mapping of a file that another process truncated raises
- * SIGBUS.  While this thread copies, guard_jb points at its jump buffer and
- * [guard_lo, guard_hi) is the source range; the handler jumps back only for
- * a fault inside that range, and chains to the program's own SIGBUS action
- * otherwise.  The handler is installed at the first conversion; from then on
- * sigaction/signal for SIGBUS are answered from `prog_bus` (what the program
- * believes is installed) so that the shim's handler stays in place.
+ * SIGBUS; a copy into a buffer the program passed but does not own raises
+ * SIGSEGV (where read() would fail with EFAULT).  Neither may take the
+ * program down, so the copy is one `rep movsb` at a known address
+ * (mmhint__rm_movsb below), like the kernel's own exception table: when a
+ * fault arrives with the instruction pointer on that instruction, the
+ * handler moves it to the instruction after, the copy returns the bytes it
+ * did not copy, and the read falls back to the real call, which gives the
+ * exact answer (a short read, 0, or EFAULT).  No per-copy set-up (no
+ * sigsetjmp, no per-thread state): the copy costs what the memcpy costs.
+ *
+ * The handlers are installed at the first conversion; from then on
+ * sigaction/signal for SIGBUS and SIGSEGV are answered from `prog_act`
+ * (what the program believes is installed) so that the shim's handler stays
+ * in place, and every fault that is not the shim's goes to the program's
+ * action (or the default one).
  */
+#if defined(__x86_64__)
+/* size_t mmhint__rm_movsb(void *dst, const void *src, size_t n): returns the bytes not copied (0: all). */
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl mmhint__rm_movsb\n"
+        ".hidden mmhint__rm_movsb\n"
+        ".type mmhint__rm_movsb, @function\n"
+        "mmhint__rm_movsb:\n"
+        "  movq %rdx, %rcx\n"
+        ".globl mmhint__rm_movsb_insn\n"
+        ".hidden mmhint__rm_movsb_insn\n"
+        "mmhint__rm_movsb_insn:\n"
+        "  rep movsb\n"
+        ".globl mmhint__rm_movsb_resume\n"
+        ".hidden mmhint__rm_movsb_resume\n"
+        "mmhint__rm_movsb_resume:\n"
+        "  movq %rcx, %rax\n"
+        "  ret\n"
+        ".size mmhint__rm_movsb, .-mmhint__rm_movsb\n");
+size_t mmhint__rm_movsb(void *dst, const void *src, size_t n);
+extern const char mmhint__rm_movsb_insn[], mmhint__rm_movsb_resume[];
+
+/* Copies n bytes out of a mapping; returns 0, or nonzero when a page faulted (the caller falls back). */
+static inline size_t guarded_copy(void *dst, const char *src, size_t n) { return mmhint__rm_movsb(dst, src, n); }
+
+/* Nonzero (and the copy made to return) when a fault is the shim's copy's. */
+static inline int fault_is_ours(void *ucv) {
+  ucontext_t *uc = ucv;
+  if (!uc || uc->uc_mcontext.gregs[REG_RIP] != (greg_t)(uintptr_t)mmhint__rm_movsb_insn) return 0;
+  uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)mmhint__rm_movsb_resume;
+  return 1;
+}
+#else
+/* Elsewhere: a jump buffer per thread, armed around a memcpy. */
 static __thread sigjmp_buf *guard_jb __attribute__((tls_model("initial-exec")));
-static __thread const char *guard_lo __attribute__((tls_model("initial-exec")));
-static __thread const char *guard_hi __attribute__((tls_model("initial-exec")));
-static struct sigaction prog_bus;
+
+static size_t guarded_copy(void *dst, const char *src, size_t n) {
+  sigjmp_buf jb;
+  if (sigsetjmp(jb, 0)) return n;
+  __atomic_store_n(&guard_jb, &jb, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  memcpy(dst, src, n);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&guard_jb, NULL, __ATOMIC_RELAXED);
+  return 0;
+}
+
+static inline int fault_is_ours(void *ucv) {
+  (void)ucv;
+  sigjmp_buf *jb = guard_jb;
+  if (!jb) return 0;
+  guard_jb = NULL;
+  siglongjmp(*jb, 1);
+}
+#endif
+
+/* The guarded signals: 0 SIGBUS, 1 SIGSEGV. */
+static struct sigaction prog_act[2];
 static int guard_installed;
 static int guard_lock;
+
+static inline int guard_slot(int sig) { return sig == SIGBUS ? 0 : sig == SIGSEGV ? 1 : -1; }
 
 static inline long real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (MMHINT_REAL(sigaction)) return MMHINT_REAL(sigaction)(sig, act, old);
@@ -50,27 +116,25 @@ static inline long real_sigaction(int sig, const struct sigaction *act, struct s
   return -1;
 }
 
-static void bus_handler(int sig, siginfo_t *si, void *uc) {
-  sigjmp_buf *jb = guard_jb;
-  const char *a = si ? (const char *)si->si_addr : NULL;
-  if (jb && si && si->si_code > 0 && a >= guard_lo && a < guard_hi) {
-    guard_jb = NULL;
-    siglongjmp(*jb, 1);
-  }
+static void fault_handler(int sig, siginfo_t *si, void *uc) {
+  int slot = guard_slot(sig);
+  /* A fault (si_code > 0, not a kill()) on the shim's copy: the copy returns short. */
+  if (si && si->si_code > 0 && fault_is_ours(uc)) return;
+  if (slot < 0) return;
   /* Not the shim's fault: do what the program asked for. */
-  struct sigaction p = prog_bus;
-  if (p.sa_flags & SA_RESETHAND) prog_bus.sa_handler = SIG_DFL, prog_bus.sa_flags &= ~SA_SIGINFO;
+  struct sigaction p = prog_act[slot];
+  if (p.sa_flags & SA_RESETHAND) prog_act[slot].sa_handler = SIG_DFL, prog_act[slot].sa_flags &= ~SA_SIGINFO;
   if ((p.sa_flags & SA_SIGINFO) && p.sa_sigaction) {
     p.sa_sigaction(sig, si, uc);
   } else if (p.sa_handler == SIG_IGN && !(si && si->si_code > 0)) {
-    /* an ignored SIGBUS sent by kill(): nothing happens */
+    /* an ignored signal sent by kill(): nothing happens */
   } else if (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN) {
     /* The default action (a fault cannot be ignored): restore it; a fault then recurs, a kill is re-raised. */
     struct sigaction d;
     memset(&d, 0, sizeof d);
     d.sa_handler = SIG_DFL;
-    real_sigaction(SIGBUS, &d, NULL);
-    if (!(si && si->si_code > 0)) raise(SIGBUS);
+    real_sigaction(sig, &d, NULL);
+    if (!(si && si->si_code > 0)) raise(sig);
   } else {
     p.sa_handler(sig);
   }
@@ -83,63 +147,59 @@ static int guard_install(void) {
   if (!guard_installed) {
     struct sigaction ours;
     memset(&ours, 0, sizeof ours);
-    ours.sa_sigaction = bus_handler;
+    ours.sa_sigaction = fault_handler;
     ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
     sigemptyset(&ours.sa_mask);
-    if (real_sigaction(SIGBUS, &ours, &prog_bus) == 0) __atomic_store_n(&guard_installed, 1, __ATOMIC_RELEASE);
+    struct sigaction old_segv;
+    if (real_sigaction(SIGBUS, &ours, &prog_act[0]) == 0) {
+      if (real_sigaction(SIGSEGV, &ours, &old_segv) == 0) {
+        prog_act[1] = old_segv;
+        __atomic_store_n(&guard_installed, 1, __ATOMIC_RELEASE);
+      } else {
+        real_sigaction(SIGBUS, &prog_act[0], NULL);
+      }
+    }
   }
   __atomic_store_n(&guard_lock, 0, __ATOMIC_RELEASE);
   return guard_installed;
 }
 
-/* Copies n bytes out of a mapping; returns 0, or -1 when the source faulted (the file shrank). */
-static int guarded_copy(void *dst, const char *src, size_t n) {
-  sigjmp_buf jb;
-  if (sigsetjmp(jb, 0)) return -1;
-  guard_lo = src;
-  guard_hi = src + n;
-  __atomic_store_n(&guard_jb, &jb, __ATOMIC_RELAXED);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  memcpy(dst, src, n);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  __atomic_store_n(&guard_jb, NULL, __ATOMIC_RELAXED);
-  return 0;
-}
-
-/* sigaction for SIGBUS once the guard is installed: the program's action is kept aside. */
-static int bus_action(const struct sigaction *act, struct sigaction *old) {
+/* sigaction for a guarded signal once the guard is installed: the program's action is kept aside. */
+static int guarded_action(int slot, const struct sigaction *act, struct sigaction *old) {
   while (__atomic_exchange_n(&guard_lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
-  if (old) *old = prog_bus;
-  if (act) prog_bus = *act;
+  if (old) *old = prog_act[slot];
+  if (act) prog_act[slot] = *act;
   __atomic_store_n(&guard_lock, 0, __ATOMIC_RELEASE);
   return 0;
 }
 
+static inline int guarded(int sig) { return guard_slot(sig) >= 0 && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE); }
+
 MMHINT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
+  if (guarded(sig)) return guarded_action(guard_slot(sig), act, old);
   return MMHINT_CALL_REAL_ALONE(sigaction, (int)mmhint__enosys(), sig, act, old);
 }
 
 MMHINT_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_action(act, old);
+  if (guarded(sig)) return guarded_action(guard_slot(sig), act, old);
   return MMHINT_CALL_REAL_ALONE(__sigaction, (int)mmhint__enosys(), sig, act, old);
 }
 
 /* signal() and its aliases: BSD semantics (SA_RESTART) or System V (SA_RESETHAND|SA_NODEFER). */
-static sighandler_t bus_signal(sighandler_t h, int flags) {
+static sighandler_t guarded_signal(int sig, sighandler_t h, int flags) {
   struct sigaction a, old;
   memset(&a, 0, sizeof a);
   a.sa_handler = h;
   a.sa_flags = flags;
   sigemptyset(&a.sa_mask);
-  if (!(flags & SA_NODEFER)) sigaddset(&a.sa_mask, SIGBUS);
-  bus_action(&a, &old);
+  if (!(flags & SA_NODEFER)) sigaddset(&a.sa_mask, sig);
+  guarded_action(guard_slot(sig), &a, &old);
   return old.sa_handler;
 }
 
 #define MMHINT_SIGNAL_WRAPPER(name, flags)                                                  \
   MMHINT_EXPORT sighandler_t name(int sig, sighandler_t h) {                               \
-    if (sig == SIGBUS && __atomic_load_n(&guard_installed, __ATOMIC_ACQUIRE)) return bus_signal(h, flags); \
+    if (guarded(sig)) return guarded_signal(sig, h, flags);                                \
     return MMHINT_CALL_REAL_ALONE(name, (errno = ENOSYS, SIG_ERR), sig, h);                \
   }
 MMHINT_SIGNAL_WRAPPER(signal, SA_RESTART)
@@ -162,8 +222,11 @@ void mmhint__rm_opened(int fd, mmhint_ofd_t *o, const long long *num, int oflags
   if (facts.type == S_IFREG && syscall(SYS_fstatfs, fd, &sf) == 0) facts.fs_magic = (long)sf.f_type;
   int reason = mmhint_rm_eligible(&p, &facts);
   if (reason < 0 && !guard_install()) reason = MMHINT_FB_map_failed;
-  if (mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped] >= 0)
-    mmhint_rm_cap = mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped];
+  static int cap_set;
+  if (!__atomic_load_n(&cap_set, __ATOMIC_ACQUIRE) && mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped] >= 0) {
+    mmhint_rm_set_cap(mmhint__cfg.values.num[MMHINT_OPT_read_mmap_max_mapped]);
+    __atomic_store_n(&cap_set, 1, __ATOMIC_RELEASE);
+  }
   mmhint_rm_t *rm = mmhint_rm_new(&p, &facts, reason);
   if (rm && rm->active) o->pos = 0; /* just opened, not O_APPEND: the offset is 0 */
   o->rm = rm;
@@ -217,6 +280,43 @@ void mmhint__rm_sync_all(int how) {
   errno = saved_errno;
 }
 
+/* ---- read->mmap: writes on read-write descriptions ------------------------------------ */
+
+ssize_t mmhint__rm_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int rwf) {
+  mmhint_rm_t *rm = o->rm;
+  const int mt = !__libc_single_threaded;
+  mmhint__busy = 1;
+  if (mt) rm_lock(rm);
+  if (!rm->active) {
+    if (mt) rm_unlock(rm);
+    mmhint__busy = 0;
+    return MMHINT_RM_PLAIN_WRITE;
+  }
+  if (rwf) {
+    /* Flags (RWF_APPEND moves the offset to the end): hand the offset back, let the kernel do it all. */
+    rm_sync_locked(fd, o);
+    mmhint_rm_stop(rm, MMHINT_FB_flags);
+    if (mt) rm_unlock(rm);
+    mmhint__busy = 0;
+    return MMHINT_RM_PLAIN_WRITE;
+  }
+  /* The kernel's offset lags: write where the program believes it is, exactly as write(2) would there. */
+  int64_t pos = o->pos;
+  ssize_t r;
+  if (cnt == 1) r = pwrite64(fd, iov[0].iov_base, iov[0].iov_len, pos); /* libc's: not wrapped */
+  else r = pwritev64(fd, iov, cnt, pos);
+  int saved_errno = errno;
+  if (r > 0) {
+    o->pos = pos + r;
+    if (o->pos > rm->size) rm->size = o->pos; /* the file grew by this write */
+    if (rm->strict) rm_sync_locked(fd, o);
+  }
+  if (mt) rm_unlock(rm);
+  mmhint__busy = 0;
+  errno = saved_errno;
+  return r;
+}
+
 /* ---- read->mmap: serving a read --------------------------------------------------------- */
 
 /* The real positional read, used whenever an active description cannot be served from the mapping. */
@@ -239,10 +339,12 @@ static inline int rm_refresh(int fd, mmhint_rm_t *rm) {
 }
 
 /*
- * Copies m bytes at file offset pos into the iovecs; returns -1, or a
- * MMHINT_FB_* reason when it could not (a mapping failed, or SIGBUS).
+ * Copies m > 0 bytes at file offset pos into the iovecs and points *last at
+ * the last byte written; returns -1, or a MMHINT_FB_* reason when it could
+ * not (a mapping failed, or a page faulted).
  */
-static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, int64_t pos, size_t m) {
+static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, int64_t pos, size_t m,
+                   const char **last) {
   int64_t end = pos + (int64_t)m;
   for (int i = 0; i < cnt && pos < end; i++) {
     char *dst = iov[i].iov_base;
@@ -261,7 +363,8 @@ static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, in
         if (avail < 0) return reason;
       }
       size_t k = (int64_t)left < avail ? left : (size_t)avail;
-      if (MMHINT_UNLIKELY(guarded_copy(dst, src, k) != 0)) return MMHINT_FB_changed;
+      if (MMHINT_UNLIKELY(guarded_copy(dst, src, k) != 0)) return MMHINT_FB_fault;
+      *last = dst + k - 1;
       dst += k;
       left -= k;
       pos += (int64_t)k;
@@ -270,6 +373,41 @@ static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, in
   return -1;
 }
 
+/*
+ * A file that another process shrank keeps its new last page mapped, and the
+ * bytes of that page past the new end read as zeros (pages wholly past it
+ * fault, see the guard).  So a copy that ends in a zero byte may have read
+ * past the end: the size is checked (one fstat) and, when the file is now
+ * shorter than the read, the read is done again by the kernel.  Returns
+ * nonzero when the copy stands.  A description whose reads keep ending in
+ * zeros (a sparse or zero-filled file) pays that check too often and stops
+ * converting (MMHINT_FB_zero_tail): no slower than plain reads.
+ */
+static int rm_tail_ok(int fd, mmhint_ofd_t *o, int64_t end, int64_t new_pos) {
+  mmhint_rm_t *rm = o->rm;
+  rm->zero_tails++;
+  struct stat st;
+  int saved_errno = errno;
+  int got = mmhint_os_fstat(fd, &st) == 0;
+  errno = saved_errno;
+  int ok = got && (int64_t)st.st_size >= end;
+  rm->size = got ? (int64_t)st.st_size : -1; /* -1: re-read before the next converted read */
+  if (!ok) {
+    mmhint_count(&o->file->fallbacks[MMHINT_FB_changed], 1);
+  } else if (rm->zero_tails >= MMHINT_RM_ZERO_TAIL_MIN && rm->zero_tails * 4 > rm->reads) {
+    /* The copy stands; the offset goes back to the kernel where this read leaves it. */
+    o->pos = new_pos;
+    rm_sync_locked(fd, o);
+    mmhint_rm_stop(rm, MMHINT_FB_zero_tail);
+  }
+  return ok;
+}
+
+/* The last time stamp this thread took for a converted read (see rm_read). */
+static __thread uint64_t rm_clock_last __attribute__((tls_model("initial-exec")));
+
+#define MMHINT_ONE_IOV(buf, n) (&(struct iovec){(void *)(buf), (n)})
+
 #define RM_PLAIN (-2) /* rm_read's answer: not active, take the ordinary path */
 
 /*
@@ -277,12 +415,20 @@ static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, in
  * at the shadow offset, which it then moves (at == -1).  rwf: preadv2 flags.
  * Returns the call's result with errno set as the real call would, or
  * RM_PLAIN when the description is (now) not converting.
+ *
+ * Reading the clock next to a copy out of a mapping costs as much as the copy
+ * itself on this kind of machine (~140 ns per rdtsc beside a 4 KiB copy: the
+ * time stamp waits for the copy's memory loads, so consecutive copies no
+ * longer overlap; docs/READMAP.md), so a converted read is timed only once in
+ * MMHINT_RM_TIME_EVERY, and that time stands for the untimed ones since the
+ * previous timed read.  Calls that go to the kernel are all timed.  With
+ * statistics off and no hint on the description nothing is recorded.
  */
 static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int64_t at, int rwf, int op) {
   mmhint_rm_t *rm = o->rm;
   mmhint_file_t *f = o->file;
   const int mt = !__libc_single_threaded;
-  uint64_t t0 = mmhint_ticks();
+  const int rec = mmhint__stats_on || o->hints.active;
   mmhint__busy = 1;
   if (mt) rm_lock(rm);
   if (MMHINT_UNLIKELY(!rm->active)) {
@@ -319,38 +465,89 @@ static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt
       if (rm_refresh(fd, rm) != 0) reason = MMHINT_FB_changed;
     }
   }
+  uint64_t t0 = 0, t1 = 0, dur = 0;
   if (reason == -1) {
     size_t m = 0;
     if (pos < rm->size) m = (int64_t)n < rm->size - pos ? n : (size_t)(rm->size - pos);
+    int timed = rec && rm->untimed == 0;
+    if (timed) t0 = mmhint_ticks();
     if (m > 0) {
+      const char *last = NULL;
       if (mt) mmhint_rm_reader_enter(rm);
-      reason = rm_copy(rm, fd, iov, cnt, pos, m);
+      reason = rm_copy(rm, fd, iov, cnt, pos, m, &last);
       if (mt) mmhint_rm_reader_leave(rm);
-      if (reason == MMHINT_FB_changed) rm_refresh(fd, rm);
+      if (reason == MMHINT_FB_fault) rm_refresh(fd, rm);
+      rm->reads++;
+      if (reason < 0 && MMHINT_UNLIKELY(*last == 0) &&
+          !rm_tail_ok(fd, o, pos + (int64_t)m, at < 0 ? pos + (int64_t)m : o->pos)) {
+        reason = MMHINT_RM_REDO;
+      }
     }
     if (reason < 0) {
       r = (ssize_t)m;
       if (at < 0) o->pos = pos + r;
       if (rm->strict && at < 0) rm_sync_locked(fd, o);
       mmhint_rm_advise(rm, pos, pos + r);
-      mmhint_count(&f->c[MMHINT_FC_converted_reads], 1);
-      mmhint_count(&f->c[MMHINT_FC_converted_bytes], (uint64_t)r);
+      mmhint_rm_prefetch(rm, pos + r, m);
+      if (rec) {
+        if (timed) {
+          t1 = mmhint_ticks();
+          dur = (t1 - t0) * (rm->untimed + 1);
+          rm_clock_last = t1;
+        } else {
+          t0 = t1 = rm_clock_last;
+        }
+        rm->untimed = rm->untimed + 1 >= MMHINT_RM_TIME_EVERY ? 0 : rm->untimed + 1;
+        if (MMHINT_UNLIKELY(!t0 || !__atomic_load_n(&f->c[MMHINT_FC_first_access_ns], __ATOMIC_RELAXED)))
+          t0 = t1 = rm_clock_last = mmhint_ticks(); /* a file's first access gets a true time */
+        mmhint_count(&f->c[MMHINT_FC_converted_reads], 1);
+        mmhint_count(&f->c[MMHINT_FC_converted_bytes], (uint64_t)r);
+      }
       errno = saved_errno;
     }
   }
   if (reason >= 0) {
     /* The real call, at the shadow offset: always exact for a regular file. */
+    t0 = mmhint_ticks();
     r = real_preadv(fd, iov, cnt, pos, rwf);
+    t1 = mmhint_ticks();
+    dur = t1 - t0;
     saved_errno = errno;
     if (r > 0 && at < 0) o->pos = pos + r;
-    if (reason >= 0) mmhint_count(&f->fallbacks[reason], 1);
+    if (reason != MMHINT_RM_REDO) mmhint_count(&f->fallbacks[reason], 1);
   }
   if (mt) rm_unlock(rm);
   mmhint__busy = 0;
-  uint64_t t1 = mmhint_ticks();
-  mmhint__record_read(o, fd, r, pos, t0, t1, op);
+  if (rec || reason >= 0) mmhint__record_read_dur(o, fd, r, pos, dur, t0, t1, op);
   errno = saved_errno;
   return r;
+}
+
+/*
+ * The common case of read()/pread() on a converting description, kept to a
+ * few compares around the copy: one thread, nothing to record, not strict,
+ * the whole read inside the cached window and below the known size.
+ * Anything else, and a copy that faulted, goes to rm_read.
+ */
+static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t at, int op) {
+  mmhint_rm_t *rm = o->rm;
+  int64_t pos = at >= 0 ? at : o->pos;
+  if (MMHINT_LIKELY(__libc_single_threaded && at >= -1 && !mmhint__stats_on && !o->hints.active && !rm->strict &&
+                    n - 1 < (size_t)rm->fast_max && (int64_t)n <= rm->size - pos &&
+                    rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) && pos >= rm->win_lo &&
+                    (int64_t)n <= rm->win_hi - pos && rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE))) {
+    mmhint__busy = 1;
+    size_t left = guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
+    mmhint__busy = 0;
+    rm->reads++;
+    if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) || rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
+      if (at < 0) o->pos = pos + (int64_t)n;
+      mmhint_rm_advise(rm, pos, pos + (int64_t)n);
+      mmhint_rm_prefetch(rm, pos + (int64_t)n, n);
+      return (ssize_t)n;
+    }
+  }
+  return rm_read(o, fd, MMHINT_ONE_IOV(buf, n), 1, at, 0, op);
 }
 
 /* Counts a read on a description that does not convert, when read->mmap is asked for. */
@@ -369,12 +566,19 @@ static inline void rm_count_plain(mmhint_ofd_t *o) {
  * iov/cnt/rwf describe it for read->mmap.
  */
 #define MMHINT_READ_BODY(fd, offset, op, iov, cnt, rwf, call)             \
+  MMHINT_READ_BODY_AS(fd, offset, op, rm_read(o_, fd, iov, cnt, offset, rwf, op), call)
+
+/* The same for a single buffer (read, pread and their siblings): the fast path first. */
+#define MMHINT_READ1_BODY(fd, offset, op, buf, n, call) \
+  MMHINT_READ_BODY_AS(fd, offset, op, rm_read1(o_, fd, buf, n, offset, op), call)
+
+#define MMHINT_READ_BODY_AS(fd, offset, op, convert, call)                \
   do {                                                                    \
     mmhint_ofd_t *o_ = mmhint__track(fd);                                 \
     if (!o_) return call;                                                 \
     if (o_->rm) {                                                         \
       if (__atomic_load_n(&o_->rm->active, __ATOMIC_ACQUIRE)) {           \
-        ssize_t c_ = rm_read(o_, fd, iov, cnt, offset, rwf, op);          \
+        ssize_t c_ = convert;                                             \
         if (MMHINT_LIKELY(c_ != RM_PLAIN)) return c_;                     \
       }                                                                   \
     }                                                                     \
@@ -388,17 +592,15 @@ static inline void rm_count_plain(mmhint_ofd_t *o) {
     return r_;                                                            \
   } while (0)
 
-#define MMHINT_ONE_IOV(buf, n) (&(struct iovec){(void *)(buf), (n)})
-
 MMHINT_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(read, syscall(SYS_read, fd, buf, n), fd, buf, n);
-  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(read)(fd, buf, n));
+  MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(read)(fd, buf, n));
 }
 
 MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
   if (!mmhint__enter() || n > buflen) /* the real one reports the overflow */
     return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
-  MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
+  MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
 }
 
 /* pread with a negative offset fails with EINVAL in the kernel: never converted. */
@@ -406,26 +608,26 @@ MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
 
 MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
-  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_REAL(pread)(fd, buf, n, off));
+  MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n, MMHINT_REAL(pread)(fd, buf, n, off));
 }
 
 MMHINT_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread64, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
-  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+  MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(pread64)(fd, buf, n, off));
 }
 
 MMHINT_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) {
   if (!mmhint__enter() || n > buflen)
     return MMHINT_CALL_REAL(__pread_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
-  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+  MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(__pread_chk)(fd, buf, n, off, buflen));
 }
 
 MMHINT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
   if (!mmhint__enter() || n > buflen)
     return MMHINT_CALL_REAL(__pread64_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
-  MMHINT_READ_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, MMHINT_ONE_IOV(buf, n), 1, 0,
+  MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(__pread64_chk)(fd, buf, n, off, buflen));
 }
 
@@ -558,6 +760,9 @@ static inline void moving(int in_fd, const void *offp) {
   }
 }
 
+/* The same for the output side (a read-write description that converts may be written to). */
+#define moving_out moving
+
 /*
  * Counts bytes moved out of in_fd.  With a NULL offset pointer the call moved
  * in_fd's position, so the tracked position follows.
@@ -575,6 +780,7 @@ static inline ssize_t moved(int in_fd, const void *offp, ssize_t r, int counter)
 
 MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
   moving(in_fd, off);
+  moving_out(out_fd, NULL);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
@@ -582,6 +788,7 @@ MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
 
 MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) {
   moving(in_fd, off);
+  moving_out(out_fd, NULL);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile64, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
@@ -590,6 +797,7 @@ MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) 
 MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n,
                                       unsigned int flags) {
   moving(in_fd, in_off);
+  moving_out(out_fd, out_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(copy_file_range, syscall(SYS_copy_file_range, in_fd, in_off, out_fd, out_off, n, flags),
                                 in_fd, in_off, out_fd, out_off, n, flags),
@@ -598,6 +806,7 @@ MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, of
 
 MMHINT_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n, unsigned int flags) {
   moving(in_fd, in_off);
+  moving_out(out_fd, out_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(splice, syscall(SYS_splice, in_fd, in_off, out_fd, out_off, n, flags), in_fd, in_off,
                                 out_fd, out_off, n, flags),

@@ -35,6 +35,7 @@
 #include "../policy/ofd.h"
 #include "../policy/options.h"
 #include "../policy/os/os.h"
+#include "../policy/readmap.h"
 #include "../policy/stats.h"
 #include "symbols.def"
 
@@ -49,6 +50,7 @@ int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __write(int fd, const void *buf, size_t n);
 ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
 size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
@@ -184,21 +186,32 @@ void mmhint__rm_stop(int fd, mmhint_ofd_t *o, int reason);
 /* Puts every converting description's kernel offset in step; `how` also stops all, or those a child inherits. */
 enum { MMHINT_RM_SYNC_ONLY, MMHINT_RM_SYNC_STOP, MMHINT_RM_SYNC_STOP_INHERITED };
 void mmhint__rm_sync_all(int how);
+/*
+ * A write at the current position on o (write, writev, pwritev2 with offset
+ * -1): on a converting description it is made at the shadow offset, which it
+ * then moves.  Returns the real call's result, or MMHINT_RM_PLAIN_WRITE when
+ * the description does not convert (the caller calls the real function).
+ */
+#define MMHINT_RM_PLAIN_WRITE (-2)
+ssize_t mmhint__rm_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int rwf);
 
 /* ---- Recording --------------------------------------------------------------- */
 
 /*
  * Records a read-family call on o that returned r.  `offset` is where it
  * read (pread) or -1 for "at the current position" (read/readv), which moves
- * the position.  Preserves errno.
+ * the position.  `dur` ticks go to the time in reads; t0 and t1 are the
+ * call's start and end.  Preserves errno.
  */
-static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t t0, uint64_t t1,
-                                       int op) {
+static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t dur,
+                                           uint64_t t0, uint64_t t1, int op) {
   mmhint__busy = 1;
   int64_t prev_end = o->last_end;
   if (offset < 0 && (o->flags & MMHINT_OFD_SEEKABLE)) {
-    if (MMHINT_UNLIKELY(o->flags & MMHINT_OFD_SHARED)) {
-      /* Someone else may move this offset: ask the kernel where the read ended. */
+    if (MMHINT_UNLIKELY(o->flags & MMHINT_OFD_SHARED) &&
+        !(o->rm && __atomic_load_n(&o->rm->active, __ATOMIC_ACQUIRE))) {
+      /* Someone else may move this offset: ask the kernel where the read ended (a converting
+       * description's own offset is the shadow, which every write through it moves too). */
       long cur = mmhint_os_lseek(fd, 0, SEEK_CUR);
       offset = cur >= 0 ? cur - (r > 0 ? r : 0) : -1;
       if (cur >= 0) o->pos = cur;
@@ -208,9 +221,15 @@ static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t 
     }
   }
   if (r > 0 && offset >= 0) o->last_end = offset + r;
-  mmhint_stats_read(o->file, r, offset, prev_end, t0, t1, op);
+  mmhint_stats_read_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
   if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
   mmhint__busy = 0;
+}
+
+/* mmhint__record_read_dur for a call timed from tick t0 to tick t1. */
+static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t t0, uint64_t t1,
+                                       int op) {
+  mmhint__record_read_dur(o, fd, r, offset, t1 - t0, t0, t1, op);
 }
 
 #endif

@@ -48,6 +48,8 @@ static const char *file;
 static int64_t fsize;
 static volatile int stop;
 static long bad; /* bytes that did not match (atomic adds) */
+/* The same, by where they were read: shared pread, shared read, own descriptors. */
+static long bad_pread, bad_read, bad_own;
 
 static void die(const char *what) {
   fprintf(stderr, "hard_stress: %s: %s\n", what, strerror(errno));
@@ -89,8 +91,9 @@ static void *shared_reader(void *arg) {
     /* Interleave a pread (does not move the offset) with the shared read. */
     int64_t po = ((int64_t)rand_r(&seed) % (fsize / CHUNK)) * CHUNK;
     ssize_t p = pread(shared_fd, buf, CHUNK, po);
-    if (p != CHUNK) __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
-    else __atomic_fetch_add(&bad, check(buf, po, CHUNK), __ATOMIC_RELAXED);
+    long w = p != CHUNK ? 1 : check(buf, po, CHUNK);
+    __atomic_fetch_add(&bad, w, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&bad_pread, w, __ATOMIC_RELAXED);
     ssize_t r = read(shared_fd, buf, CHUNK);
     if (r == 0) break;
     if (r != CHUNK) {
@@ -104,7 +107,9 @@ static void *shared_reader(void *arg) {
       __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
       continue;
     }
-    __atomic_fetch_add(&bad, check(buf, off, CHUNK), __ATOMIC_RELAXED);
+    w = check(buf, off, CHUNK);
+    __atomic_fetch_add(&bad, w, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&bad_read, w, __ATOMIC_RELAXED);
     __atomic_fetch_add(&seen[off / CHUNK], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&shared_bytes, r, __ATOMIC_RELAXED);
   }
@@ -121,7 +126,9 @@ static void *own_reader(void *arg) {
     int64_t off = 0;
     ssize_t r;
     while ((r = read(fd, buf, sizes[rand_r(&seed) % 7])) > 0) {
-      __atomic_fetch_add(&bad, check(buf, off, (size_t)r), __ATOMIC_RELAXED);
+      long w = check(buf, off, (size_t)r);
+      __atomic_fetch_add(&bad, w, __ATOMIC_RELAXED);
+      __atomic_fetch_add(&bad_own, w, __ATOMIC_RELAXED);
       off += r;
       if (stop) break;
     }
@@ -194,8 +201,9 @@ static int run_threads(int nthreads, int forks) {
     else if (seen[c] == 0) missing++;
     else dup++;
   }
-  printf("threads=%d forks=%d children_bad=%d chunks_once=%ld missing=%ld duplicated=%ld shared_bytes=%ld bad=%ld\n",
-         nthreads, forks, children_bad, once, missing, dup, shared_bytes, bad);
+  printf("threads=%d forks=%d children_bad=%d chunks_once=%ld missing=%ld duplicated=%ld shared_bytes=%ld bad=%ld"
+         " (pread %ld, read %ld, own %ld)\n",
+         nthreads, forks, children_bad, once, missing, dup, shared_bytes, bad, bad_pread, bad_read, bad_own);
   int ok = !children_bad && !missing && !dup && !bad && shared_bytes == fsize;
   if (ok) printf("ok\n");
   return ok ? 0 : 1;

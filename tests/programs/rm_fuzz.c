@@ -8,7 +8,11 @@
  * (SET/CUR/END/DATA/HOLE), dup/dup2/dup3/F_DUPFD, fork with the child
  * reading, posix_spawn of a child that reads an inherited descriptor,
  * fdopen+fread, sendfile, copy_file_range, truncate and append through
- * other descriptors, close.  It prints a transcript of every return value,
+ * other descriptors, truncation by another process (a helper forked before
+ * any file is opened, so that its fork stops nothing), reads into buffers
+ * that are wholly or partly not the program's (EFAULT or a short read),
+ * descriptions opened read-write with write, writev, pwrite and pwritev2
+ * through them, close.  It prints a transcript of every return value,
  * errno, offset (lseek(fd, 0, SEEK_CUR), which the shim answers) and a
  * checksum of the data; after the operations that must put the kernel
  * offset in step (fork, spawn, fdopen, sendfile), also the kernel's own view
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -51,6 +56,10 @@ static int slots[NSLOTS];
 static int slot_file[NSLOTS]; /* which file a slot's description is on */
 static char *buf;
 static FILE *out;
+/* A page the program may write, followed by one it may not: reads that run into it fault. */
+static char *edge;
+/* The truncating helper: commands in on cmd[1], acknowledgements back on ack[0]. */
+static int cmd[2], ack[2];
 
 static uint32_t crc(const void *p, long n) {
   uint32_t h = 2166136261u;
@@ -317,6 +326,81 @@ static void read_near(int f, off_t len) {
   }
 }
 
+/* A write through slot s (EBADF on a read-only one): at the position, or at an offset. */
+static void write_op(int s) {
+  size_t n = 1 + below(9000);
+  char *b = malloc(n);
+  for (size_t i = 0; i < n; i++) b[i] = (char)next();
+  errno = 0;
+  ssize_t r;
+  const char *name;
+  off_t off = (off_t)below(1300000);
+  switch (below(4)) {
+    case 0: name = "write"; r = write(slots[s], b, n); break;
+    case 1: {
+      struct iovec iov[2] = {{b, n / 2}, {b + n / 2, n - n / 2}};
+      name = "writev";
+      r = writev(slots[s], iov, 2);
+      break;
+    }
+    case 2: name = "pwrite"; r = pwrite(slots[s], b, n, off); break;
+    default: {
+      struct iovec iov[1] = {{b, n}};
+      name = "pwritev2(-1)";
+      r = pwritev2(slots[s], iov, 1, -1, 0);
+      break;
+    }
+  }
+  fprintf(out, "%s(%d, %zu) -> %zd errno=%d\n", name, s, n, r, r < 0 ? errno : 0);
+  free(b);
+  pos(s);
+}
+
+/* A read into a buffer that is not wholly the program's: the kernel says EFAULT or returns what fit. */
+static void bad_buffer_op(int s) {
+  size_t fit = below(3) == 0 ? 0 : (size_t)below(5000);
+  if (fit > 4096) fit = 4096;
+  char *b = below(4) == 0 ? (char *)16 : edge + 4096 - fit; /* a null-page pointer, or fit bytes before the guard */
+  size_t n = fit + 1 + below(9000);
+  char what[96];
+  errno = 0;
+  ssize_t r;
+  if (below(2)) {
+    r = read(slots[s], b, n);
+    snprintf(what, sizeof what, "bad-buffer read(%d, fit %zu, %zu)", s, b == (char *)16 ? (size_t)0 : fit, n);
+  } else {
+    off_t off = (off_t)below(1300000);
+    r = pread(slots[s], b, n, off);
+    snprintf(what, sizeof what, "bad-buffer pread(%d, fit %zu, %zu, %lld)", s, b == (char *)16 ? (size_t)0 : fit, n,
+             (long long)off);
+  }
+  res(what, r, r > 0 ? b : NULL);
+  pos(s);
+}
+
+/* The helper: truncates a file when asked, through the raw system call, and acknowledges. */
+static void truncator(void) {
+  long msg[2];
+  while (read(cmd[0], msg, sizeof msg) == sizeof msg) {
+    long r = syscall(SYS_truncate, paths[msg[0]], msg[1]);
+    if (write(ack[1], &r, sizeof r) != sizeof r) break;
+  }
+  _exit(0);
+}
+
+/* Another process shrinks (or grows) a file: this process has no way to know but the file itself. */
+static void other_truncate_op(void) {
+  int f = (int)below(NFILES);
+  struct stat st;
+  stat(paths[f], &st);
+  long msg[2] = {f, (long)below((uint64_t)st.st_size + 1)};
+  if (below(4) == 0) msg[1] = (long)(st.st_size & ~4095L) + (long)below(4096); /* inside the last page */
+  long r = -1;
+  if (write(cmd[1], msg, sizeof msg) != sizeof msg || read(ack[0], &r, sizeof r) != sizeof r) r = -2;
+  fprintf(out, "other-process truncate(f%d, %ld) -> %ld\n", f, msg[1], r);
+  read_near(f, msg[1]);
+}
+
 static void change_op(void) {
   int f = (int)below(NFILES);
   struct stat st;
@@ -360,8 +444,20 @@ int main(int argc, char **argv) {
   int ops = argc > 3 ? atoi(argv[3]) : 200;
   out = stdout;
   buf = malloc(1 << 20);
+  edge = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (edge == MAP_FAILED || mprotect(edge + 4096, 4096, PROT_NONE) != 0) return 2;
   for (int i = 0; i < NSLOTS; i++) slots[i] = -1;
   make_files(argv[2]);
+  if (pipe(cmd) != 0 || pipe(ack) != 0) return 2;
+  fflush(out);
+  pid_t helper = fork();
+  if (helper == 0) {
+    close(cmd[1]);
+    close(ack[0]);
+    truncator();
+  }
+  close(cmd[0]);
+  close(ack[1]);
   for (int i = 0; i < ops; i++) {
     int s = pick_open();
     int c = (int)below(100);
@@ -369,9 +465,10 @@ int main(int argc, char **argv) {
       int fs = pick_free();
       if (fs < 0) continue;
       int f = (int)below(NFILES);
-      slots[fs] = open(paths[f], O_RDONLY);
+      int rw = below(4) == 0;
+      slots[fs] = open(paths[f], rw ? O_RDWR : O_RDONLY);
       slot_file[fs] = f;
-      fprintf(out, "open(f%d) -> slot %d\n", f, fs);
+      fprintf(out, "open(f%d, %s) -> slot %d\n", f, rw ? "rw" : "ro", fs);
       continue;
     }
     if (c < 56) read_op(s, (int)below(5));
@@ -392,7 +489,10 @@ int main(int argc, char **argv) {
     else if (c < 74) spawn_op(s);
     else if (c < 76) fdopen_op(s);
     else if (c < 79) sendfile_op(s);
-    else if (c < 88) change_op();
+    else if (c < 85) change_op();
+    else if (c < 88) other_truncate_op();
+    else if (c < 90) bad_buffer_op(s);
+    else if (c < 93) write_op(s);
     else {
       fprintf(out, "close(%d) -> %d\n", s, close(slots[s]));
       slots[s] = -1;
@@ -400,5 +500,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < NSLOTS; i++)
     if (slots[i] >= 0) pos(i);
+  close(cmd[1]);
+  waitpid(helper, NULL, 0);
   return 0;
 }
