@@ -88,6 +88,20 @@ void mmhint_rm_params_from(const long long *num, mmhint_rm_params_t *p) {
 #define RM_CONFIGFS_MAGIC 0x62656570
 #define RM_SECURITYFS_MAGIC 0x73636673
 
+/* Filesystems whose regular files report the size of what they hold. */
+static int rm_real_sizes(long magic) {
+  switch ((unsigned long)magic & 0xffffffffu) {
+    case 0xEF53:     /* ext2/3/4 */
+    case 0x58465342: /* xfs */
+    case 0x9123683E: /* btrfs */
+    case 0x01021994: /* tmpfs */
+    case 0xF2F52010: /* f2fs */
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 int mmhint_rm_eligible(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *facts) {
   if (facts->type != 0100000 /* S_IFREG */) return MMHINT_FB_not_regular;
   if (!facts->opened) return MMHINT_FB_inherited;
@@ -102,7 +116,14 @@ int mmhint_rm_eligible(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *fac
       return MMHINT_FB_filesystem;
     default: break;
   }
-  if (facts->size <= 0 || facts->size < p->min_file) return MMHINT_FB_too_small;
+  /*
+   * A size of 0 is what pseudo-files report whatever they hold (cgroup v1 and
+   * others not listed above), so an empty file converts only on a filesystem
+   * known to keep real sizes, and only when it may be written through this
+   * description (a database or log this program creates and then reads back).
+   */
+  if (facts->size < p->min_file) return MMHINT_FB_too_small;
+  if (facts->size <= 0 && !(acc == 2 /* O_RDWR */ && rm_real_sizes(facts->fs_magic))) return MMHINT_FB_too_small;
   return -1;
 }
 
@@ -230,14 +251,16 @@ static int grow_table_locked(mmhint_rm_file_t *f, uint32_t k) {
   return 0;
 }
 
+int mmhint_rm_window_shift_for(int64_t cap) {
+  int shift = MMHINT_RM_WINDOW_SHIFT;
+  while (shift > MMHINT_RM_MIN_WINDOW_SHIFT && ((int64_t)1 << shift) > cap / 4) shift--;
+  return shift;
+}
+
 void mmhint_rm_set_cap(int64_t cap) {
   lock(&rm_lock);
   mmhint_rm_cap = cap;
-  if (!windows_ever) {
-    int shift = MMHINT_RM_WINDOW_SHIFT;
-    while (shift > MMHINT_RM_MIN_WINDOW_SHIFT && ((int64_t)1 << shift) > cap / 4) shift--;
-    mmhint_rm_window_shift = shift;
-  }
+  if (!windows_ever) mmhint_rm_window_shift = mmhint_rm_window_shift_for(cap);
   unlock(&rm_lock);
 }
 

@@ -116,6 +116,9 @@ extern int mmhint_rm_window_shift;
  */
 void mmhint_rm_set_cap(int64_t cap);
 
+/* The window shift mmhint_rm_set_cap chooses for `cap`.  Pure. */
+int mmhint_rm_window_shift_for(int64_t cap);
+
 /* Notes a possible shrink (see mmhint_rm_epoch). Async-signal-safe. */
 static inline void mmhint_rm_bump_epoch(void) { __atomic_fetch_add(&mmhint_rm_epoch, 1, __ATOMIC_RELEASE); }
 

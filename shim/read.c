@@ -403,10 +403,38 @@ static int rm_tail_ok(int fd, mmhint_ofd_t *o, int64_t end, int64_t new_pos) {
   return ok;
 }
 
-/* The last time stamp this thread took for a converted read (see rm_read). */
+#define MMHINT_ONE_IOV(buf, n) (&(struct iovec){(void *)(buf), (n)})
+
+/* The last time stamp this thread took for a converted read (see rm_times). */
 static __thread uint64_t rm_clock_last __attribute__((tls_model("initial-exec")));
 
-#define MMHINT_ONE_IOV(buf, n) (&(struct iovec){(void *)(buf), (n)})
+/*
+ * The times of a converted read that will be recorded: timed (t0 taken
+ * before the copy) once in MMHINT_RM_TIME_EVERY, standing for the untimed
+ * reads since; the others carry this thread's last time stamp, and a file's
+ * first access always gets a true one.
+ */
+static inline void rm_times(mmhint_rm_t *rm, mmhint_file_t *f, int timed, uint64_t *t0, uint64_t *t1, uint64_t *dur) {
+  if (timed) {
+    *t1 = mmhint_ticks();
+    *dur = (*t1 - *t0) * (rm->untimed + 1);
+    rm_clock_last = *t1;
+  } else {
+    *t0 = *t1 = rm_clock_last;
+    *dur = 0;
+  }
+  rm->untimed = rm->untimed + 1 >= MMHINT_RM_TIME_EVERY ? 0 : rm->untimed + 1;
+  if (MMHINT_UNLIKELY(!*t0 || !__atomic_load_n(&f->c[MMHINT_FC_first_access_ns], __ATOMIC_RELAXED)))
+    *t0 = *t1 = rm_clock_last = mmhint_ticks();
+}
+
+/* Records a converted read of r bytes at pos: the converted counters, then what every read records. */
+static inline void rm_record_converted(mmhint_ofd_t *o, int fd, ssize_t r, int64_t pos, uint64_t dur, uint64_t t0,
+                                       uint64_t t1, int op) {
+  mmhint_count(&o->file->c[MMHINT_FC_converted_reads], 1);
+  mmhint_count(&o->file->c[MMHINT_FC_converted_bytes], (uint64_t)r);
+  mmhint__record_read_dur(o, fd, r, pos, dur, t0, t1, op);
+}
 
 #define RM_PLAIN (-2) /* rm_read's answer: not active, take the ordinary path */
 
@@ -489,20 +517,7 @@ static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt
       if (rm->strict && at < 0) rm_sync_locked(fd, o);
       mmhint_rm_advise(rm, pos, pos + r);
       mmhint_rm_prefetch(rm, pos + r, m);
-      if (rec) {
-        if (timed) {
-          t1 = mmhint_ticks();
-          dur = (t1 - t0) * (rm->untimed + 1);
-          rm_clock_last = t1;
-        } else {
-          t0 = t1 = rm_clock_last;
-        }
-        rm->untimed = rm->untimed + 1 >= MMHINT_RM_TIME_EVERY ? 0 : rm->untimed + 1;
-        if (MMHINT_UNLIKELY(!t0 || !__atomic_load_n(&f->c[MMHINT_FC_first_access_ns], __ATOMIC_RELAXED)))
-          t0 = t1 = rm_clock_last = mmhint_ticks(); /* a file's first access gets a true time */
-        mmhint_count(&f->c[MMHINT_FC_converted_reads], 1);
-        mmhint_count(&f->c[MMHINT_FC_converted_bytes], (uint64_t)r);
-      }
+      if (rec) rm_times(rm, f, timed, &t0, &t1, &dur);
       errno = saved_errno;
     }
   }
@@ -518,32 +533,41 @@ static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt
   }
   if (mt) rm_unlock(rm);
   mmhint__busy = 0;
-  if (rec || reason >= 0) mmhint__record_read_dur(o, fd, r, pos, dur, t0, t1, op);
+  if (reason < 0 && rec) rm_record_converted(o, fd, r, pos, dur, t0, t1, op);
+  else if (reason >= 0) mmhint__record_read_dur(o, fd, r, pos, dur, t0, t1, op);
   errno = saved_errno;
   return r;
 }
 
 /*
  * The common case of read()/pread() on a converting description, kept to a
- * few compares around the copy: one thread, nothing to record, not strict,
- * the whole read inside the cached window and below the known size.
- * Anything else, and a copy that faulted, goes to rm_read.
+ * few compares around the copy: one thread, not strict, the whole read
+ * inside the cached window and below the known size.  Anything else, and a
+ * copy that faulted, goes to rm_read.
  */
 static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t at, int op) {
   mmhint_rm_t *rm = o->rm;
   int64_t pos = at >= 0 ? at : o->pos;
-  if (MMHINT_LIKELY(__libc_single_threaded && at >= -1 && !mmhint__stats_on && !o->hints.active && !rm->strict &&
-                    n - 1 < (size_t)rm->fast_max && (int64_t)n <= rm->size - pos &&
-                    rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) && pos >= rm->win_lo &&
-                    (int64_t)n <= rm->win_hi - pos && rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE))) {
+  if (MMHINT_LIKELY(__libc_single_threaded && at >= -1 && !rm->strict && n - 1 < (size_t)rm->fast_max &&
+                    (int64_t)n <= rm->size - pos && rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) &&
+                    pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos &&
+                    rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE))) {
+    const int rec = mmhint__stats_on || o->hints.active;
+    const int timed = rec && rm->untimed == 0;
+    uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
     mmhint__busy = 1;
     size_t left = guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
     mmhint__busy = 0;
     rm->reads++;
-    if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) || rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
+    if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) ||
+                                     rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
       if (at < 0) o->pos = pos + (int64_t)n;
       mmhint_rm_advise(rm, pos, pos + (int64_t)n);
       mmhint_rm_prefetch(rm, pos + (int64_t)n, n);
+      if (rec) {
+        rm_times(rm, o->file, timed, &t0, &t1, &dur);
+        rm_record_converted(o, fd, (ssize_t)n, pos, dur, t0, t1, op);
+      }
       return (ssize_t)n;
     }
   }

@@ -50,7 +50,7 @@ TEST(ReadmapEligible, EachReasonIsReported) {
   f = Regular(100000);
   f.opened = 0;
   EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_inherited);
-  for (int fl : {O_RDWR, O_WRONLY, O_RDONLY | O_DIRECT, O_RDONLY | O_APPEND, O_PATH}) {
+  for (int fl : {O_RDWR, O_WRONLY, O_RDONLY | O_DIRECT, O_RDONLY | O_APPEND, O_PATH}) {  // O_RDWR: not asked
     f = Regular(100000);
     f.oflags = fl;
     EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_open_flags) << fl;
@@ -65,6 +65,42 @@ TEST(ReadmapEligible, EachReasonIsReported) {
   f = Regular(0);  // /proc-like files report 0 even on other filesystems
   p.min_file = 0;
   EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);
+}
+
+TEST(ReadmapEligible, ReadWriteOnlyWhenAsked) {
+  mmhint_rm_params_t p = Params();
+  mmhint_rm_facts_t f = Regular(100000);
+  f.oflags = O_RDWR;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_open_flags);
+  p.writable = 1;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), -1);
+  f.oflags = O_WRONLY;  // nothing to read
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_open_flags);
+  f.oflags = O_RDWR | O_APPEND;  // every write moves the offset to an end the shim cannot see
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_open_flags);
+}
+
+TEST(ReadmapEligible, AnEmptyFileConvertsOnlyReadWriteOnARealFilesystem) {
+  mmhint_rm_params_t p = Params();
+  p.writable = 1;
+  mmhint_rm_facts_t f = Regular(0);
+  f.fs_magic = 0xEF53;  // ext4
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);  // read-only: a pseudo-file may report 0
+  f.oflags = O_RDWR;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), -1);  // a database this program is about to fill
+  f.fs_magic = 0x27e0eb;  // cgroup v1: files report 0 whatever they hold
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);
+  f.fs_magic = 0xEF53;
+  p.min_file = 4096;
+  EXPECT_EQ(mmhint_rm_eligible(&p, &f), MMHINT_FB_too_small);
+}
+
+TEST(ReadmapWindowSize, AQuarterOfASmallCapNotBelowTwoMiB) {
+  EXPECT_EQ(mmhint_rm_window_shift_for((int64_t)8 << 30), MMHINT_RM_WINDOW_SHIFT);  // the default cap: 128 MiB
+  EXPECT_EQ(mmhint_rm_window_shift_for((int64_t)512 << 20), MMHINT_RM_WINDOW_SHIFT);
+  EXPECT_EQ(mmhint_rm_window_shift_for((int64_t)511 << 20), MMHINT_RM_WINDOW_SHIFT - 1);
+  EXPECT_EQ(mmhint_rm_window_shift_for((int64_t)8 << 20), 21);  // 2 MiB windows under an 8 MiB cap
+  EXPECT_EQ(mmhint_rm_window_shift_for(0), MMHINT_RM_MIN_WINDOW_SHIFT);
 }
 
 TEST(ReadmapSeek, MatchesTheKernelRules) {
