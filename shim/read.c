@@ -329,6 +329,12 @@ static ssize_t real_preadv(int fd, const struct iovec *iov, int cnt, int64_t pos
   return syscall(SYS_preadv2, fd, iov, cnt, (long)pos, (long)((uint64_t)pos >> 32), rwf);
 }
 
+static ssize_t rm_nested_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int rwf) {
+  ssize_t r = real_preadv(fd, iov, cnt, o->pos, rwf);
+  if (r > 0) o->pos += r;
+  return r;
+}
+
 /* Re-reads the file size; returns 0, or -1 when fstat failed. */
 static inline int rm_refresh(int fd, mmhint_rm_t *rm) {
   struct stat st;
@@ -616,14 +622,24 @@ static inline void rm_count_plain(mmhint_ofd_t *o) {
     return r_;                                                            \
   } while (0)
 
+/* The guard of the calls that read at the current position: nested calls on a converting description go to the shadow. */
+#define MMHINT_READ_GUARD(fd, iov, cnt, rwf, passthrough)                       \
+  if (!mmhint__enter()) {                                                        \
+    mmhint_ofd_t *n_ = mmhint__rm_nested(fd);                                            \
+    if (MMHINT_UNLIKELY(n_ != NULL)) return rm_nested_read(n_, fd, iov, cnt, rwf); \
+    return passthrough;                                                          \
+  }
+
 MMHINT_EXPORT ssize_t read(int fd, void *buf, size_t n) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(read, syscall(SYS_read, fd, buf, n), fd, buf, n);
+  MMHINT_READ_GUARD(fd, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_CALL_REAL(read, syscall(SYS_read, fd, buf, n), fd, buf, n));
   MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(read)(fd, buf, n));
 }
 
 MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
-  if (!mmhint__enter() || n > buflen) /* the real one reports the overflow */
+  if (n > buflen) /* the real one reports the overflow */
     return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
+  MMHINT_READ_GUARD(fd, MMHINT_ONE_IOV(buf, n), 1, 0,
+                    MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen));
   MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
 }
 
@@ -656,7 +672,7 @@ MMHINT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, si
 }
 
 MMHINT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(readv, syscall(SYS_readv, fd, iov, n), fd, iov, n);
+  MMHINT_READ_GUARD(fd, iov, n, 0, MMHINT_CALL_REAL(readv, syscall(SYS_readv, fd, iov, n), fd, iov, n));
   MMHINT_READ_BODY(fd, -1, MMHINT_OP_READ, iov, n, 0, MMHINT_REAL(readv)(fd, iov, n));
 }
 
@@ -679,15 +695,21 @@ MMHINT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off64_t o
 #define MMHINT_AT2(off) ((off) == -1 ? (int64_t)-1 : MMHINT_AT(off))
 
 MMHINT_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags) {
-  if (!mmhint__enter())
+  if (off != -1 && !mmhint__enter())
     return MMHINT_CALL_REAL(preadv2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
+  if (off == -1)
+    MMHINT_READ_GUARD(fd, iov, n, flags,
+                      MMHINT_CALL_REAL(preadv2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags));
   MMHINT_READ_BODY(fd, MMHINT_AT2(off), off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD, iov, n, flags,
                    MMHINT_REAL(preadv2)(fd, iov, n, off, flags));
 }
 
 MMHINT_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags) {
-  if (!mmhint__enter())
+  if (off != -1 && !mmhint__enter())
     return MMHINT_CALL_REAL(preadv64v2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
+  if (off == -1)
+    MMHINT_READ_GUARD(fd, iov, n, flags,
+                      MMHINT_CALL_REAL(preadv64v2, MMHINT_SYS_PREADV2(fd, iov, n, off, flags), fd, iov, n, off, flags));
   MMHINT_READ_BODY(fd, MMHINT_AT2(off), off == -1 ? MMHINT_OP_READ : MMHINT_OP_PREAD, iov, n, flags,
                    MMHINT_REAL(preadv64v2)(fd, iov, n, off, flags));
 }
@@ -753,6 +775,26 @@ static off64_t rm_lseek(int fd, mmhint_ofd_t *o, off64_t off, int whence, int *d
   return r;
 }
 
+/* lseek nested in a signal handler (see rm_nested): moved in the kernel, and the shadow follows. */
+static off64_t rm_nested_lseek(mmhint_ofd_t *o, int fd, off64_t off, int whence) {
+  if (whence == SEEK_CUR) { /* relative to where the program is, not to the lagging kernel offset */
+    off64_t t;
+    if (__builtin_add_overflow(o->pos, off, &t) || t < 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    off = t;
+    whence = SEEK_SET;
+  }
+  long r = mmhint_os_lseek(fd, off, whence);
+  if (r < 0) {
+    errno = (int)-r;
+    return -1;
+  }
+  o->pos = r;
+  return r;
+}
+
 #define MMHINT_LSEEK_BODY(name, fd, off, whence)                                  \
   do {                                                                            \
     if (mmhint__enter()) {                                                        \
@@ -762,6 +804,9 @@ static off64_t rm_lseek(int fd, mmhint_ofd_t *o, off64_t off, int whence, int *d
         off64_t r_ = rm_lseek(fd, o_, off, whence, &done_);                       \
         if (done_) return r_;                                                     \
       }                                                                           \
+    } else {                                                                      \
+      mmhint_ofd_t *n_ = mmhint__rm_nested(fd);                                           \
+      if (MMHINT_UNLIKELY(n_ != NULL)) return rm_nested_lseek(n_, fd, off, whence); \
     }                                                                             \
     return sought(fd, MMHINT_CALL_REAL(name, syscall(SYS_lseek, fd, off, whence), fd, off, whence)); \
   } while (0)

@@ -193,6 +193,23 @@ void mmhint__rm_sync_all(int how);
  * the description does not convert (the caller calls the real function).
  */
 #define MMHINT_RM_PLAIN_WRITE (-2)
+
+/*
+ * A call that moves the offset, made while this thread is already inside
+ * the shim: a signal handler that interrupted a wrapper.  The kernel's
+ * offset of a converting description lags the shadow, so such a call must
+ * still go to the shadow; it cannot take the description's lock (the
+ * interrupted code may hold it), so it is made with the real positional call
+ * at the shadow offset and moves the shadow, without recording.  Returns the
+ * description when the call must be served this way, else NULL.  (A handler
+ * that reads the very description whose read it interrupted races with it,
+ * as two threads would without the kernel's offset lock.)
+ */
+static inline mmhint_ofd_t *mmhint__rm_nested(int fd) {
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY || !mmhint__busy) return NULL;
+  mmhint_ofd_t *o = mmhint_ofd_get(fd);
+  return o && o->rm && __atomic_load_n(&o->rm->active, __ATOMIC_ACQUIRE) ? o : NULL;
+}
 ssize_t mmhint__rm_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int rwf);
 
 /* ---- Recording --------------------------------------------------------------- */

@@ -10,6 +10,21 @@
 #include "../policy/readmap.h"
 #include "shim.h"
 
+/* A write nested in a signal handler (see mmhint__rm_nested): at the shadow offset, which it moves. */
+static ssize_t nested_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt) {
+  ssize_t r = pwritev64(fd, iov, cnt, o->pos);
+  if (r > 0) o->pos += r;
+  return r;
+}
+
+/* The guard: before start-up and when re-entered, pass through, except nested writes on a converting description. */
+#define MMHINT_WRITE_GUARD(fd, iov, cnt, passthrough)                                  \
+  if (!mmhint__enter()) {                                                             \
+    mmhint_ofd_t *n_ = mmhint__rm_nested(fd);                                         \
+    if (MMHINT_UNLIKELY(n_ != NULL)) return nested_write(n_, fd, iov, cnt);           \
+    return passthrough;                                                               \
+  }
+
 /* The body of every wrapper: `iov`/`cnt`/`rwf` describe the call, `call` is the real one. */
 #define MMHINT_WRITE_BODY(fd, iov, cnt, rwf, call)                                  \
   do {                                                                              \
@@ -22,17 +37,19 @@
   } while (0)
 
 MMHINT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(write, syscall(SYS_write, fd, buf, n), fd, buf, n);
+  MMHINT_WRITE_GUARD(fd, (&(struct iovec){(void *)buf, n}), 1,
+                     MMHINT_CALL_REAL(write, syscall(SYS_write, fd, buf, n), fd, buf, n));
   MMHINT_WRITE_BODY(fd, (&(struct iovec){(void *)buf, n}), 1, 0, MMHINT_REAL(write)(fd, buf, n));
 }
 
 MMHINT_EXPORT ssize_t __write(int fd, const void *buf, size_t n) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(__write, syscall(SYS_write, fd, buf, n), fd, buf, n);
+  MMHINT_WRITE_GUARD(fd, (&(struct iovec){(void *)buf, n}), 1,
+                     MMHINT_CALL_REAL(__write, syscall(SYS_write, fd, buf, n), fd, buf, n));
   MMHINT_WRITE_BODY(fd, (&(struct iovec){(void *)buf, n}), 1, 0, MMHINT_REAL(__write)(fd, buf, n));
 }
 
 MMHINT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n) {
-  if (!mmhint__enter()) return MMHINT_CALL_REAL(writev, syscall(SYS_writev, fd, iov, n), fd, iov, n);
+  MMHINT_WRITE_GUARD(fd, iov, n, MMHINT_CALL_REAL(writev, syscall(SYS_writev, fd, iov, n), fd, iov, n));
   MMHINT_WRITE_BODY(fd, iov, n, 0, MMHINT_REAL(writev)(fd, iov, n));
 }
 
@@ -42,13 +59,17 @@ MMHINT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n) {
 
 /* An offset of -1 means the current position, which the call then moves; any other offset does not. */
 MMHINT_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags) {
-  if (!mmhint__enter() || off != -1)
+  if (off != -1)
     return MMHINT_CALL_REAL(pwritev2, MMHINT_SYS_PWRITEV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
+  MMHINT_WRITE_GUARD(fd, iov, n,
+                     MMHINT_CALL_REAL(pwritev2, MMHINT_SYS_PWRITEV2(fd, iov, n, off, flags), fd, iov, n, off, flags));
   MMHINT_WRITE_BODY(fd, iov, n, flags, MMHINT_REAL(pwritev2)(fd, iov, n, off, flags));
 }
 
 MMHINT_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags) {
-  if (!mmhint__enter() || off != -1)
+  if (off != -1)
     return MMHINT_CALL_REAL(pwritev64v2, MMHINT_SYS_PWRITEV2(fd, iov, n, off, flags), fd, iov, n, off, flags);
+  MMHINT_WRITE_GUARD(fd, iov, n,
+                     MMHINT_CALL_REAL(pwritev64v2, MMHINT_SYS_PWRITEV2(fd, iov, n, off, flags), fd, iov, n, off, flags));
   MMHINT_WRITE_BODY(fd, iov, n, flags, MMHINT_REAL(pwritev64v2)(fd, iov, n, off, flags));
 }

@@ -15,10 +15,13 @@
 #     at random, through windows in turn: same bytes, every read converted.
 #  7. sqlite3 on a read-write database (read_mmap_writable): the same output
 #     and the same database as a plain run, and its reads converted.
+#  8. A SIGALRM handler that reads and seeks one converted file while the
+#     program reads another (its calls often arrive nested inside the shim):
+#     every byte and every offset right, with statistics off and on.
 source "$(dirname "$0")/lib.sh"
 mh_init readmap_semantics
 P=$MMHINT_BUILD_DIR/tests/programs
-for p in rm_reader rm_headcat rm_trunc rm_sigbus; do
+for p in rm_reader rm_headcat rm_trunc rm_sigbus rm_signal; do
   [ -x "$P/$p" ] || { mh_fail "missing $P/$p"; mh_done; }
 done
 
@@ -156,4 +159,11 @@ SELECT count(*), sum(length(v)) FROM t; SELECT v FROM t WHERE id IN (3, 14, 1592
 else
   mh_note "sqlite3 missing: case 7 skipped"
 fi
+
+# ---- 8. reads and seeks from a signal handler ------------------------------------------------
+mkdir -p "$W/sig" "$W/st8"
+for stats in "" "$W/st8/"; do
+  out=$(MMHINT_STATS="$stats" shim "$P/rm_signal" "$W/sig" 2 2>&1)
+  case $out in *$'\n'ok*) ;; *) mh_fail "signal handler reads (stats '${stats:-off}'): $out" ;; esac
+done
 mh_done
