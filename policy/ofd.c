@@ -130,6 +130,12 @@ void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ct
   }
 }
 
+void mmhint_ofd_foreach_locked(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx) {
+  lock();
+  mmhint_ofd_foreach(fn, ctx);
+  unlock();
+}
+
 void mmhint_ofd_fork(int phase) {
   if (phase == MMHINT_FORK_PREPARE) lock();
   else unlock();

@@ -77,6 +77,13 @@ void mmhint_ofd_detach_range(unsigned lo, unsigned hi);
 /* Calls fn for every tracked descriptor. */
 void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx);
 
+/*
+ * The same with the table lock held, so that another thread cannot close a
+ * descriptor (and recycle its description and read->mmap state for one it
+ * opens) while fn works on it.  fn must not attach or detach.
+ */
+void mmhint_ofd_foreach_locked(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx);
+
 /* The fork protocol (policy/fork.h) of the table's lock and the per-description locks. */
 void mmhint_ofd_fork(int phase);
 

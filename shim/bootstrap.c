@@ -239,7 +239,14 @@ static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *ab
   return o;
 }
 
+uint64_t mmhint__spawn_gen;
+int mmhint__spawning;
+
 void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int stdio) {
+  mmhint__track_open_at(fd, dirfd, path, oflags, stdio, __atomic_load_n(&mmhint__spawn_gen, __ATOMIC_SEQ_CST));
+}
+
+void mmhint__track_open_at(int fd, int dirfd, const char *path, int oflags, int stdio, uint64_t gen) {
   int saved_errno = errno;
   mmhint__busy = 1;
   char buf[PATH_MAX + 64];
@@ -266,6 +273,15 @@ void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int std
       }
     }
     mmhint_ofd_attach(fd, o);
+    /*
+     * After the attach, so that a fork or spawn either finds the description
+     * in the table (and stops it) or is seen here: one that began since the
+     * open may have given the child this descriptor.  Just opened, the kernel
+     * offset is the shadow's (0): stopping needs no sync.
+     */
+    if (o->rm && o->rm->active &&
+        (__atomic_load_n(&mmhint__spawning, __ATOMIC_SEQ_CST) || __atomic_load_n(&mmhint__spawn_gen, __ATOMIC_SEQ_CST) != gen))
+      mmhint__rm_stop(fd, o, MMHINT_FB_shared);
   } else {
     mmhint_ofd_detach(fd);
   }
@@ -300,7 +316,7 @@ static void mark_shared(int fd, mmhint_ofd_t *o, void *ctx) {
   o->flags |= MMHINT_OFD_SHARED;
 }
 
-void mmhint__mark_all_shared(void) { mmhint_ofd_foreach(mark_shared, NULL); }
+void mmhint__mark_all_shared(void) { mmhint_ofd_foreach_locked(mark_shared, NULL); }
 
 /* ---- Statistics ------------------------------------------------------------------- */
 

@@ -20,75 +20,83 @@
     va_end(ap);                                 \
   }
 
-/* Records a successful open and returns its result unchanged. */
-static inline int opened(int fd, int dirfd, const char *path, int flags) {
+/* Records a successful open and returns its result unchanged; `gen` is mmhint__spawn_gen before the open. */
+static inline int opened(int fd, int dirfd, const char *path, int flags, uint64_t gen) {
   if (fd >= 0 && (flags & O_TRUNC)) mmhint_rm_bump_epoch(); /* read->mmap: sizes may have shrunk */
-  if (fd >= 0) mmhint__track_open(fd, dirfd, path, flags, 0);
+  if (fd >= 0) mmhint__track_open_at(fd, dirfd, path, flags, 0, gen);
   return fd;
 }
+
+/* Makes the real open call `call` and records it, noting the fork generation first (see mmhint__spawn_gen). */
+#define MMHINT_OPENED(call, dirfd, path, flags)                            \
+  ({                                                                       \
+    uint64_t gen_ = __atomic_load_n(&mmhint__spawn_gen, __ATOMIC_SEQ_CST); \
+    int fd_ = call;                                                        \
+    opened(fd_, dirfd, path, flags, gen_);                                 \
+  })
 
 #define MMHINT_SYS_OPENAT(dirfd, path, flags, mode) ((int)syscall(SYS_openat, dirfd, path, flags, mode))
 
 MMHINT_EXPORT int open(const char *path, int flags, ...) {
   MMHINT_OPEN_MODE(flags, flags);
   if (!mmhint__enter()) return MMHINT_CALL_REAL(open, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, mode), path, flags, mode);
-  return opened(MMHINT_REAL(open)(path, flags, mode), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(open)(path, flags, mode), AT_FDCWD, path, flags);
 }
 
 MMHINT_EXPORT int open64(const char *path, int flags, ...) {
   MMHINT_OPEN_MODE(flags, flags);
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(open64, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, mode), path, flags, mode);
-  return opened(MMHINT_REAL(open64)(path, flags, mode), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(open64)(path, flags, mode), AT_FDCWD, path, flags);
 }
 
 MMHINT_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MMHINT_OPEN_MODE(flags, flags);
   if (!mmhint__enter()) return MMHINT_CALL_REAL(openat, MMHINT_SYS_OPENAT(dirfd, path, flags, mode), dirfd, path, flags, mode);
-  return opened(MMHINT_REAL(openat)(dirfd, path, flags, mode), dirfd, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(openat)(dirfd, path, flags, mode), dirfd, path, flags);
 }
 
 MMHINT_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MMHINT_OPEN_MODE(flags, flags);
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(openat64, MMHINT_SYS_OPENAT(dirfd, path, flags | O_LARGEFILE, mode), dirfd, path, flags, mode);
-  return opened(MMHINT_REAL(openat64)(dirfd, path, flags, mode), dirfd, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(openat64)(dirfd, path, flags, mode), dirfd, path, flags);
 }
 
 /* The fortify entry points: the compiler emits them for open() calls whose flags it could not see. */
 MMHINT_EXPORT int __open_2(const char *path, int flags) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(__open_2, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, 0), path, flags);
-  return opened(MMHINT_REAL(__open_2)(path, flags), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(__open_2)(path, flags), AT_FDCWD, path, flags);
 }
 
 MMHINT_EXPORT int __open64_2(const char *path, int flags) {
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(__open64_2, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, 0), path, flags);
-  return opened(MMHINT_REAL(__open64_2)(path, flags), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(__open64_2)(path, flags), AT_FDCWD, path, flags);
 }
 
 MMHINT_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(__openat_2, MMHINT_SYS_OPENAT(dirfd, path, flags, 0), dirfd, path, flags);
-  return opened(MMHINT_REAL(__openat_2)(dirfd, path, flags), dirfd, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(__openat_2)(dirfd, path, flags), dirfd, path, flags);
 }
 
 MMHINT_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(__openat64_2, MMHINT_SYS_OPENAT(dirfd, path, flags | O_LARGEFILE, 0), dirfd, path, flags);
-  return opened(MMHINT_REAL(__openat64_2)(dirfd, path, flags), dirfd, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(__openat64_2)(dirfd, path, flags), dirfd, path, flags);
 }
 
 MMHINT_EXPORT int creat(const char *path, mode_t mode) {
   int flags = O_CREAT | O_WRONLY | O_TRUNC;
   if (!mmhint__enter()) return MMHINT_CALL_REAL(creat, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags, mode), path, mode);
-  return opened(MMHINT_REAL(creat)(path, mode), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(creat)(path, mode), AT_FDCWD, path, flags);
 }
 
 MMHINT_EXPORT int creat64(const char *path, mode_t mode) {
   int flags = O_CREAT | O_WRONLY | O_TRUNC;
   if (!mmhint__enter())
     return MMHINT_CALL_REAL(creat64, MMHINT_SYS_OPENAT(AT_FDCWD, path, flags | O_LARGEFILE, mode), path, mode);
-  return opened(MMHINT_REAL(creat64)(path, mode), AT_FDCWD, path, flags);
+  return MMHINT_OPENED(MMHINT_REAL(creat64)(path, mode), AT_FDCWD, path, flags);
 }
 
 /* ---- Closing ---------------------------------------------------------------- */

@@ -27,6 +27,13 @@ void mmhint__after_fork_child(void);
  * other thread is half-way through an update when the address space is
  * copied, and released (parent) or reset (child) after.
  */
+/* Marks a fork or spawn under way (see mmhint__spawn_gen in shim/shim.h). */
+static inline void spawn_begin(void) {
+  __atomic_fetch_add(&mmhint__spawning, 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_add(&mmhint__spawn_gen, 1, __ATOMIC_SEQ_CST);
+}
+static inline void spawn_end(void) { __atomic_fetch_sub(&mmhint__spawning, 1, __ATOMIC_SEQ_CST); }
+
 static void fork_locks(int phase) {
   mmhint_ofd_fork(phase);
   mmhint_rm_fork(phase);
@@ -39,6 +46,7 @@ static __thread int fork_locked __attribute__((tls_model("initial-exec")));
 
 static inline void before_fork(void) {
   if (mmhint__state == MMHINT_STATE_READY && !mmhint__busy) {
+    spawn_begin();
     mmhint__rm_sync_all(MMHINT_RM_SYNC_STOP);
     mmhint__mark_all_shared();
     fork_locks(MMHINT_FORK_PREPARE);
@@ -49,7 +57,11 @@ static inline void before_fork(void) {
 static inline pid_t after_fork(pid_t r) {
   if (mmhint__state != MMHINT_STATE_READY) return r;
   int saved_errno = errno;
-  if (fork_locked) fork_locks(r == 0 ? MMHINT_FORK_CHILD : MMHINT_FORK_PARENT);
+  if (fork_locked) {
+    fork_locks(r == 0 ? MMHINT_FORK_CHILD : MMHINT_FORK_PARENT);
+    if (r == 0) mmhint__spawning = 0; /* the child has this one thread */
+    else spawn_end();
+  }
   fork_locked = 0;
   if (r == 0) mmhint__after_fork_child();
   errno = saved_errno;
@@ -169,24 +181,40 @@ MMHINT_EXPORT int execle(const char *path, const char *arg, ...) {
  */
 MMHINT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                               const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  spawn_begin();
   before_new_image();
-  return MMHINT_CALL_REAL(posix_spawn, ENOSYS, pid, path, fa, attr, argv, envp);
+  int r = MMHINT_CALL_REAL(posix_spawn, ENOSYS, pid, path, fa, attr, argv, envp);
+  spawn_end();
+  return r;
 }
 
 MMHINT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                                const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  spawn_begin();
   before_new_image();
-  return MMHINT_CALL_REAL(posix_spawnp, ENOSYS, pid, file, fa, attr, argv, envp);
+  int r = MMHINT_CALL_REAL(posix_spawnp, ENOSYS, pid, file, fa, attr, argv, envp);
+  spawn_end();
+  return r;
 }
 
 MMHINT_EXPORT int system(const char *command) {
+  spawn_begin();
   before_new_image();
-  return MMHINT_CALL_REAL(system, (int)mmhint__enosys(), command);
+  int r = MMHINT_CALL_REAL(system, (int)mmhint__enosys(), command);
+  int saved_errno = errno;
+  spawn_end();
+  errno = saved_errno;
+  return r;
 }
 
 MMHINT_EXPORT FILE *popen(const char *command, const char *mode) {
+  spawn_begin();
   before_new_image();
-  return MMHINT_CALL_REAL(popen, (errno = ENOSYS, (FILE *)NULL), command, mode);
+  FILE *r = MMHINT_CALL_REAL(popen, (errno = ENOSYS, (FILE *)NULL), command, mode);
+  int saved_errno = errno;
+  spawn_end();
+  errno = saved_errno;
+  return r;
 }
 
 /* ---- Exits that skip destructors ------------------------------------------------------ */

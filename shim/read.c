@@ -276,7 +276,12 @@ static void sync_one(int fd, mmhint_ofd_t *o, void *ctx) {
 void mmhint__rm_sync_all(int how) {
   if (mmhint__state != MMHINT_STATE_READY) return;
   int saved_errno = errno;
-  mmhint_ofd_foreach(sync_one, &how);
+  /*
+   * Under the table lock: a description closed by another thread meanwhile
+   * could be recycled for one it opens, and this would then stop that one
+   * without putting its kernel offset in step (its reads would go on from 0).
+   */
+  mmhint_ofd_foreach_locked(sync_one, &how);
   errno = saved_errno;
 }
 

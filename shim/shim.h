@@ -164,6 +164,19 @@ void mmhint__warn(const char *a, const char *b, const char *c);
  */
 void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int stdio);
 
+/*
+ * Bumped (and mmhint__spawning raised) by every fork and spawn before it
+ * stops the descriptions a child would share.  A description opened by
+ * another thread meanwhile may be in the child without having been stopped,
+ * so an open notes the generation before its real call and does not convert
+ * when it changed or a fork or spawn is under way (shim/process.c).
+ */
+extern uint64_t mmhint__spawn_gen;
+extern int mmhint__spawning;
+
+/* mmhint__track_open for an open that noted mmhint__spawn_gen = gen before its real call. */
+void mmhint__track_open_at(int fd, int dirfd, const char *path, int oflags, int stdio, uint64_t gen);
+
 /* Adopts a descriptor this process did not open through a wrapper; NULL when it cannot be tracked. */
 mmhint_ofd_t *mmhint__adopt(int fd);
 

@@ -9,7 +9,8 @@
  *       pread(); every 4 KiB chunk must arrive exactly once over all of them
  *       (the offset of a shared description is atomic).  The other threads
  *       open their own descriptors and read the whole file with varying
- *       sizes, or allocate (malloc/calloc/realloc/free up to 1 MiB).  The main
+ *       sizes (every other time only its first few chunks, then close), or
+ *       allocate (malloc/calloc/realloc/free up to 1 MiB).  The main
  *       thread forks FORKS times meanwhile; each child allocates, opens FILE,
  *       reads and checks 64 KiB and _exits 0.  Prints "ok ..." and exits 0
  *       when every byte checked and every child exited 0.
@@ -120,19 +121,25 @@ static void *own_reader(void *arg) {
   unsigned seed = (unsigned)(uintptr_t)arg;
   static const size_t sizes[] = {1, 100, 4096, 5000, 32768, 65536, 200000};
   char *buf = malloc(200000);
-  while (!stop) {
+  for (long pass = 0; !stop; pass++) {
     int fd = open(file, O_RDONLY);
     if (fd < 0) die("open");
+    /*
+     * Every other pass reads only the first few chunks and closes: many more
+     * opens and closes (descriptions recycled) while the main thread forks.
+     */
+    int64_t limit = pass % 2 ? INT64_MAX : (int64_t)CHUNK * (1 + rand_r(&seed) % 16);
     int64_t off = 0;
-    ssize_t r;
-    while ((r = read(fd, buf, sizes[rand_r(&seed) % 7])) > 0) {
+    ssize_t r = 1;
+    while (off < limit && (r = read(fd, buf, sizes[rand_r(&seed) % 7])) > 0) {
       long w = check(buf, off, (size_t)r);
       __atomic_fetch_add(&bad, w, __ATOMIC_RELAXED);
       __atomic_fetch_add(&bad_own, w, __ATOMIC_RELAXED);
       off += r;
       if (stop) break;
     }
-    if (r < 0 || (!stop && off != fsize)) __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
+    if (r < 0 || (!stop && (limit == INT64_MAX ? off != fsize : off < limit)))
+      __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
     close(fd);
   }
   free(buf);
