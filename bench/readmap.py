@@ -11,8 +11,13 @@ ratios shows the noise.  Cold cases also print read_bytes from /proc/PID/io
   bench/readmap.py [--build DIR] [--runs N] [--size BYTES] [--dir DIR] [--only SUBSTR]
   bench/readmap.py --sweep          read sizes 4 KiB..1 MiB, plain vs read_mmap=on
 
-Needs root for the cold cases (echo 3 > /proc/sys/vm/drop_caches); without it
-they are skipped.  The sqlite3 database (~410 MB) is built once in --dir.
+How a file came into the page cache decides how fast a fresh mapping of it is:
+a sequential reader leaves large folios (one fault maps many pages), 4 KiB
+random reads leave one page per folio (~150 ns more per page on a first pass).
+With root, the warm cases start from a defined layout (drop_caches, then one
+sequential read), and the 4 KiB one-pass case also runs on the small-folio
+layout.  Needs root for the cold cases and the layouts; without it they are
+skipped.  The sqlite3 database (~410 MB) is built once in --dir.
 """
 import argparse, atexit, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -76,7 +81,25 @@ def run(cmd, env, before=None):
     return dt, out.decode()
 
 
-def case(name, variants, anchor=0, before=None, io=False):
+def layout(kind):
+    """Puts the whole file in the page cache in a known layout: 'large' as a sequential
+    reader leaves it (readahead builds large folios, which a mapping maps many pages per
+    fault), 'small' one 4 KiB page per folio (as 4 KiB random reads leave it)."""
+    if not root:
+        return False
+    drop()
+    if kind == "large":
+        warm()
+        return True
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    for off in range(0, os.fstat(fd).st_size, 4096):
+        os.pread(fd, 4096, off)
+    os.close(fd)
+    return True
+
+
+def case(name, variants, anchor=0, before=None, io=False, same=lambda o: o.split("read_bytes=")[0]):
     """variants: [(label, cmd, env)]; anchor: index of the variant the others are compared with."""
     if args.only and args.only not in name:
         return
@@ -89,7 +112,7 @@ def case(name, variants, anchor=0, before=None, io=False):
             outs[i].append(o)
     print(name)
     med = [statistics.median(t) for t in times]
-    strip = lambda o: o.split("read_bytes=")[0]
+    strip = same
     ref = strip(outs[anchor][0])
     for i, (label, cmd, env) in enumerate(variants):
         line = "  %-34s %8.3f s" % (label, med[i])
@@ -133,7 +156,8 @@ print("file %s, %d MiB; medians of %d interleaved rounds" % (path, args.size >> 
 warm()
 
 if args.sweep:
-    for bs in (4096, 8192, 16384, 32768, 65536, 131072, 1 << 20):
+    layout("large")
+    for bs in (4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1 << 20):
         for passes in (1, 3):
             cmd = [reader, "read", path, str(bs), str(passes)]
             case("read %d KiB x %d pass(es), cached" % (bs >> 10, passes),
@@ -141,7 +165,11 @@ if args.sweep:
     sys.exit(0)
 
 r4k1 = [reader, "read", path, "4096", "1"]
-case("read() 4 KiB loop, one pass over a cached 1 GiB file",
+if layout("small"):
+    case("read() 4 KiB loop, one pass over a cached 1 GiB file, cached in 4 KiB pieces (small folios)",
+         [("plain", r4k1, plain), ("read_mmap=auto", r4k1, shim("auto"))], before=warm)
+    layout("large")
+case("read() 4 KiB loop, one pass over a cached 1 GiB file%s" % (", cached by a sequential reader" if root else ""),
      [("plain", r4k1, plain), ("read_mmap=auto", r4k1, shim("auto")),
       ("read_mmap=auto, statistics on", r4k1, shim("auto", stats=stats_dir + "/"))], before=warm)
 r4k3 = [reader, "read", path, "4096", "3"]
@@ -156,6 +184,7 @@ if root:
     pr = [reader, "prand", path, "4096", "20000", "5"]
     case("20,000 random 4 KiB preads, cold cache",
          [("plain", pr, plain), ("read_mmap=auto", pr, shim("auto"))], before=drop, io=True)
+    layout("large")
 else:
     print("cold cases skipped (need root for drop_caches)")
 
@@ -167,6 +196,7 @@ if subprocess.run(["sh", "-c", "command -v sqlite3"], stdout=subprocess.DEVNULL)
     case("sqlite3 -readonly, %d random primary-key lookups, %d MB database (cached)"
          % (args.lookups, os.path.getsize(db) // 1000000),
          [("PRAGMA mmap_size (anchor)", anchor, plain), ("plain", base + [sql], plain),
-          ("read_mmap=on", base + [sql], shim("on"))], before=lambda: warm(db))
+          ("read_mmap=on", base + [sql], shim("on"))], before=lambda: warm(db),
+         same=lambda o: o.strip().splitlines()[-1])  # the anchor also prints the mmap_size it set
 else:
     print("sqlite3 missing: its case skipped")

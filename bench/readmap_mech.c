@@ -105,11 +105,16 @@ static void m_warm_pop(void) { copy_out(warm, 1, 0, 0); }
 static void m_warm_tsc(void) { copy_out(warm, 0, 0, 1); }
 static void m_warm_pf(void) { copy_out(warm, 0, 1, 0); }
 
+/* One load per 64-byte line (the memory system moves whole lines), four independent sums. */
 static void m_loads(void) {
-  typedef long long v8 __attribute__((vector_size(64)));
-  v8 acc = {0};
-  for (size_t i = 0; i < size; i += 64) acc += *(const v8 *)(anon + i);
-  for (int k = 0; k < 8; k++) sink += (uint64_t)acc[k];
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  for (size_t i = 0; i + 256 <= size; i += 256) {
+    a += *(const uint64_t *)(anon + i);
+    b += *(const uint64_t *)(anon + i + 64);
+    c += *(const uint64_t *)(anon + i + 128);
+    d += *(const uint64_t *)(anon + i + 192);
+  }
+  sink += a + b + c + d;
 }
 
 static int cmp(const void *a, const void *b) {

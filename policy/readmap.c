@@ -378,6 +378,22 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
   return lo + w->len - pos;
 }
 
+int mmhint_rm_recache(mmhint_rm_t *rm, int64_t pos, int64_t end) {
+  mmhint_rm_file_t *f = rm->rf;
+  if (!f || pos < 0 || pos >= MMHINT_RM_MAX_OFFSET) return 0;
+  const int shift = mmhint_rm_window_shift;
+  uint32_t k = (uint32_t)(pos >> shift);
+  if (k >= f->nwin || !f->win[k].base) return 0;
+  int64_t lo = (int64_t)k << shift;
+  if (end > lo + f->win[k].len) return 0;
+  f->last_use = ++use_clock;
+  rm->win_gen = f->gen;
+  rm->win_lo = lo;
+  rm->win_hi = lo + f->win[k].len;
+  rm->win_base = f->win[k].base;
+  return 1;
+}
+
 void mmhint__rm_advise_slow(mmhint_rm_t *rm, int want) {
   rm->seq = (uint8_t)want;
   /*

@@ -156,6 +156,14 @@ static inline void mmhint_rm_stop(mmhint_rm_t *rm, int reason) {
  */
 int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, const char **base, int *reason);
 
+/*
+ * Points the state's window cache at the already mapped window that holds
+ * [pos, end), if there is one; returns 1 then, else 0 (mmhint_rm_map maps).
+ * Only while the process has one thread: it reads the window table unlocked.
+ * A reader at random across several windows stays on the fast path.
+ */
+int mmhint_rm_recache(mmhint_rm_t *rm, int64_t pos, int64_t end);
+
 /* The slow half of mmhint_rm_advise: switches the window's advice. */
 void mmhint__rm_advise_slow(mmhint_rm_t *rm, int want);
 
@@ -183,6 +191,15 @@ static inline void mmhint_rm_advise(mmhint_rm_t *rm, int64_t pos, int64_t end) {
  * (measured: 4 KiB copies out of a 1 GiB mapping ~15% faster, docs/READMAP.md).
  * A prefetch never faults, so a stale window or a truncated file is harmless.
  */
+static inline void mmhint__rm_prefetch_line(const char *a) {
+#if defined(__x86_64__) || defined(__i386__)
+  /* An asm statement: GCC deletes a loop of __builtin_prefetch calls as having no effect. */
+  __asm__ __volatile__("prefetcht0 %0" : : "m"(*a));
+#else
+  __builtin_prefetch(a, 0, 3);
+#endif
+}
+
 static inline void mmhint_rm_prefetch(const mmhint_rm_t *rm, int64_t end, size_t n) {
   if (!rm->seq) return;
   int64_t s = end + MMHINT_RM_PREFETCH_GAP;
@@ -190,8 +207,8 @@ static inline void mmhint_rm_prefetch(const mmhint_rm_t *rm, int64_t end, size_t
   if (e > rm->win_hi) e = rm->win_hi;
   for (int64_t q = s & ~(int64_t)4095; q < e; q += 4096) {
     const char *a = rm->win_base + (q - rm->win_lo);
-    __builtin_prefetch(a, 0, 3);
-    __builtin_prefetch(a + 64, 0, 3);
+    mmhint__rm_prefetch_line(a);
+    mmhint__rm_prefetch_line(a + 64);
   }
 }
 

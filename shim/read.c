@@ -560,9 +560,10 @@ static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int
   mmhint_rm_t *rm = o->rm;
   int64_t pos = at >= 0 ? at : o->pos;
   if (MMHINT_LIKELY(__libc_single_threaded && at >= -1 && !rm->strict && n - 1 < (size_t)rm->fast_max &&
-                    (int64_t)n <= rm->size - pos && rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) &&
-                    pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos &&
-                    rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE))) {
+                    (int64_t)n <= rm->size - pos && rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE)) &&
+      (MMHINT_LIKELY(pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos &&
+                     rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE)) ||
+       mmhint_rm_recache(rm, pos, pos + (int64_t)n))) {
     const int rec = mmhint__stats_on || o->hints.active;
     const int timed = rec && rm->untimed == 0;
     uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
