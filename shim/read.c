@@ -556,10 +556,13 @@ static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt
  * inside the cached window and below the known size.  Anything else, and a
  * copy that faulted, goes to rm_read.
  */
+static ssize_t rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t at, int op);
+
 static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t at, int op) {
   mmhint_rm_t *rm = o->rm;
+  if (MMHINT_UNLIKELY(!__libc_single_threaded)) return rm_read1_mt(o, fd, buf, n, at, op);
   int64_t pos = at >= 0 ? at : o->pos;
-  if (MMHINT_LIKELY(__libc_single_threaded && at >= -1 && !rm->strict && n - 1 < (size_t)rm->fast_max &&
+  if (MMHINT_LIKELY(at >= -1 && !rm->strict && n - 1 < (size_t)rm->fast_max &&
                     (int64_t)n <= rm->size - pos && rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE)) &&
       (MMHINT_LIKELY(pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos &&
                      rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE)) ||
@@ -583,6 +586,49 @@ static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int
       return (ssize_t)n;
     }
   }
+  return rm_read(o, fd, MMHINT_ONE_IOV(buf, n), 1, at, 0, op);
+}
+
+/*
+ * rm_read1 when the process has several threads: the same, under the
+ * description's lock (concurrent read()s on one description get distinct
+ * ranges) and announced in the file's `readers` (the window cannot go away
+ * during the copy, see policy/readmap.c).  A window miss goes to rm_read,
+ * which maps under the global lock.
+ */
+static ssize_t rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t at, int op) {
+  mmhint_rm_t *rm = o->rm;
+  if (at < -1 || rm->strict || n - 1 >= (size_t)rm->fast_max) return rm_read(o, fd, MMHINT_ONE_IOV(buf, n), 1, at, 0, op);
+  mmhint__busy = 1;
+  rm_lock(rm);
+  int64_t pos = at >= 0 ? at : o->pos;
+  if (rm->active && (int64_t)n <= rm->size - pos && rm->epoch == __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) &&
+      pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos) {
+    mmhint_rm_reader_enter(rm);
+    if (rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_SEQ_CST)) {
+      const int rec = mmhint__stats_on || o->hints.active;
+      const int timed = rec && rm->untimed == 0;
+      uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
+      size_t left = guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
+      mmhint_rm_reader_leave(rm);
+      rm->reads++;
+      if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) ||
+                                       rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
+        if (at < 0) o->pos = pos + (int64_t)n;
+        mmhint_rm_advise(rm, pos, pos + (int64_t)n);
+        mmhint_rm_prefetch(rm, pos + (int64_t)n, n);
+        if (rec) rm_times(rm, o->file, timed, &t0, &t1, &dur);
+        rm_unlock(rm);
+        mmhint__busy = 0;
+        if (rec) rm_record_converted(o, fd, (ssize_t)n, pos, dur, t0, t1, op);
+        return (ssize_t)n;
+      }
+    } else {
+      mmhint_rm_reader_leave(rm);
+    }
+  }
+  rm_unlock(rm);
+  mmhint__busy = 0;
   return rm_read(o, fd, MMHINT_ONE_IOV(buf, n), 1, at, 0, op);
 }
 

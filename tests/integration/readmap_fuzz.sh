@@ -5,9 +5,9 @@
 # once under it with read_mmap=on (every eligible read converted, files of
 # any size, read-write descriptions too), and compares the transcripts byte for byte: return values,
 # errno, offsets (the shim's answer and, after fork/spawn/fdopen/sendfile,
-# the kernel's own), data checksums.  Odd seeds run with statistics on (the
-# general path, which records), even seeds with them off (the fast path of
-# read/pread, which records nothing).  The files live on the real disk (ext4
+# the kernel's own), data checksums.  Odd seeds run with statistics on,
+# even seeds with them off; seeds 2 and 3 modulo 4 run with an idle second
+# thread in the program (the multi-threaded paths, with locks).  The files live on the real disk (ext4
 # here), not tmpfs, whose truncation behaviour differs.
 #
 #   RM_FUZZ_SEEDS   how many seeds (default 300)
@@ -38,6 +38,7 @@ converted=0
 with_stats=0
 for ((seed = FIRST; seed < FIRST + SEEDS; seed++)); do
   mkdir -p "$WORK/a" "$WORK/b" "$WORK/s"
+  export RM_FUZZ_THREAD=$(((seed / 2) % 2))
   (cd "$WORK/a" && "$FUZZ" "$seed" "$WORK/a" "$OPS" >"$WORK/plain.txt" 2>&1)
   stats=
   [ $((seed % 2)) -eq 1 ] && stats=$WORK/s/

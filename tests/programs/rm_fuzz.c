@@ -12,7 +12,9 @@
  * any file is opened, so that its fork stops nothing), reads into buffers
  * that are wholly or partly not the program's (EFAULT or a short read),
  * descriptions opened read-write with write, writev, pwrite and pwritev2
- * through them, close.  It prints a transcript of every return value,
+ * through them, close.  With RM_FUZZ_THREAD=1 in the environment an idle
+ * thread runs from the start, so that the shim takes its multi-threaded
+ * paths (locks, announced copies).  It prints a transcript of every return value,
  * errno, offset (lseek(fd, 0, SEEK_CUR), which the shim answers) and a
  * checksum of the data; after the operations that must put the kernel
  * offset in step (fork, spawn, fdopen, sendfile), also the kernel's own view
@@ -24,6 +26,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -433,6 +436,11 @@ static void change_op(void) {
   }
 }
 
+static void *idle_thread(void *arg) {
+  for (;;) pause();
+  return arg;
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--child-read") == 0) return child_read(atoi(argv[2]), strtoul(argv[3], 0, 10));
   if (argc < 3) {
@@ -443,6 +451,10 @@ int main(int argc, char **argv) {
   rng = strtoull(argv[1], 0, 10) * 0x9e3779b97f4a7c15ull + 1;
   int ops = argc > 3 ? atoi(argv[3]) : 200;
   out = stdout;
+  if (getenv("RM_FUZZ_THREAD") && atoi(getenv("RM_FUZZ_THREAD"))) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0) return 2;
+  }
   buf = malloc(1 << 20);
   edge = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (edge == MAP_FAILED || mprotect(edge + 4096, 4096, PROT_NONE) != 0) return 2;
