@@ -1,6 +1,6 @@
 #!/bin/bash
 # Hardening, faults (DESIGN invariants 2 and 4) under the most aggressive
-# policies (AGGR: read_mmap=on for every file, advice=auto, drop_behind, THP
+# policies (AGGR: read_mmap=on for every file, read-write too, advice=auto, drop_behind, THP
 # for allocations from 64K):
 #   1. files that shrink and grow while read, on ext4: a deterministic
 #      transcript (another process truncates/grows between reads) equal to the
@@ -27,7 +27,7 @@ mh_need_cmd prlimit truncate mawk
 P=${MMHINT_BUILD_DIR:-$(dirname "$MH_LIB")}/tests/programs/hard_faults
 [ -x "$P" ] || { mh_fail "missing $P (build the project first)"; mh_done; }
 SECS=${HARD_FAULTS_SECONDS:-4}
-AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
+AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_READ_MMAP_WRITABLE=1 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
   MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K)
 D=$MH_TMP
 BASE=

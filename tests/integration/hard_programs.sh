@@ -23,7 +23,7 @@ mh_init hard_programs
 mh_need_cmd cat head tail wc sort md5sum sha256sum cp od split grep sed mawk gzip xz zstd tar sqlite3 perl git
 BIG_MB=${HARD_BIG_MB:-50}
 FULL=${HARD_FULL:-0}
-AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
+AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_READ_MMAP_WRITABLE=1 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
   MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K ${HARD_ENV:-})
 export LC_ALL=C TZ=UTC
 # git: no user configuration, fixed identities and dates.

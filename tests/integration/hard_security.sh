@@ -21,7 +21,7 @@ mh_init hard_security
 mh_need_cmd gcc setpriv
 D=$MH_TMP
 chmod 755 "$D"
-AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
+AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_READ_MMAP_WRITABLE=1 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
   MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K)
 
 # ---- 1. AT_SECURE ----------------------------------------------------------------------

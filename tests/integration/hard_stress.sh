@@ -1,6 +1,6 @@
 #!/bin/bash
 # Hardening, stress (PITFALLS 8, 11, 17 under the most aggressive policies):
-# tests/programs/hard_stress run under AGGR (read_mmap=on for every file,
+# tests/programs/hard_stress run under AGGR (read_mmap=on for every file, read-write too,
 # advice=auto, drop_behind, THP for allocations from 64K) with statistics on:
 #   threads   : threads reading one shared descriptor (every 4 KiB chunk must
 #               arrive exactly once: the shared offset stays atomic under
@@ -28,7 +28,7 @@ FORKS=${HARD_STRESS_FORKS:-300}
 ALARM_S=${HARD_STRESS_ALARM_S:-10}
 NFILES=${HARD_STRESS_FILES:-10000}
 MIB=${HARD_STRESS_MIB:-16}
-AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
+AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_READ_MMAP_WRITABLE=1 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
   MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K)
 
 # Files on the real disk (ext4), not tmpfs.

@@ -2,7 +2,7 @@
 # Hardening, a test suite we did not write: CPython's own regression tests
 # (Debian package libpython3.11-testsuite, /usr/lib/python3.11/test), run
 # with `python3 -m test -j2 --junit-xml` once without the shim and once under
-# the most aggressive policies (AGGR: read_mmap=on for every file,
+# the most aggressive policies (AGGR: read_mmap=on for every file, read-write too,
 # advice=auto, drop_behind, THP for allocations from 64K, statistics on).
 # Every test case (per unittest method, from the JUnit XML) that passes
 # without the shim must pass under it; the case counts must match; every
@@ -21,7 +21,7 @@ PYVER=$($PY -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [ -f /usr/lib/python$PYVER/test/test_fileio.py ] ||
   mh_skip "CPython's test suite is not installed (apt-get install libpython$PYVER-testsuite)"
 MODULES=${HARD_PY_MODULES:-"test_fileio test_mmap test_csv test_json test_glob test_gzip test_tempfile test_shutil test_bz2 test_lzma test_tarfile test_zipfile test_fileinput test_filecmp test_linecache"}
-AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
+AGGR=(MMHINT_READ_MMAP=on MMHINT_READ_MMAP_MIN_FILE=0 MMHINT_READ_MMAP_WRITABLE=1 MMHINT_ADVICE=auto MMHINT_DROP_BEHIND=1
   MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K)
 D=$MH_TMP
 # On the real disk when it is ext4: the suites make their temp files in the cwd.
