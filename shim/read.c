@@ -1,7 +1,7 @@
 /*
  * shim/read.c: the read family, lseek, the calls that move file data inside
  * the kernel (sendfile, copy_file_range, splice), the calls that may shrink
- * a file (truncate family), and the SIGBUS guard of read->mmap.
+ * a file (truncate family), and the fault guard of read->mmap's copies.
  *
  * Each wrapper: guard, find the description (adopting it on first sight),
  * then either serve the read from a mapping (read->mmap, policy/readmap.c,
@@ -551,6 +551,24 @@ static ssize_t rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt
 }
 
 /*
+ * After the fast paths' copy of n bytes at pos into buf, which left `left`
+ * bytes uncopied: returns nonzero when the copy stands (no fault, and a zero
+ * last byte proved harmless), having moved the offset (at == -1), fed the
+ * advice and prefetched ahead; zero sends the read to rm_read.
+ */
+static inline int rm_copied(mmhint_ofd_t *o, int fd, const void *buf, size_t n, int64_t pos, int64_t at, size_t left) {
+  mmhint_rm_t *rm = o->rm;
+  int64_t end = pos + (int64_t)n;
+  rm->reads++;
+  if (MMHINT_UNLIKELY(left != 0)) return 0;
+  if (MMHINT_UNLIKELY(((const char *)buf)[n - 1] == 0) && !rm_tail_ok(fd, o, end, at < 0 ? end : o->pos)) return 0;
+  if (at < 0) o->pos = end;
+  mmhint_rm_advise(rm, pos, end);
+  mmhint_rm_prefetch(rm, end, n);
+  return 1;
+}
+
+/*
  * The common case of read()/pread() on a converting description, kept to a
  * few compares around the copy: one thread, not strict, the whole read
  * inside the cached window and below the known size.  Anything else, and a
@@ -573,12 +591,7 @@ static inline ssize_t rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_t n, int
     mmhint__busy = 1;
     size_t left = guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
     mmhint__busy = 0;
-    rm->reads++;
-    if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) ||
-                                     rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
-      if (at < 0) o->pos = pos + (int64_t)n;
-      mmhint_rm_advise(rm, pos, pos + (int64_t)n);
-      mmhint_rm_prefetch(rm, pos + (int64_t)n, n);
+    if (MMHINT_LIKELY(rm_copied(o, fd, buf, n, pos, at, left))) {
       if (rec) {
         rm_times(rm, o->file, timed, &t0, &t1, &dur);
         rm_record_converted(o, fd, (ssize_t)n, pos, dur, t0, t1, op);
@@ -611,12 +624,7 @@ static ssize_t rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_t
       uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
       size_t left = guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
       mmhint_rm_reader_leave(rm);
-      rm->reads++;
-      if (MMHINT_LIKELY(left == 0) && (MMHINT_LIKELY(((const char *)buf)[n - 1] != 0) ||
-                                       rm_tail_ok(fd, o, pos + (int64_t)n, at < 0 ? pos + (int64_t)n : o->pos))) {
-        if (at < 0) o->pos = pos + (int64_t)n;
-        mmhint_rm_advise(rm, pos, pos + (int64_t)n);
-        mmhint_rm_prefetch(rm, pos + (int64_t)n, n);
+      if (MMHINT_LIKELY(rm_copied(o, fd, buf, n, pos, at, left))) {
         if (rec) rm_times(rm, o->file, timed, &t0, &t1, &dur);
         rm_unlock(rm);
         mmhint__busy = 0;
@@ -870,19 +878,17 @@ MMHINT_EXPORT off64_t lseek64(int fd, off64_t off, int whence) { MMHINT_LSEEK_BO
 /* ---- Data moved inside the kernel ---------------------------------------- */
 
 /*
- * Before a call that moves in_fd's offset in the kernel (a NULL offset
- * pointer), an active description hands its offset back to the kernel and
+ * Before a call that moves fd's offset in the kernel (a NULL offset pointer,
+ * on the input side, or on the output side of a read-write description that
+ * converts), an active description hands its offset back to the kernel and
  * stops converting.
  */
-static inline void moving(int in_fd, const void *offp) {
+static inline void moving(int fd, const void *offp) {
   if (!offp && mmhint__state == MMHINT_STATE_READY) {
-    mmhint_ofd_t *o = mmhint_ofd_get(in_fd);
-    if (o && o->rm) mmhint__rm_stop(in_fd, o, MMHINT_FB_shared);
+    mmhint_ofd_t *o = mmhint_ofd_get(fd);
+    if (o && o->rm) mmhint__rm_stop(fd, o, MMHINT_FB_shared);
   }
 }
-
-/* The same for the output side (a read-write description that converts may be written to). */
-#define moving_out moving
 
 /*
  * Counts bytes moved out of in_fd.  With a NULL offset pointer the call moved
@@ -901,7 +907,7 @@ static inline ssize_t moved(int in_fd, const void *offp, ssize_t r, int counter)
 
 MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
   moving(in_fd, off);
-  moving_out(out_fd, NULL);
+  moving(out_fd, NULL);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
@@ -909,7 +915,7 @@ MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
 
 MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) {
   moving(in_fd, off);
-  moving_out(out_fd, NULL);
+  moving(out_fd, NULL);
   return moved(in_fd, off,
                MMHINT_CALL_REAL(sendfile64, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
                MMHINT_FC_sendfile_bytes);
@@ -918,7 +924,7 @@ MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) 
 MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n,
                                       unsigned int flags) {
   moving(in_fd, in_off);
-  moving_out(out_fd, out_off);
+  moving(out_fd, out_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(copy_file_range, syscall(SYS_copy_file_range, in_fd, in_off, out_fd, out_off, n, flags),
                                 in_fd, in_off, out_fd, out_off, n, flags),
@@ -927,7 +933,7 @@ MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, of
 
 MMHINT_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off, size_t n, unsigned int flags) {
   moving(in_fd, in_off);
-  moving_out(out_fd, out_off);
+  moving(out_fd, out_off);
   return moved(in_fd, in_off,
                MMHINT_CALL_REAL(splice, syscall(SYS_splice, in_fd, in_off, out_fd, out_off, n, flags), in_fd, in_off,
                                 out_fd, out_off, n, flags),
