@@ -79,6 +79,16 @@ long mmhint_os_write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
+void mmhint_os_warn(const char *a, const char *b, const char *c, const char *d) {
+  char line[1024];
+  size_t n = 0;
+  const char *parts[] = {"mmhint: ", a, b, c, d};
+  for (int i = 0; i < 5; i++)
+    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
+  line[n++] = '\n';
+  mmhint_os_write_all(2, line, n);
+}
+
 long mmhint_os_mincore(void *addr, size_t len, unsigned char *vec) { return MMHINT_RAW(SYS_mincore, addr, len, vec); }
 
 #ifndef SYS_cachestat

@@ -42,6 +42,14 @@ long mmhint_os_slurp(const char *path, size_t max, char **out);
 /* Writes the whole buffer, retrying short writes and EINTR. Returns 0 or -errno. */
 long mmhint_os_write_all(int fd, const void *buf, size_t len);
 
+/*
+ * Writes one line to stderr: "mmhint: ", the parts that are not NULL, and a
+ * newline, as a single raw write of at most 1,023 bytes (longer text is cut),
+ * so that lines from several threads never interleave.  The one stderr
+ * writer of the library: every "mmhint:" message goes through it.
+ */
+void mmhint_os_warn(const char *a, const char *b, const char *c, const char *d);
+
 /* ---- Page-cache residency (policy/residency.c, policy/hints.c) ---------------- */
 
 /* mincore(2) over [addr, addr+len) of a mapping; vec gets one byte per page. Returns 0 or -errno. */
