@@ -12,7 +12,9 @@
 #ifndef MMHINT_POLICY_OFD_H
 #define MMHINT_POLICY_OFD_H
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "fork.h"
 #include "stats.h"
@@ -44,6 +46,29 @@ typedef struct mmhint_ofd {
   mmhint_hints_state_t hints; /* access hints (policy/hints.h); all zero: inactive */
   struct mmhint_ofd *next_free;
 } mmhint_ofd_t;
+
+/*
+ * Nonzero when a description of a file of this type (st_mode & S_IFMT)
+ * keeps statistics: every type but sockets, directories and symbolic links
+ * (an O_PATH descriptor of a link), whose "reads" are not file I/O.  Pure.
+ */
+static inline int mmhint_ofd_type_has_stats(uint32_t type) {
+  return type != S_IFSOCK && type != S_IFDIR && type != S_IFLNK;
+}
+
+/*
+ * The MMHINT_OFD_SEEKABLE and MMHINT_OFD_SHARED flags a description of a
+ * file of this type, opened with `oflags`, starts with: regular files and
+ * block devices have meaningful offsets; a description opened for writing
+ * has its offset moved by writes the shim does not follow, so reads on it
+ * ask the kernel where they are.  Pure.
+ */
+static inline uint32_t mmhint_ofd_flags_for(uint32_t type, int oflags) {
+  uint32_t f = 0;
+  if (type == S_IFREG || type == S_IFBLK) f |= MMHINT_OFD_SEEKABLE;
+  if ((oflags & O_ACCMODE) != O_RDONLY) f |= MMHINT_OFD_SHARED;
+  return f;
+}
 
 /* Descriptors that the table could not hold (numbers >= MMHINT_FD_MAX, or no memory). */
 extern uint64_t mmhint_ofd_untracked;

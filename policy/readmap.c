@@ -27,7 +27,9 @@
 
 #include "arena.h"
 #include "fork.h"
+#include "options.h"
 #include "os/os.h"
+#include "spin.h"
 
 #define RM_PAGE 4096
 #define RM_BUCKETS 4096
@@ -60,11 +62,6 @@ static uint64_t use_clock;
 
 extern char __libc_single_threaded;
 
-static void lock(int *l) {
-  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-static void unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 static inline int64_t round_up(int64_t v, int64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -258,19 +255,21 @@ int mmhint_rm_window_shift_for(int64_t cap) {
 }
 
 void mmhint_rm_set_cap(int64_t cap) {
-  lock(&rm_lock);
+  mmhint_spin_lock(&rm_lock);
   mmhint_rm_cap = cap;
   if (!windows_ever) mmhint_rm_window_shift = mmhint_rm_window_shift_for(cap);
-  unlock(&rm_lock);
+  mmhint_spin_unlock(&rm_lock);
 }
+
+void mmhint_rm_configure(const long long *num) { mmhint_rm_set_cap(num[MMHINT_OPT_read_mmap_max_mapped]); }
 
 /* ---- States --------------------------------------------------------------------- */
 
 mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t *facts, int reason) {
-  lock(&rm_lock);
+  mmhint_spin_lock(&rm_lock);
   mmhint_rm_t *rm = state_free;
   if (rm) state_free = rm->next_free;
-  unlock(&rm_lock);
+  mmhint_spin_unlock(&rm_lock);
   if (!rm) rm = mmhint_arena_alloc(sizeof *rm);
   if (!rm) return NULL;
   memset(rm, 0, sizeof *rm);
@@ -283,9 +282,9 @@ mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t 
   rm->reason = reason < 0 ? MMHINT_RM_NO_REASON : (uint8_t)reason;
   rm->prev_end = -1;
   if (reason < 0) {
-    lock(&rm_lock);
+    mmhint_spin_lock(&rm_lock);
     rm->rf = file_get_locked(facts->dev, facts->ino);
-    unlock(&rm_lock);
+    mmhint_spin_unlock(&rm_lock);
     if (!rm->rf) {
       rm->reason = MMHINT_FB_map_failed;
     } else {
@@ -299,7 +298,7 @@ mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t 
 
 void mmhint_rm_release(mmhint_rm_t *rm) {
   if (!rm) return;
-  lock(&rm_lock);
+  mmhint_spin_lock(&rm_lock);
   mmhint_rm_file_t *f = rm->rf;
   if (f && --f->refs <= 0) {
     f->refs = 0;
@@ -310,7 +309,7 @@ void mmhint_rm_release(mmhint_rm_t *rm) {
   rm->active = 0;
   rm->next_free = state_free;
   state_free = rm;
-  unlock(&rm_lock);
+  mmhint_spin_unlock(&rm_lock);
 }
 
 void mmhint_rm_reader_enter(mmhint_rm_t *rm) { __atomic_fetch_add(&rm->rf->readers, 1, __ATOMIC_SEQ_CST); }
@@ -337,28 +336,28 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
   if (len < RM_PAGE) len = RM_PAGE;
   if (len > (int64_t)1 << shift) len = (int64_t)1 << shift;
   int64_t want = round_up(pos + 1 - lo, RM_PAGE);
-  lock(&rm_lock);
+  mmhint_spin_lock(&rm_lock);
   f->last_use = ++use_clock;
   if (grow_table_locked(f, k) != 0) {
-    unlock(&rm_lock);
+    mmhint_spin_unlock(&rm_lock);
     *reason = MMHINT_FB_map_failed;
     return -1;
   }
   struct rm_window *w = &f->win[k];
   if (w->base && w->len < want && !unmap_window_locked(f, k, self)) {
-    unlock(&rm_lock);
+    mmhint_spin_unlock(&rm_lock);
     *reason = MMHINT_FB_changed; /* grew past the window while another thread reads it */
     return -1;
   }
   if (!w->base) {
     if (!make_room_locked(len, f, k, self)) {
-      unlock(&rm_lock);
+      mmhint_spin_unlock(&rm_lock);
       *reason = MMHINT_FB_address_cap;
       return -1;
     }
     void *m = mmhint_os_mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, lo);
     if (m == MAP_FAILED) {
-      unlock(&rm_lock);
+      mmhint_spin_unlock(&rm_lock);
       *reason = MMHINT_FB_map_failed;
       return -1;
     }
@@ -373,7 +372,7 @@ int64_t mmhint_rm_map(mmhint_rm_t *rm, int fd, int64_t pos, int64_t need_end, co
   rm->win_lo = lo;
   rm->win_hi = lo + w->len;
   rm->win_base = w->base;
-  unlock(&rm_lock);
+  mmhint_spin_unlock(&rm_lock);
   *base = w->base + (pos - lo);
   return lo + w->len - pos;
 }
@@ -407,8 +406,8 @@ void mmhint__rm_advise_slow(mmhint_rm_t *rm, int want) {
 }
 
 void mmhint_rm_fork(int phase) {
-  if (phase == MMHINT_FORK_PREPARE) lock(&rm_lock);
-  else unlock(&rm_lock);
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&rm_lock);
+  else mmhint_spin_unlock(&rm_lock);
 }
 
 void mmhint_rm_reset_lock(mmhint_rm_t *rm) { rm->lock = 0; }

@@ -6,7 +6,7 @@
  * engine keeps, per open file description, a shadow offset (o->pos of the
  * mmhint_ofd_t, authoritative while the description converts) and, per file,
  * a set of aligned windows mapped from it, shared by every description of
- * that file.  It decides; the shim (shim/read.c) copies, guards the copy
+ * that file.  It decides; the shim (shim/readmap.c) copies, guards the copy
  * against SIGBUS and calls the real functions.  See docs/READMAP.md.
  *
  * States of a description's mmhint_rm_t:
@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "stats.h"
 
@@ -39,7 +40,7 @@ extern "C" {
 #define MMHINT_RM_PREFETCH_GAP 8192
 /* ... for at most this many bytes (the next read's length, capped). */
 #define MMHINT_RM_PREFETCH_MAX 65536
-/* One converted read in this many is timed (see rm_read in shim/read.c). */
+/* One converted read in this many is timed (see mmhint__rm_read in shim/readmap.c). */
 #define MMHINT_RM_TIME_EVERY 64
 
 enum { MMHINT_RM_OFF = 0, MMHINT_RM_ON = 1, MMHINT_RM_AUTO = 2 };
@@ -119,6 +120,13 @@ void mmhint_rm_set_cap(int64_t cap);
 /* The window shift mmhint_rm_set_cap chooses for `cap`.  Pure. */
 int mmhint_rm_window_shift_for(int64_t cap);
 
+/*
+ * Applies the process-wide read->mmap options (read_mmap_max_mapped: the
+ * cap on mapped bytes and so the window size) from the process's option
+ * values; called once at start-up, before any window is mapped.
+ */
+void mmhint_rm_configure(const long long *num);
+
 /* Notes a possible shrink (see mmhint_rm_epoch). Async-signal-safe. */
 static inline void mmhint_rm_bump_epoch(void) { __atomic_fetch_add(&mmhint_rm_epoch, 1, __ATOMIC_RELEASE); }
 
@@ -145,6 +153,43 @@ void mmhint_rm_release(mmhint_rm_t *rm);
 static inline void mmhint_rm_stop(mmhint_rm_t *rm, int reason) {
   rm->reason = (uint8_t)reason;
   __atomic_store_n(&rm->active, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- Decisions on a converting description (pure; shim/readmap.c acts on them) ---- */
+
+/*
+ * Nonzero when a read of n bytes makes the description stop converting for
+ * good: under `auto`, a program that reads in pieces larger than
+ * read_mmap_max_read is as fast with read() (docs/READMAP.md, the measured
+ * crossover), so the offset goes back to the kernel (MMHINT_FB_large_read).
+ */
+static inline int mmhint_rm_large_read(const mmhint_rm_t *rm, size_t n) {
+  return rm->mode == MMHINT_RM_AUTO && (int64_t)n > rm->max_read;
+}
+
+/*
+ * Nonzero when a description whose copy just ended in a zero byte (and
+ * stood, the file being as long as the read) should stop converting
+ * (MMHINT_FB_zero_tail): at least MMHINT_RM_ZERO_TAIL_MIN of its copies, and
+ * more than a quarter of them, ended in zeros, so the size check each one
+ * costs would make it slower than plain reads (a sparse or zero-filled file).
+ */
+static inline int mmhint_rm_zero_tail_stops(const mmhint_rm_t *rm) {
+  return rm->zero_tails >= MMHINT_RM_ZERO_TAIL_MIN && rm->zero_tails * 4 > rm->reads;
+}
+
+/*
+ * The fallback a read on a description that does not convert counts, when
+ * read->mmap is asked for: the description's own reason when it has a state
+ * (`rm`, may be NULL), else, when read_mmap (`mode`, MMHINT_RM_*) is not off
+ * and the process did not open it (`opened` zero), `inherited` for a regular
+ * file (`type`, S_IFMT) and `not_regular` for anything else.  Returns the
+ * MMHINT_FB_* reason, or -1 when nothing is counted.  Pure.
+ */
+static inline int mmhint_rm_plain_reason(const mmhint_rm_t *rm, int mode, int opened, uint32_t type) {
+  if (rm) return rm->reason != MMHINT_RM_NO_REASON ? rm->reason : -1;
+  if (mode == MMHINT_RM_OFF || opened) return -1;
+  return type == S_IFREG ? MMHINT_FB_inherited : MMHINT_FB_not_regular;
 }
 
 /*

@@ -1,5 +1,7 @@
 /*
- * shim/TEMPLATE.c: how to add an interposed function.  Not compiled.
+ * shim/TEMPLATE.c: how to add an interposed function.  Not part of the
+ * library; tests/integration/template_current.sh compiles it and checks that
+ * the pread below is, to the letter, the one in shim/read.c.
  *
  * 1. Add the name to shim/symbols.def, in its family's block.  That declares
  *    mmhint_real_<name>, resolves it at start-up, and exports it through the
@@ -22,20 +24,38 @@
  *    coverage test (tests/integration/pitfall_abi_coverage.sh) fails when
  *    libc exports a sibling that is not wrapped.
  */
-#include "shim.h"
+#include "shim/readmap.h"
+#include "shim/shim.h"
 
-/* Example: the shape of pread() in shim/read.c. */
-MMHINT_EXPORT ssize_t example_pread(int fd, void *buf, size_t n, off_t off) {
-  /* Guard: before start-up, when disabled, or re-entered, pass through. */
+/* The real pread() of shim/read.c (its family's body macro does steps 2 to 5 below). */
+#define MMHINT_AT(off) ((off) >= 0 ? (int64_t)(off) : (int64_t)-3)
+#define MMHINT_READ1_BODY(fd, offset, op, buf, n, call) return call /* shim/read.c has the real one */
+
+/* template: pread */
+MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
-  /* Ask policy: is this descriptor tracked (adopting it on first sight)? */
+  MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n, MMHINT_REAL(pread)(fd, buf, n, off));
+}
+/* end template */
+
+/* The same wrapper with MMHINT_READ1_BODY written out, step by step. */
+MMHINT_EXPORT ssize_t example_pread(int fd, void *buf, size_t n, off_t off) {
+  /* 1. Guard: before start-up, when disabled, or re-entered, pass through. */
+  if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
+  /* 2. Ask policy: is this descriptor tracked (adopting it on first sight)? */
   mmhint_ofd_t *o = mmhint__track(fd);
   if (!o) return MMHINT_REAL(pread)(fd, buf, n, off);
-  /* Call real, timed with the cheap clock. */
+  /* 3. A policy may serve the call itself: here read->mmap, on a converting description. */
+  if (o->rm && __atomic_load_n(&o->rm->active, __ATOMIC_ACQUIRE)) {
+    ssize_t c = mmhint__rm_read1(o, fd, buf, n, MMHINT_AT(off), MMHINT_OP_PREAD);
+    if (MMHINT_LIKELY(c != MMHINT_RM_PLAIN)) return c;
+  }
+  /* 4. Call real, timed with the cheap clock; nothing to record and no hint to feed: no clock. */
+  if (!mmhint__stats_on && !o->hints.active) return MMHINT_REAL(pread)(fd, buf, n, off);
   uint64_t t0 = mmhint_ticks();
   ssize_t r = MMHINT_REAL(pread)(fd, buf, n, off);
   uint64_t t1 = mmhint_ticks();
-  /* Record (a static inline function that preserves errno), return. */
-  mmhint__record_read(o, fd, r, off, t0, t1, MMHINT_OP_PREAD);
+  /* 5. Record (a static inline function that preserves errno), return. */
+  mmhint__record_read(o, fd, r, MMHINT_AT(off), t0, t1, MMHINT_OP_PREAD);
   return r;
 }

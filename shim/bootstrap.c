@@ -1,6 +1,6 @@
 /*
- * shim/bootstrap.c: start-up, the real symbols, descriptor tracking, and
- * writing the statistics when the process ends.
+ * shim/bootstrap.c: start-up, the real symbols, and writing the statistics
+ * when the process ends (descriptor tracking is shim/track.c).
  *
  * Start-up can be triggered by any wrapper (another library's constructor may
  * call open or malloc before ours runs), so it is idempotent and guarded by
@@ -149,6 +149,7 @@ void mmhint__bootstrap(void) {
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
     mmhint_memroute_init(&mmhint__cfg.values); /* hugepages and numa options (policy/memroute.c) */
+    mmhint_rm_configure(mmhint__cfg.values.num); /* read->mmap's process options (policy/readmap.c), before any window */
     capture_process();
     if (mmhint__stats_on) check_stats_path();
     if (mmhint__cfg.values.num[MMHINT_OPT_verbose] > 0) {
@@ -179,144 +180,6 @@ int mmhint__enter_slow(void) {
 __attribute__((constructor)) static void mmhint_constructor(void) {
   if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) == MMHINT_STATE_NONE) mmhint__bootstrap();
 }
-
-/* ---- Descriptors ---------------------------------------------------------------- */
-
-/* Makes `path` (relative to dirfd) absolute in buf; returns buf, or path itself when that fails. */
-static const char *absolute(int dirfd, const char *path, char *buf, size_t len) {
-  if (!path || path[0] == '/') return path;
-  long n;
-  if (dirfd == AT_FDCWD) {
-    n = syscall(SYS_getcwd, buf, len);
-    if (n <= 0) return path;
-    n = (long)strlen(buf);
-  } else {
-    char link[64] = "/proc/self/fd/";
-    size_t k = strlen(link);
-    char d[16];
-    int i = 16, v = dirfd;
-    do d[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
-    while (i < 16) link[k++] = d[i++];
-    link[k] = '\0';
-    n = syscall(SYS_readlink, link, buf, len - 1);
-    if (n <= 0) return path;
-    buf[n] = '\0';
-  }
-  size_t pl = strlen(path);
-  if ((size_t)n + 1 + pl + 1 > len) return path;
-  if (n > 1) buf[n++] = '/';
-  memcpy(buf + n, path, pl + 1);
-  return buf;
-}
-
-/* Fills the per-file policy fields of f from the option values that apply to it. */
-static void note_policy(mmhint_file_t *f, const long long *num, int rule) {
-  f->rule = rule;
-  f->pol_read_mmap = (int8_t)num[MMHINT_OPT_read_mmap];
-  f->pol_advice = (int8_t)num[MMHINT_OPT_advice];
-  f->pol_mmap_advice = (int8_t)num[MMHINT_OPT_mmap_advice];
-  f->pol_drop_behind = (int8_t)num[MMHINT_OPT_drop_behind];
-}
-
-/* Creates a description for fd from its fstat; NULL when fd is not valid or memory ran out. */
-static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *abs_path, mmhint_file_t **file_out) {
-  struct stat st;
-  if (mmhint_os_fstat(fd, &st) < 0) return NULL;
-  mmhint_ofd_t *o = mmhint_ofd_new();
-  if (!o) return NULL;
-  o->oflags = oflags;
-  o->flags = flags;
-  uint32_t type = st.st_mode & S_IFMT;
-  if (type == S_IFSOCK || type == S_IFDIR || type == S_IFLNK) {
-    o->file = NULL; /* sockets and directories: no statistics */
-  } else {
-    o->file = mmhint_stats_file(st.st_dev, st.st_ino, type, (int64_t)st.st_size);
-    if (o->file && abs_path) mmhint_stats_add_path(o->file, abs_path);
-  }
-  if (type == S_IFREG || type == S_IFBLK) o->flags |= MMHINT_OFD_SEEKABLE;
-  if ((oflags & O_ACCMODE) != O_RDONLY) o->flags |= MMHINT_OFD_SHARED; /* writes move the offset unseen */
-  *file_out = o->file;
-  return o;
-}
-
-uint64_t mmhint__spawn_gen;
-int mmhint__spawning;
-
-void mmhint__track_open(int fd, int dirfd, const char *path, int oflags, int stdio) {
-  mmhint__track_open_at(fd, dirfd, path, oflags, stdio, __atomic_load_n(&mmhint__spawn_gen, __ATOMIC_SEQ_CST));
-}
-
-void mmhint__track_open_at(int fd, int dirfd, const char *path, int oflags, int stdio, uint64_t gen) {
-  int saved_errno = errno;
-  mmhint__busy = 1;
-  char buf[PATH_MAX + 64];
-  const char *abs = absolute(dirfd, path, buf, sizeof buf);
-  mmhint_file_t *f = NULL;
-  mmhint_ofd_t *o = describe(fd, oflags, MMHINT_OFD_OPENED | (stdio ? MMHINT_OFD_STDIO : 0), abs, &f);
-  if (o) {
-    if (f) {
-      mmhint_count(&f->c[stdio ? MMHINT_FC_stdio_opens : MMHINT_FC_opens], 1);
-      if (mmhint__has_rules && abs) {
-        long long num[MMHINT_OPT__COUNT];
-        int mode = (oflags & O_ACCMODE) == O_RDONLY ? MMHINT_MODE_READ
-                   : (oflags & O_ACCMODE) == O_WRONLY ? MMHINT_MODE_WRITE
-                                                      : MMHINT_MODE_RDWR;
-        mmhint_file_facts_t facts = {abs, program_invocation_short_name, f->size_at_open, mode};
-        int rule = mmhint_config_file_num(&mmhint__cfg, &facts, num);
-        note_policy(f, num, rule);
-        mmhint__rm_opened(fd, o, num, oflags, stdio);
-        mmhint_hints_open(&o->hints, fd, &f->hints, num, mmhint_ticks());
-      } else {
-        note_policy(f, mmhint__cfg.values.num, 0);
-        mmhint__rm_opened(fd, o, mmhint__cfg.values.num, oflags, stdio);
-        mmhint_hints_open(&o->hints, fd, &f->hints, mmhint__cfg.values.num, mmhint_ticks());
-      }
-    }
-    mmhint_ofd_attach(fd, o);
-    /*
-     * After the attach, so that a fork or spawn either finds the description
-     * in the table (and stops it) or is seen here: one that began since the
-     * open may have given the child this descriptor.  Just opened, the kernel
-     * offset is the shadow's (0): stopping needs no sync.
-     */
-    if (o->rm && o->rm->active &&
-        (__atomic_load_n(&mmhint__spawning, __ATOMIC_SEQ_CST) || __atomic_load_n(&mmhint__spawn_gen, __ATOMIC_SEQ_CST) != gen))
-      mmhint__rm_stop(fd, o, MMHINT_FB_shared);
-  } else {
-    mmhint_ofd_detach(fd);
-  }
-  mmhint__busy = 0;
-  errno = saved_errno;
-}
-
-mmhint_ofd_t *mmhint__adopt(int fd) {
-  if (fd < 0) return NULL;
-  int saved_errno = errno;
-  mmhint__busy = 1;
-  long fl = syscall(SYS_fcntl, fd, F_GETFL);
-  mmhint_ofd_t *o = NULL;
-  mmhint_file_t *f = NULL;
-  if (fl >= 0) {
-    o = describe(fd, (int)fl, MMHINT_OFD_SHARED, NULL, &f);
-    if (o) {
-      long pos = mmhint_os_lseek(fd, 0, SEEK_CUR);
-      o->pos = pos >= 0 ? pos : 0;
-      if (f) note_policy(f, mmhint__cfg.values.num, 0);
-      if (mmhint_ofd_attach(fd, o) != 0) o = NULL;
-    }
-  }
-  mmhint__busy = 0;
-  errno = saved_errno;
-  return o && o->file ? o : NULL;
-}
-
-static void mark_shared(int fd, mmhint_ofd_t *o, void *ctx) {
-  (void)fd;
-  (void)ctx;
-  o->flags |= MMHINT_OFD_SHARED;
-}
-
-void mmhint__mark_all_shared(void) { mmhint_ofd_foreach_locked(mark_shared, NULL); }
 
 /* ---- Statistics ------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * shim/mmap.c: the mapping family.  File mappings are counted against their
- * file; anonymous ones in the process's memory counters.  munmap, mremap and
- * madvise pass through for now: the hint policies hook in here.
+ * file and get the file's mmap_advice (policy/hints.c); anonymous ones are
+ * counted in the process's memory counters.  madvise passes through.
  *
  * Anonymous private mappings inside the hugepages/numa size windows are
  * handed to the allocation router (policy/memroute.c): aligned to 2 MiB when

@@ -9,6 +9,7 @@
 
 #include "../policy/readmap.h"
 #include "shim.h"
+#include "shim/readmap.h"
 
 /* Reads the mode argument of open/openat, present only with O_CREAT or O_TMPFILE. */
 #define MMHINT_OPEN_MODE(flags, last)           \

@@ -12,6 +12,7 @@
 
 #include "../policy/readmap.h"
 #include "shim.h"
+#include "shim/readmap.h"
 
 void mmhint__finish(const char *reason);
 void mmhint__unfinish(void);

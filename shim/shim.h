@@ -31,13 +31,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../policy/clock.h"
-#include "../policy/ofd.h"
-#include "../policy/options.h"
-#include "../policy/os/os.h"
-#include "../policy/readmap.h"
-#include "../policy/stats.h"
-#include "symbols.def"
+#include "policy/clock.h"
+#include "policy/ofd.h"
+#include "policy/options.h"
+#include "policy/os/os.h"
+#include "policy/readmap.h"
+#include "policy/stats.h"
+#include "shim/symbols.def"
 
 #define MMHINT_EXPORT __attribute__((visibility("default")))
 #define MMHINT_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -189,41 +189,6 @@ static inline mmhint_ofd_t *mmhint__track(int fd) {
 
 /* Marks every tracked description shared (before fork: both processes now move its offset). */
 void mmhint__mark_all_shared(void);
-
-/* ---- read->mmap (shim/read.c, policy/readmap.c) ------------------------------- */
-
-/* Creates the read->mmap state of a description just opened, from the option values that apply to its file. */
-void mmhint__rm_opened(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int stdio);
-/* Puts o's kernel offset in step with its shadow and stops converting it (reason: MMHINT_FB_*). */
-void mmhint__rm_stop(int fd, mmhint_ofd_t *o, int reason);
-/* Puts every converting description's kernel offset in step; `how` also stops all, or those a child inherits. */
-enum { MMHINT_RM_SYNC_ONLY, MMHINT_RM_SYNC_STOP, MMHINT_RM_SYNC_STOP_INHERITED };
-void mmhint__rm_sync_all(int how);
-/*
- * A write at the current position on o (write, writev, pwritev2 with offset
- * -1): on a converting description it is made at the shadow offset, which it
- * then moves.  Returns the real call's result, or MMHINT_RM_PLAIN_WRITE when
- * the description does not convert (the caller calls the real function).
- */
-#define MMHINT_RM_PLAIN_WRITE (-2)
-
-/*
- * A call that moves the offset, made while this thread is already inside
- * the shim: a signal handler that interrupted a wrapper.  The kernel's
- * offset of a converting description lags the shadow, so such a call must
- * still go to the shadow; it cannot take the description's lock (the
- * interrupted code may hold it), so it is made with the real positional call
- * at the shadow offset and moves the shadow, without recording.  Returns the
- * description when the call must be served this way, else NULL.  (A handler
- * that reads the very description whose read it interrupted races with it,
- * as two threads would without the kernel's offset lock.)
- */
-static inline mmhint_ofd_t *mmhint__rm_nested(int fd) {
-  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY || !mmhint__busy) return NULL;
-  mmhint_ofd_t *o = mmhint_ofd_get(fd);
-  return o && o->rm && __atomic_load_n(&o->rm->active, __ATOMIC_ACQUIRE) ? o : NULL;
-}
-ssize_t mmhint__rm_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int rwf);
 
 /* ---- Recording --------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 
 #include "../policy/readmap.h"
 #include "shim.h"
+#include "shim/readmap.h"
 
 /* glibc defines some of these as macros when optimising; the wrappers need the functions. */
 #undef fread_unlocked

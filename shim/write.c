@@ -1,14 +1,17 @@
 /*
- * shim/write.c: the write calls that move the file offset.  They are wrapped
- * for one reason: a read-write description that read->mmap converts
- * (read_mmap_writable) keeps its offset in the shim (the shadow offset), so
- * a write at the current position must be made there, not at the kernel's
- * lagging offset (docs/READMAP.md).  Everything else passes straight
- * through: writes are not counted.  pwrite and pwritev take an offset and do
- * not move it, so they are not wrapped.
+ * shim/write.c: the write calls that move the file offset, and the calls
+ * that may shrink a file.
+ *
+ * The writes are wrapped for one reason: a read-write description that
+ * read->mmap converts (read_mmap_writable) keeps its offset in the shim (the
+ * shadow offset), so a write at the current position must be made there,
+ * not at the kernel's lagging offset (docs/READMAP.md).  Everything else
+ * passes straight through: writes are not counted.  pwrite and pwritev take
+ * an offset and do not move it, so they are not wrapped.
  */
-#include "../policy/readmap.h"
-#include "shim.h"
+#include "policy/readmap.h"
+#include "shim/readmap.h"
+#include "shim/shim.h"
 
 /* A write nested in a signal handler (see mmhint__rm_nested): at the shadow offset, which it moves. */
 static ssize_t nested_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt) {
@@ -19,11 +22,13 @@ static ssize_t nested_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, in
 
 /* The guard: before start-up and when re-entered, pass through, except nested writes on a converting description. */
 #define MMHINT_WRITE_GUARD(fd, iov, cnt, passthrough)                                  \
-  if (!mmhint__enter()) {                                                             \
-    mmhint_ofd_t *n_ = mmhint__rm_nested(fd);                                         \
-    if (MMHINT_UNLIKELY(n_ != NULL)) return nested_write(n_, fd, iov, cnt);           \
-    return passthrough;                                                               \
-  }
+  do {                                                                                \
+    if (!mmhint__enter()) {                                                           \
+      mmhint_ofd_t *n_ = mmhint__rm_nested(fd);                                       \
+      if (MMHINT_UNLIKELY(n_ != NULL)) return nested_write(n_, fd, iov, cnt);         \
+      return passthrough;                                                             \
+    }                                                                                 \
+  } while (0)
 
 /* The body of every wrapper: `iov`/`cnt`/`rwf` describe the call, `call` is the real one. */
 #define MMHINT_WRITE_BODY(fd, iov, cnt, rwf, call)                                  \
@@ -72,4 +77,36 @@ MMHINT_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_
   MMHINT_WRITE_GUARD(fd, iov, n,
                      MMHINT_CALL_REAL(pwritev64v2, MMHINT_SYS_PWRITEV2(fd, iov, n, off, flags), fd, iov, n, off, flags));
   MMHINT_WRITE_BODY(fd, iov, n, flags, MMHINT_REAL(pwritev64v2)(fd, iov, n, off, flags));
+}
+
+/* ---- Calls that may shrink a file ------------------------------------------ */
+
+/*
+ * A file this process shrinks must give short reads at once, not zeros out
+ * of the mapping's last page: every description re-reads its size before
+ * its next converted read.  (A shrink by another process is caught by the
+ * SIGBUS guard for whole pages; see docs/READMAP.md for the last page.)
+ */
+static inline int shrunk(int r) {
+  mmhint_rm_bump_epoch();
+  return r;
+}
+
+MMHINT_EXPORT int truncate(const char *path, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(truncate, (int)syscall(SYS_truncate, path, len), path, len));
+}
+MMHINT_EXPORT int truncate64(const char *path, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(truncate64, (int)syscall(SYS_truncate, path, len), path, len));
+}
+MMHINT_EXPORT int ftruncate(int fd, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(ftruncate, (int)syscall(SYS_ftruncate, fd, len), fd, len));
+}
+MMHINT_EXPORT int ftruncate64(int fd, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(ftruncate64, (int)syscall(SYS_ftruncate, fd, len), fd, len));
+}
+MMHINT_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
+  return shrunk(MMHINT_CALL_REAL(fallocate, (int)syscall(SYS_fallocate, fd, mode, off, len), fd, mode, off, len));
+}
+MMHINT_EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len) {
+  return shrunk(MMHINT_CALL_REAL(fallocate64, (int)syscall(SYS_fallocate, fd, mode, off, len), fd, mode, off, len));
 }

@@ -61,4 +61,23 @@ TEST(Ofd, NumbersBeyondTheTableAreCountedNotTracked) {
   EXPECT_EQ(mmhint_ofd_get(-1), nullptr);
 }
 
+TEST(OfdFacts, StatisticsForFilesNotForSocketsDirectoriesOrLinks) {
+  EXPECT_TRUE(mmhint_ofd_type_has_stats(S_IFREG));
+  EXPECT_TRUE(mmhint_ofd_type_has_stats(S_IFBLK));
+  EXPECT_TRUE(mmhint_ofd_type_has_stats(S_IFCHR));
+  EXPECT_TRUE(mmhint_ofd_type_has_stats(S_IFIFO));
+  EXPECT_FALSE(mmhint_ofd_type_has_stats(S_IFSOCK));
+  EXPECT_FALSE(mmhint_ofd_type_has_stats(S_IFDIR));
+  EXPECT_FALSE(mmhint_ofd_type_has_stats(S_IFLNK));
+}
+
+TEST(OfdFacts, SeekableByTypeSharedWhenWritable) {
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFREG, O_RDONLY), (uint32_t)MMHINT_OFD_SEEKABLE);
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFBLK, O_RDONLY | O_CLOEXEC), (uint32_t)MMHINT_OFD_SEEKABLE);
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFREG, O_RDWR), (uint32_t)(MMHINT_OFD_SEEKABLE | MMHINT_OFD_SHARED));
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFREG, O_WRONLY | O_APPEND), (uint32_t)(MMHINT_OFD_SEEKABLE | MMHINT_OFD_SHARED));
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFIFO, O_RDONLY), 0u);  // a pipe: no offsets
+  EXPECT_EQ(mmhint_ofd_flags_for(S_IFCHR, O_RDWR), (uint32_t)MMHINT_OFD_SHARED);
+}
+
 }  // namespace

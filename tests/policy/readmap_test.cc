@@ -12,6 +12,7 @@
 #include <string>
 
 extern "C" {
+#include "policy/options.h"
 #include "policy/readmap.h"
 }
 
@@ -224,6 +225,54 @@ TEST(ReadmapAdvice, SwitchesToSequentialAfterConsecutiveReads) {
   mmhint_rm_advise(rm, 500000, 504096);
   EXPECT_FALSE(rm->seq);
   mmhint_rm_release(rm);
+}
+
+TEST(ReadmapConfigure, TheCapComesFromTheProcessOptions) {
+  mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  const int64_t saved = mmhint_rm_cap;
+  mmhint_rm_configure(v.num);
+  EXPECT_EQ(mmhint_rm_cap, (int64_t)8 << 30);  // the table's default, 8G
+  v.num[MMHINT_OPT_read_mmap_max_mapped] = (int64_t)8 << 20;
+  mmhint_rm_configure(v.num);
+  EXPECT_EQ(mmhint_rm_cap, (int64_t)8 << 20);
+  mmhint_rm_set_cap(saved);
+}
+
+TEST(ReadmapDecisions, AutoStopsOnAReadLargerThanMaxRead) {
+  mmhint_rm_t rm{};
+  rm.mode = MMHINT_RM_AUTO;
+  rm.max_read = 131072;
+  EXPECT_FALSE(mmhint_rm_large_read(&rm, 131072));  // at the limit: still converted
+  EXPECT_TRUE(mmhint_rm_large_read(&rm, 131073));
+  rm.mode = MMHINT_RM_ON;  // `on` converts reads of any size
+  EXPECT_FALSE(mmhint_rm_large_read(&rm, (size_t)1 << 30));
+}
+
+TEST(ReadmapDecisions, ZeroTailsStopOnlyWhenManyAndFrequent) {
+  mmhint_rm_t rm{};
+  rm.reads = 100;
+  rm.zero_tails = MMHINT_RM_ZERO_TAIL_MIN - 1;  // frequent, but too few to judge
+  EXPECT_FALSE(mmhint_rm_zero_tail_stops(&rm));
+  rm.zero_tails = MMHINT_RM_ZERO_TAIL_MIN;  // 64 of 100: more than a quarter
+  EXPECT_TRUE(mmhint_rm_zero_tail_stops(&rm));
+  rm.reads = 4 * MMHINT_RM_ZERO_TAIL_MIN;  // exactly a quarter: the copies stay cheaper than plain reads
+  EXPECT_FALSE(mmhint_rm_zero_tail_stops(&rm));
+  rm.reads = 4 * MMHINT_RM_ZERO_TAIL_MIN - 1;
+  EXPECT_TRUE(mmhint_rm_zero_tail_stops(&rm));
+}
+
+TEST(ReadmapDecisions, PlainReadsCountTheReasonTheyDoNotConvert) {
+  mmhint_rm_t rm{};
+  rm.reason = MMHINT_FB_open_flags;
+  EXPECT_EQ(mmhint_rm_plain_reason(&rm, MMHINT_RM_ON, 1, S_IFREG), MMHINT_FB_open_flags);
+  rm.reason = MMHINT_RM_NO_REASON;  // converting, or a call left to the kernel's error: nothing counted
+  EXPECT_EQ(mmhint_rm_plain_reason(&rm, MMHINT_RM_ON, 1, S_IFREG), -1);
+  // No state: read_mmap was off at open, or the description was not opened here.
+  EXPECT_EQ(mmhint_rm_plain_reason(nullptr, MMHINT_RM_OFF, 0, S_IFREG), -1);
+  EXPECT_EQ(mmhint_rm_plain_reason(nullptr, MMHINT_RM_ON, 1, S_IFREG), -1);
+  EXPECT_EQ(mmhint_rm_plain_reason(nullptr, MMHINT_RM_ON, 0, S_IFREG), MMHINT_FB_inherited);
+  EXPECT_EQ(mmhint_rm_plain_reason(nullptr, MMHINT_RM_AUTO, 0, S_IFIFO), MMHINT_FB_not_regular);
 }
 
 }  // namespace
