@@ -49,15 +49,7 @@ extern char *program_invocation_short_name;
 
 /* ---- Messages --------------------------------------------------------------- */
 
-void mmhint__warn(const char *a, const char *b, const char *c) {
-  char line[1024];
-  size_t n = 0;
-  const char *parts[] = {"mmhint: ", a, b, c};
-  for (int i = 0; i < 4; i++)
-    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
-  line[n++] = '\n';
-  mmhint_os_write_all(2, line, n);
-}
+void mmhint__warn(const char *a, const char *b, const char *c) { mmhint_os_warn(a, b, c, NULL); }
 
 /*
  * Warns at exit only when fd 2 is still the file it was at start-up: many

@@ -208,6 +208,36 @@ int mmhint__rm_tail_ok(int fd, mmhint_ofd_t *o, int64_t end, int64_t new_pos) {
   return ok;
 }
 
+/* Sums the lengths of a call's buffers into *n; returns zero when the kernel would refuse the call (EINVAL). */
+static inline int rm_request_len(const struct iovec *iov, int cnt, int64_t at, size_t *n) {
+  *n = 0;
+  if (at < -1 || cnt < 0 || cnt > IOV_MAX) return 0;
+  for (int i = 0; i < cnt; i++)
+    if (__builtin_add_overflow(*n, iov[i].iov_len, n) || *n > (size_t)SSIZE_MAX) return 0;
+  return 1;
+}
+
+/*
+ * Copies the m > 0 bytes at pos of a converted read (its length cut at the
+ * known size) out of the windows, and checks a copy that ended in a zero
+ * byte against the size.  Returns -1 when the copy stands, else the
+ * MMHINT_FB_* reason or MMHINT_RM_REDO that sends the read to the kernel.
+ */
+static int rm_copy_checked(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cnt, int64_t pos, size_t m, int64_t at,
+                           int mt) {
+  mmhint_rm_t *rm = o->rm;
+  const char *last = NULL;
+  if (mt) mmhint_rm_reader_enter(rm);
+  int reason = rm_copy(rm, fd, iov, cnt, pos, m, &last);
+  if (mt) mmhint_rm_reader_leave(rm);
+  if (reason == MMHINT_FB_fault) rm_refresh(fd, rm);
+  rm->reads++;
+  if (reason < 0 && MMHINT_UNLIKELY(*last == 0) &&
+      !mmhint__rm_tail_ok(fd, o, pos + (int64_t)m, at < 0 ? pos + (int64_t)m : o->pos))
+    reason = MMHINT_RM_REDO;
+  return reason;
+}
+
 /*
  * Serves one read-family call on an active description: at `at` (>= 0), or
  * at the shadow offset, which it then moves (at == -1).  rwf: preadv2 flags.
@@ -227,56 +257,35 @@ ssize_t mmhint__rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cn
   mmhint_file_t *f = o->file;
   const int mt = !__libc_single_threaded;
   const int rec = mmhint__stats_on || o->hints.active;
+  size_t n;
   mmhint__rm_enter(rm, mt);
-  if (MMHINT_UNLIKELY(!rm->active)) {
+  if (MMHINT_UNLIKELY(!rm->active) || !rm_request_len(iov, cnt, at, &n)) {
+    /* Not converting (now); or let the real call give its error (EINVAL) on the kernel offset, which it does not move. */
     mmhint__rm_leave(rm, mt);
     return MMHINT_RM_PLAIN;
   }
-  int64_t pos = at >= 0 ? at : o->pos;
-  size_t n = 0;
-  int ok_args = at >= -1 && cnt >= 0 && cnt <= IOV_MAX;
-  for (int i = 0; ok_args && i < cnt; i++)
-    if (__builtin_add_overflow(n, iov[i].iov_len, &n) || n > (size_t)SSIZE_MAX) ok_args = 0;
-  int reason = -1;
-  ssize_t r;
-  if (!ok_args) {
-    /* Let the real call give its error (EINVAL) on the kernel offset, which it does not move. */
-    mmhint__rm_leave(rm, mt);
-    return MMHINT_RM_PLAIN;
-  } else if (rwf) {
-    reason = MMHINT_FB_flags;
-  } else if (mmhint_rm_large_read(rm, n)) {
+  if (!rwf && mmhint_rm_large_read(rm, n)) {
     /* The program reads in large pieces: read() is as fast; hand the offset back for good. */
     rm_sync_locked(fd, o);
     mmhint_rm_stop(rm, MMHINT_FB_large_read);
     mmhint__rm_leave(rm, mt);
     return MMHINT_RM_PLAIN;
   }
+  int reason = rwf ? MMHINT_FB_flags : -1;
+  int64_t pos = at >= 0 ? at : o->pos;
   int saved_errno = errno;
-  if (reason == -1 && n > 0) {
-    if (MMHINT_UNLIKELY(rm->epoch != __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) ||
-                        pos + (int64_t)n > rm->size)) {
-      if (rm_refresh(fd, rm) != 0) reason = MMHINT_FB_changed;
-    }
-  }
+  if (reason == -1 && n > 0 &&
+      MMHINT_UNLIKELY(rm->epoch != __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE) || pos + (int64_t)n > rm->size) &&
+      rm_refresh(fd, rm) != 0)
+    reason = MMHINT_FB_changed;
   uint64_t t0 = 0, t1 = 0, dur = 0;
+  ssize_t r;
   if (reason == -1) {
     size_t m = 0;
     if (pos < rm->size) m = (int64_t)n < rm->size - pos ? n : (size_t)(rm->size - pos);
     int timed = rec && rm->untimed == 0;
     if (timed) t0 = mmhint_ticks();
-    if (m > 0) {
-      const char *last = NULL;
-      if (mt) mmhint_rm_reader_enter(rm);
-      reason = rm_copy(rm, fd, iov, cnt, pos, m, &last);
-      if (mt) mmhint_rm_reader_leave(rm);
-      if (reason == MMHINT_FB_fault) rm_refresh(fd, rm);
-      rm->reads++;
-      if (reason < 0 && MMHINT_UNLIKELY(*last == 0) &&
-          !mmhint__rm_tail_ok(fd, o, pos + (int64_t)m, at < 0 ? pos + (int64_t)m : o->pos)) {
-        reason = MMHINT_RM_REDO;
-      }
-    }
+    if (m > 0) reason = rm_copy_checked(o, fd, iov, cnt, pos, m, at, mt);
     if (reason < 0) {
       r = (ssize_t)m;
       if (at < 0) o->pos = pos + r;
