@@ -180,16 +180,26 @@ static inline int mmhint_rm_zero_tail_stops(const mmhint_rm_t *rm) {
 
 /*
  * The fallback a read on a description that does not convert counts, when
- * read->mmap is asked for: the description's own reason when it has a state
- * (`rm`, may be NULL), else, when read_mmap (`mode`, MMHINT_RM_*) is not off
- * and the process did not open it (`opened` zero), `inherited` for a regular
- * file (`type`, S_IFMT) and `not_regular` for anything else.  Returns the
- * MMHINT_FB_* reason, or -1 when nothing is counted.  Pure.
+ * read->mmap is asked for, in two halves so that the shim tests the common
+ * case (no state, read_mmap off) without loading the description's facts.
+ * A description with a state (`rm`) counts its own reason, if it has one
+ * (mmhint_rm_stopped_reason).  One without a state counts nothing when
+ * read_mmap (`mode`, MMHINT_RM_*) is off; when it is on, nothing either if
+ * the process opened it itself (`opened`: its own options said off), else
+ * it was inherited or adopted: `inherited` for a regular file (`type`,
+ * S_IFMT), `not_regular` for anything else (mmhint_rm_stateless_reason).
+ * Each returns the MMHINT_FB_* reason, or -1 when nothing is counted.  Pure.
  */
-static inline int mmhint_rm_plain_reason(const mmhint_rm_t *rm, int mode, int opened, uint32_t type) {
-  if (rm) return rm->reason != MMHINT_RM_NO_REASON ? rm->reason : -1;
-  if (mode == MMHINT_RM_OFF || opened) return -1;
+static inline int mmhint_rm_stopped_reason(const mmhint_rm_t *rm) {
+  return rm->reason != MMHINT_RM_NO_REASON ? rm->reason : -1;
+}
+static inline int mmhint_rm_stateless_reason(int opened, uint32_t type) {
+  if (opened) return -1;
   return type == S_IFREG ? MMHINT_FB_inherited : MMHINT_FB_not_regular;
+}
+static inline int mmhint_rm_plain_reason(const mmhint_rm_t *rm, int mode, int opened, uint32_t type) {
+  if (rm) return mmhint_rm_stopped_reason(rm);
+  return mode == MMHINT_RM_OFF ? -1 : mmhint_rm_stateless_reason(opened, type);
 }
 
 /*

@@ -13,8 +13,14 @@
 
 /* Counts a read on a description that does not convert, when read->mmap is asked for (policy/readmap.h). */
 static inline void count_plain(mmhint_ofd_t *o) {
-  int reason = mmhint_rm_plain_reason(o->rm, (int)mmhint__cfg.values.num[MMHINT_OPT_read_mmap],
-                                      (o->flags & MMHINT_OFD_OPENED) != 0, o->file->mode);
+  mmhint_rm_t *rm = o->rm;
+  int reason;
+  if (rm)
+    reason = mmhint_rm_stopped_reason(rm);
+  else if (mmhint__cfg.values.num[MMHINT_OPT_read_mmap] != MMHINT_RM_OFF)
+    reason = mmhint_rm_stateless_reason((o->flags & MMHINT_OFD_OPENED) != 0, o->file->mode);
+  else
+    return; /* never asked for: nothing to count (tested first, without loading the description's facts) */
   if (reason >= 0) mmhint_count(&o->file->fallbacks[reason], 1);
 }
 
