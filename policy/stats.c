@@ -155,6 +155,16 @@ void mmhint_stats_reset_after_fork(void) {
 
 /* ---- Rendering ------------------------------------------------------------ */
 
+/* The units of include/mmhint_counters.def: how a kept value is written. */
+enum { MMHINT_UNIT_COUNT, MMHINT_UNIT_BYTES, MMHINT_UNIT_TICKS, MMHINT_UNIT_UNIX_NS };
+
+/* A counter's value as the statistics file gives it: ticks become nanoseconds (of duration, or of unix time). */
+static uint64_t counter_value(int unit, uint64_t v) {
+  if (unit == MMHINT_UNIT_TICKS) return mmhint_clock_ticks_to_ns(v);
+  if (unit == MMHINT_UNIT_UNIX_NS) return mmhint_clock_ticks_to_unix_ns(v);
+  return v;
+}
+
 static const char *type_name(uint32_t mode) {
   switch (mode & S_IFMT) {
     case S_IFREG: return "regular";
@@ -250,14 +260,9 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_kv_string(j, "type", type_name(f->mode));
   mmhint_json_kv_int(j, "size_at_open", f->size_at_open);
 
-#define MMHINT_X_WRITE(name, kind, doc)                                                      \
+#define MMHINT_X_WRITE(name, kind, unit, doc)                                                \
   mmhint_json_key(j, #name);                                                                 \
-  if (MMHINT_FC_##name == MMHINT_FC_read_time_ns)                                            \
-    mmhint_json_uint(j, mmhint_clock_ticks_to_ns(f->c[MMHINT_FC_##name]));                   \
-  else if (MMHINT_FC_##name == MMHINT_FC_first_access_ns || MMHINT_FC_##name == MMHINT_FC_last_access_ns) \
-    mmhint_json_uint(j, mmhint_clock_ticks_to_unix_ns(f->c[MMHINT_FC_##name]));              \
-  else                                                                                       \
-    mmhint_json_uint(j, f->c[MMHINT_FC_##name]);
+  mmhint_json_uint(j, counter_value(MMHINT_UNIT_##unit, f->c[MMHINT_FC_##name]));
   MMHINT_FILE_COUNTERS(MMHINT_X_WRITE)
 #undef MMHINT_X_WRITE
 

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 typedef enum {
-#define MMHINT_X_COUNTER(name, kind, doc) MMHINT_FC_##name,
+#define MMHINT_X_COUNTER(name, kind, unit, doc) MMHINT_FC_##name,
   MMHINT_FILE_COUNTERS(MMHINT_X_COUNTER)
 #undef MMHINT_X_COUNTER
   MMHINT_FC__COUNT

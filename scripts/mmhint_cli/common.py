@@ -214,7 +214,7 @@ def load_counters():
     try:
         path = find_def_file("mmhint_counters.def")
         with open(path, encoding="utf-8") as f:
-            for m in re.finditer(r'C\(\s*(\w+)\s*,\s*(SUM|MAX|MIN)\s*,', f.read()):
+            for m in re.finditer(r'C\(\s*(\w+)\s*,\s*(SUM|MAX|MIN)\s*,\s*(?:\w+\s*,)?', f.read()):
                 table[m.group(1)] = m.group(2)
     except (UserError, OSError):
         table = {}
