@@ -104,6 +104,8 @@ def load_all(args):
 # ---- Merging ---------------------------------------------------------------
 
 def _merge_counter(kind, a, b):
+    """Combines two values of a counter of KIND (SUM, MAX or MIN, from the
+    counter table); None is a value not seen yet."""
     if a is None:
         return b
     if b is None:
@@ -203,9 +205,9 @@ def merge(docs):
                 m["exes"].append(exe)
             if _check_int(f.get("size_at_open")):
                 m["size"] = max(m["size"], f["size_at_open"])
-            for name, kind in counters.items():
+            for name, c in counters.items():
                 if _check_int(f.get(name)):
-                    m[name] = _merge_counter(kind, m[name], f[name])
+                    m[name] = _merge_counter(c["kind"], m[name], f[name])
             for k, v in (f.get("read_size_hist") or {}).items():
                 if _check_int(v):
                     m["read_size_hist"][k] = m["read_size_hist"].get(k, 0) + v
