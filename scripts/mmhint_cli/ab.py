@@ -14,11 +14,11 @@ import tempfile
 import time
 
 from . import stats as st
-from .common import (UserError, child_env, find_library, human_bytes, human_count, load_options, option_env,
+from .common import (BYTES, UserError, child_env, counter_unit, find_library, human, load_options, option_env,
                      parse_assignments, preload_with, strip_option_env, warn, table)
 
-BOOT_ITER = 2000
-BOOT_SEED = 20240601
+BOOT_ITER = 2000      # bootstrap resamples of the B/A wall-time ratio
+BOOT_SEED = 20240601  # fixed, so the same runs give the same interval
 DROP_CACHES = "/proc/sys/vm/drop_caches"
 
 
@@ -157,8 +157,25 @@ def verdict(ratio, lo, hi):
     return "B is %.2f× slower than A [%.2f–%.2f]" % (ratio, lo, hi)
 
 
-METRICS = [("wall_s", "wall", "%.3fs"), ("user_s", "user", "%.3fs"), ("sys_s", "sys", "%.3fs"),
-           ("maxrss_kib", "max RSS", None), ("majflt", "major faults", "%d"), ("minflt", "minor faults", "%d")]
+def _seconds(v):
+    return "%.3fs" % v
+
+
+def _integer(v):
+    return "%d" % v
+
+
+def _kib(v):
+    return human(v * 1024, BYTES)
+
+
+# What is measured of every run: (key of the run's dict, label, formatter).
+METRICS = [("wall_s", "wall", _seconds), ("user_s", "user", _seconds), ("sys_s", "sys", _seconds),
+           ("maxrss_kib", "max RSS", _kib), ("majflt", "major faults", _integer),
+           ("minflt", "minor faults", _integer)]
+
+# The per-file counters compared in the text table, with their column label.
+FILE_COLUMNS = [("bytes_read", "bytes"), ("reads", "calls"), ("converted_bytes", "conv")]
 
 
 def summarize(runs):
@@ -206,39 +223,27 @@ def file_deltas(runs):
     return rows
 
 
-def fmt_metric(key, fmt, v):
-    if key == "maxrss_kib":
-        return human_bytes(v * 1024)
-    return fmt % v
-
-
 def render_text(a, b, summary, deltas, top=15):
     out = ["A: %s" % a.describe(), "B: %s" % b.describe(), ""]
     rows = []
     for key, label, fmt in METRICS:
         sa, sb = summary["A"][key], summary["B"][key]
         ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
-        rows.append([label,
-                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sa["median"]), fmt_metric(key, fmt, sa["min"]),
-                                      fmt_metric(key, fmt, sa["max"])),
-                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sb["median"]), fmt_metric(key, fmt, sb["min"]),
-                                      fmt_metric(key, fmt, sb["max"])),
-                     ratio])
+        rows.append([label] + ["%s  [%s–%s]" % (fmt(s["median"]), fmt(s["min"]), fmt(s["max"])) for s in (sa, sb)]
+                    + [ratio])
     out.append(table(["metric", "A median [min–max]", "B median [min–max]", "B/A"], rows, align="lrrr"))
     if deltas:
         out.append("")
         out.append("per file (medians of the runs' stats; '-' where that side wrote none):")
         drows = []
         for d in deltas[:top]:
-            A, B = d["A"] or {}, d["B"] or {}
-            drows.append([d["path"],
-                          human_bytes(A.get("bytes_read")) if A else "-", human_bytes(B.get("bytes_read")) if B else "-",
-                          human_count(A.get("reads")) if A else "-", human_count(B.get("reads")) if B else "-",
-                          human_bytes(A.get("converted_bytes")) if A else "-",
-                          human_bytes(B.get("converted_bytes")) if B else "-",
-                          A.get("policy", "-") if A else "-", B.get("policy", "-") if B else "-"])
-        out.append(table(["path", "bytes A", "bytes B", "calls A", "calls B", "conv A", "conv B",
-                          "policy A", "policy B"], drows, align="lrrrrrrll", max_width=[50] + [None] * 8))
+            sides = (d["A"] or {}, d["B"] or {})
+            drows.append([d["path"]]
+                         + [human(s.get(key), counter_unit(key)) if s else "-" for key, _ in FILE_COLUMNS for s in sides]
+                         + [s.get("policy", "-") if s else "-" for s in sides])
+        headers = ["path"] + ["%s %s" % (label, n) for _, label in FILE_COLUMNS for n in "AB"] + ["policy A", "policy B"]
+        out.append(table(headers, drows, align="l" + "r" * 2 * len(FILE_COLUMNS) + "ll",
+                         max_width=[50] + [None] * (len(headers) - 1)))
     out.append("")
     out.append("verdict: %s" % summary["verdict"])
     return "\n".join(out) + "\n"
@@ -253,7 +258,7 @@ def render_markdown(a, b, summary, deltas, cmd):
         sa, sb = summary["A"][key], summary["B"][key]
         ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            label, *(fmt_metric(key, fmt, s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
+            label, *(fmt(s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
     if deltas:
         out += ["", "| file | bytes A | bytes B | calls A | calls B | converted A | converted B | policy B |",
                 "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -402,7 +407,7 @@ def cmd_ab(args):
         if rss_floor and min(summary[s]["maxrss_kib"]["median"] for s in ("A", "B")) <= rss_floor * 1.05:
             sys.stdout.write("note: max RSS is at the floor of %s that any command started from mmhint shows "
                              "(execve keeps the spawning process's peak); the program's own peak is lower\n"
-                             % human_bytes(rss_floor * 1024))
+                             % _kib(rss_floor))
         if ref["exit"] != 0 and not diffs:
             warn("ab: the command exited with status %d in every run" % ref["exit"])
         for line in describe_diffs(ref, diffs):

@@ -19,7 +19,7 @@ import os
 import re
 
 from . import stats as st
-from .common import human_bytes
+from .common import BYTES, human
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -75,7 +75,7 @@ def classify(f):
     ev = []
     if reads:
         ev.append("%d reads, %s read, average %s, %.0f%% sequential; file size %s"
-                  % (reads, human_bytes(nbytes), human_bytes(nbytes / reads), 100 * seq, human_bytes(size)))
+                  % (reads, human(nbytes, BYTES), human(nbytes / reads, BYTES), 100 * seq, human(size, BYTES)))
     if reads and size >= LARGE_FILE and seq >= 0.9 and 0.9 * size <= nbytes <= 1.1 * size:
         opts["drop_behind"] = "on"
         opts["advice"] = "sequential"
@@ -100,7 +100,7 @@ def classify(f):
         if s is not None and s < 0.7:
             opts["mmap_advice"] = "random"
             ev.append("%d mmap calls (%s mapped); %d sampled mappings, %.0f%% in ascending order: random use"
-                      % (f["mmaps"], human_bytes(f.get("mmap_bytes") or 0), len(mm), 100 * s))
+                      % (f["mmaps"], human(f.get("mmap_bytes") or 0, BYTES), len(mm), 100 * s))
     if not opts:
         return None, ev
     return opts, ev
@@ -112,7 +112,7 @@ def memory_advice(merged):
     if large >= MIN_LARGE_ALLOCS:
         return ["# evidence: %d allocations of at least 1 MiB (%d in 1M-32M, %d in 32M+), %s requested in all"
                 % (large, classes.get("1M-32M") or 0, classes.get("32M+") or 0,
-                   human_bytes(merged["memory"].get("bytes_requested") or 0)),
+                   human(merged["memory"].get("bytes_requested") or 0, BYTES)),
                 "# evidence: huge pages back allocations of hugepage_min (2M) and more",
                 "hugepages = thp"]
     return None

@@ -256,31 +256,26 @@ def counter_unit(name):
 
 # ---- Formatting ------------------------------------------------------------
 
-def human_bytes(n):
-    """1536 -> '1.5K', binary units, at most 4 significant characters."""
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("", "K", "M", "G", "T", "P"):
-        if abs(n) < 1024 or unit == "P":
-            if unit == "":
-                return "%d" % n
-            return ("%.1f%s" % (n, unit)) if abs(n) < 10 else ("%.0f%s" % (n, unit))
-        n /= 1024.0
-    return str(n)
+_SCALES = {BYTES: (1024, ("", "K", "M", "G", "T", "P")),  # binary: 1536 -> '1.5K'
+           COUNT: (1000, ("", "k", "M", "G", "T"))}       # decimal: 1500 -> '1.5k'
 
 
-def human_count(n):
+def human(n, unit=COUNT):
+    """N in UNIT as at most 4 significant characters: BYTES in binary
+    multiples (1536 -> '1.5K'), COUNT in decimal ones (1500 -> '1.5k'),
+    TICKS (nanoseconds of duration) as human_ns() does; None is '-'."""
+    if unit == TICKS:
+        return human_ns(n)
     if n is None:
         return "-"
+    step, prefixes = _SCALES[unit]
     n = float(n)
-    for unit in ("", "k", "M", "G", "T"):
-        if abs(n) < 1000 or unit == "T":
-            if unit == "":
+    for prefix in prefixes:
+        if abs(n) < step or prefix == prefixes[-1]:
+            if prefix == "":
                 return "%d" % n
-            return ("%.1f%s" % (n, unit)) if abs(n) < 10 else ("%.0f%s" % (n, unit))
-        n /= 1000.0
-    return str(n)
+            return ("%.1f%s" % (n, prefix)) if abs(n) < 10 else ("%.0f%s" % (n, prefix))
+        n /= step
 
 
 def human_ns(ns):

@@ -6,7 +6,7 @@ import os
 import re
 
 from . import stats as st
-from .common import human_bytes, human_count, human_ns, table
+from .common import BYTES, COUNT, counter_unit, human, human_ns, table
 
 SORT_KEYS = {
     "bytes": lambda f: st.total_bytes(f),
@@ -22,15 +22,19 @@ def sorted_files(merged, sort="bytes", top=None):
 
 
 def file_row(f):
+    """One row of FILE_HEADERS for the merged file F; counters are shown in
+    the unit the counter table gives them ('reads' and 'bytes' add the stdio
+    level to the read family, in the units of reads and bytes_read)."""
     reads = st.total_reads(f)
     nbytes = st.total_bytes(f)
     seq = st.seq_ratio(f)
-    return [f["path"], human_count(f.get("opens")), human_count(reads), human_bytes(nbytes),
-            human_ns(f.get("read_time_ns") or 0) if reads else "-",
-            human_bytes(nbytes / reads) if reads else "-",
+    return [f["path"], human(f.get("opens"), counter_unit("opens")), human(reads, counter_unit("reads")),
+            human(nbytes, counter_unit("bytes_read")),
+            human(f.get("read_time_ns") or 0, counter_unit("read_time_ns")) if reads else "-",
+            human(nbytes / reads, counter_unit("bytes_read")) if reads else "-",
             st.dominant_bucket(f) or "-",
             ("%.0f%%" % (100 * seq)) if seq is not None else "-",
-            human_bytes(f.get("converted_bytes")) if f.get("converted_bytes") else "-",
+            human(f.get("converted_bytes"), counter_unit("converted_bytes")) if f.get("converted_bytes") else "-",
             st.policy_text(f.get("policy"))]
 
 
@@ -44,13 +48,12 @@ def memory_lines(merged):
         return ["(no memory section in these stats)"]
     lines = []
     flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    rows = [[k, human_count(v) if not k.endswith("bytes") and "bytes" not in k else human_bytes(v)]
-            for k, v in flat]
+    rows = [[k, human(v, st.memory_unit(k))] for k, v in flat]
     lines.append(table(["counter", "value"], rows, align="lr"))
     classes = mem.get("size_classes")
     if isinstance(classes, dict) and classes:
         lines.append("")
-        lines.append("allocation size classes: " + "  ".join("%s:%s" % (k, human_count(v)) for k, v in classes.items()))
+        lines.append("allocation size classes: " + "  ".join("%s:%s" % (k, human(v, COUNT)) for k, v in classes.items()))
     for k, v in mem.items():
         if isinstance(v, dict) and k != "size_classes":
             lines.append("%s: %s" % (k, "  ".join("%s:%s" % (a, b) for a, b in v.items())))
@@ -65,7 +68,7 @@ def render_text(merged, sort="bytes", top=20):
     out.append("== processes (%d) ==" % len(procs))
     out.append(table(["pid", "exe", "wall", "files", "bytes read", "end"],
                      [[p["pid"], p["exe"], human_ns(p["wall_ns"]) if p["wall_ns"] is not None else "-",
-                       p["files"], human_bytes(p["bytes"]), p.get("end_reason") or "-"] for p in procs],
+                       p["files"], human(p["bytes"], BYTES), p.get("end_reason") or "-"] for p in procs],
                      align="rlrrrl"))
     out.append("")
     files = sorted_files(merged, sort, top)

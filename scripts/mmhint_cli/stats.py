@@ -11,7 +11,7 @@ added; samples are put on one time axis (ns since the earliest process start).
 import json
 import os
 
-from .common import UserError, load_counters
+from .common import BYTES, COUNT, UserError, load_counters
 
 SCHEMA = "mmhint-stats/1"
 HIST_NAMES = ["0-100", "100-1K", "1K-10K", "10K-100K", "100K-1M", "1M-4M", "4M-10M",
@@ -268,6 +268,14 @@ def seq_ratio(f):
     read's end, or None when there were none."""
     r = f.get("reads") or 0
     return (f.get("seq_reads") or 0) / r if r else None
+
+
+def memory_unit(key):
+    """The unit of the memory section's counter KEY.  The memory counters
+    are declared in policy/ (stats.h, memroute.c), not in a table this
+    command reads, so the unit follows the names: every byte figure has
+    "bytes" in its name."""
+    return BYTES if "bytes" in key else COUNT
 
 
 def dominant_bucket(f):
