@@ -1,6 +1,7 @@
 """`mmhint ab`: runs one command under two policies, interleaved, and says
 whether B is faster than A, by how much, and how sure that is."""
 
+import argparse
 import hashlib
 import json
 import os
@@ -8,7 +9,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,6 +16,7 @@ import time
 from . import stats as st
 from .common import (BYTES, UserError, child_env, counter_unit, find_library, human, load_options, option_env,
                      parse_assignments, preload_with, strip_option_env, warn, table)
+from .parsing import Formatter, strip_dashdash
 
 BOOT_ITER = 2000      # bootstrap resamples of the B/A wall-time ratio
 BOOT_SEED = 20240601  # fixed, so the same runs give the same interval
@@ -239,9 +240,11 @@ def render_text(a, b, summary, deltas, top=15):
         for d in deltas[:top]:
             sides = (d["A"] or {}, d["B"] or {})
             drows.append([d["path"]]
-                         + [human(s.get(key), counter_unit(key)) if s else "-" for key, _ in FILE_COLUMNS for s in sides]
+                         + [human(s.get(key), counter_unit(key)) if s else "-"
+                            for key, _ in FILE_COLUMNS for s in sides]
                          + [s.get("policy", "-") if s else "-" for s in sides])
-        headers = ["path"] + ["%s %s" % (label, n) for _, label in FILE_COLUMNS for n in "AB"] + ["policy A", "policy B"]
+        headers = (["path"] + ["%s %s" % (label, side) for _, label in FILE_COLUMNS for side in "AB"]
+                   + ["policy A", "policy B"])
         out.append(table(headers, drows, align="l" + "r" * 2 * len(FILE_COLUMNS) + "ll",
                          max_width=[50] + [None] * (len(headers) - 1)))
     out.append("")
@@ -320,9 +323,7 @@ def describe_diffs(ref, diffs):
 
 
 def cmd_ab(args):
-    cmd = args.command
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
+    cmd = strip_dashdash(args.command)
     if not cmd:
         raise UserError("ab: no command given; usage: mmhint ab --a SPEC --b SPEC -- CMD...")
     if args.runs < 1 or args.warmup < 0:
@@ -434,3 +435,45 @@ def _write(path, text):
             f.write(text)
     except OSError as e:
         raise UserError("cannot write %s: %s" % (path, e.strerror or e))
+
+
+# ---- The command line -------------------------------------------------------
+
+def add_parser(sub):
+    """Adds `mmhint ab` to SUB."""
+    a = sub.add_parser("ab", help="compare two policies on one command (interleaved runs)", formatter_class=Formatter,
+                       description="Run CMD alternately under policy A and policy B (ABAB..., after warm-up runs "
+                                   "that alternate too) and compare wall time (median, min, max; bootstrap 95%% CI "
+                                   "of the B/A ratio, %d resamples, fixed seed), user and system time, max RSS and "
+                                   "page faults, plus the library's per-file stats of every run.  Both sides run "
+                                   "under the library: an empty spec means the library loaded with every option "
+                                   "at its default, which is 'plain with stats'.  The true baseline, the program "
+                                   "without the library, is --plain-a.  Inherited MMHINT_<option> variables are "
+                                   "removed so that A and B differ only as given.  stdout is captured (shown with "
+                                   "--show-output) and its hash and the exit status must agree between all runs; "
+                                   "otherwise a 'mmhint: WARNING: A and B differ' line is printed and the exit "
+                                   "status is 3." % BOOT_ITER,
+                       epilog="examples:\n"
+                              "  mmhint ab --plain-a --b read_mmap=auto --runs 7 -- wc -l big.log\n"
+                              "  mmhint ab --a advice=none --b advice=random --cold -- sqlite3 db 'select ...'\n"
+                              "  mmhint ab --plain-a --config-b advised.conf --mask 'seconds=\\S+' -- prog")
+    a.add_argument("--a", metavar="SPEC", default="", help="options of A: 'KEY=VAL,KEY=VAL' (default: none)")
+    a.add_argument("--b", metavar="SPEC", default="", help="options of B: 'KEY=VAL,KEY=VAL' (default: none)")
+    a.add_argument("--config-a", metavar="FILE", help="config file for A")
+    a.add_argument("--config-b", metavar="FILE", help="config file for B")
+    a.add_argument("--plain-a", action="store_true", help="run A without the library at all (the true baseline)")
+    a.add_argument("--runs", type=int, default=5, metavar="N", help="measured runs per side (default 5)")
+    a.add_argument("--warmup", type=int, default=1, metavar="N", help="warm-up runs per side, not measured "
+                                                                      "(default 1)")
+    a.add_argument("--cold", action="store_true", help="drop the page cache before every run (needs root)")
+    a.add_argument("--mask", metavar="REGEX", action="append",
+                   help="replace matches of REGEX in stdout before comparing (e.g. timings the program prints); "
+                        "repeatable")
+    a.add_argument("--show-output", action="store_true", help="print each run's stdout and stderr")
+    a.add_argument("--json", metavar="FILE", help="write every run's raw data and the summary as JSON")
+    a.add_argument("--markdown", metavar="FILE", help="write the comparison as a Markdown table")
+    a.add_argument("--keep-stats", metavar="DIR", help="keep each run's stats and output in DIR/<side>-<n>/")
+    a.add_argument("--lib", metavar="PATH", help="libmmhint.so to load")
+    a.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    a.set_defaults(func=cmd_ab)
+    return a

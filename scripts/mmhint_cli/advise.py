@@ -17,9 +17,11 @@ Heuristics (each proposal is printed with the numbers that led to it):
 
 import os
 import re
+import sys
 
 from . import stats as st
 from .common import BYTES, human
+from .parsing import Formatter
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -169,3 +171,26 @@ def advise(merged, sources):
     if not mem and not proposals:
         lines.append("# nothing to propose: no file or allocation pattern here matches a known policy")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---- The command ------------------------------------------------------------
+
+def cmd_advise(args):
+    paths = st.expand_inputs(args.inputs)
+    docs = [st.load_file(p) for p in paths]
+    merged = st.merge(docs)
+    sys.stdout.write(advise(merged, paths))
+    return 0
+
+
+def add_parser(sub):
+    """Adds `mmhint advise` to SUB; its help gives this module's heuristics."""
+    ad = sub.add_parser("advise", help="propose a config file from stats", formatter_class=Formatter,
+                        description="Read stats files and print a config file (to stdout) with one rule per file "
+                                    "or directory whose observed pattern a policy is known to help, each preceded "
+                                    "by '# evidence:' lines with the numbers.\n\n" + __doc__.split("\n\n", 1)[1],
+                        epilog="example:\n  mmhint run --stats /tmp/s -- ./prog && mmhint advise /tmp/s > prog.conf\n"
+                               "  mmhint ab --plain-a --config-b prog.conf -- ./prog")
+    ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
+    ad.set_defaults(func=cmd_advise)
+    return ad

@@ -13,6 +13,7 @@ import time
 
 from . import stats as st
 from .common import BYTES, COUNT, REPO, UserError, find_library_or_none, human, parse_size
+from .parsing import Formatter
 
 SELF = os.path.join(REPO, "scripts", "mmhint")
 
@@ -260,3 +261,23 @@ def cmd_demo(args):
     sys.stdout.write("\ndone in %.0fs; everything is in %s (ab.md, ab.json, advised.conf, stats)\n"
                      % (time.time() - t0, work))
     return ab_rc
+
+
+# ---- The command line -------------------------------------------------------
+
+def add_parser(sub):
+    """Adds `mmhint demo` to SUB."""
+    d = sub.add_parser("demo", help="end-to-end demonstration (about a minute)", formatter_class=Formatter,
+                       description="Build if needed, make a workload file, run a workload once with stats "
+                                   "(build/examples/index_lookup, a big in-memory index: 4 KiB reads, large "
+                                   "mallocs, dependent random lookups), propose a policy with 'advise', compare "
+                                   "the program without the library against the advised policy with 'ab', and "
+                                   "show the report of the B runs.")
+    d.add_argument("--size", default=None, metavar="SIZE|small",
+                   help="workload file size (default 384M for index_lookup, about 640M of memory; 256M for the "
+                        "fallback workloads); 'small' is a quick run (64M) for tests")
+    d.add_argument("--dir", metavar="DIR", help="where to put the workload and results (default $TMPDIR/mmhint-demo)")
+    d.add_argument("--runs", type=int, default=6, metavar="N", help="ab runs per side (default 6)")
+    d.add_argument("--lib", metavar="PATH", help="libmmhint.so to load")
+    d.set_defaults(func=cmd_demo)
+    return d
