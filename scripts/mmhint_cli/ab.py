@@ -1,6 +1,7 @@
 """`mmhint ab`: runs one command under two policies, interleaved, and says
 whether B is faster than A, by how much, and how sure that is."""
 
+import argparse
 import hashlib
 import json
 import os
@@ -8,17 +9,17 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 from . import stats as st
-from .common import (UserError, child_env, find_library, human_bytes, human_count, load_options, option_env,
+from .common import (BYTES, UserError, child_env, counter_unit, find_library, human, load_options, option_env,
                      parse_assignments, preload_with, strip_option_env, warn, table)
+from .parsing import Formatter, strip_dashdash
 
-BOOT_ITER = 2000
-BOOT_SEED = 20240601
+BOOT_ITER = 2000      # bootstrap resamples of the B/A wall-time ratio
+BOOT_SEED = 20240601  # fixed, so the same runs give the same interval
 DROP_CACHES = "/proc/sys/vm/drop_caches"
 
 
@@ -157,8 +158,25 @@ def verdict(ratio, lo, hi):
     return "B is %.2f× slower than A [%.2f–%.2f]" % (ratio, lo, hi)
 
 
-METRICS = [("wall_s", "wall", "%.3fs"), ("user_s", "user", "%.3fs"), ("sys_s", "sys", "%.3fs"),
-           ("maxrss_kib", "max RSS", None), ("majflt", "major faults", "%d"), ("minflt", "minor faults", "%d")]
+def _seconds(v):
+    return "%.3fs" % v
+
+
+def _integer(v):
+    return "%d" % v
+
+
+def _kib(v):
+    return human(v * 1024, BYTES)
+
+
+# What is measured of every run: (key of the run's dict, label, formatter).
+METRICS = [("wall_s", "wall", _seconds), ("user_s", "user", _seconds), ("sys_s", "sys", _seconds),
+           ("maxrss_kib", "max RSS", _kib), ("majflt", "major faults", _integer),
+           ("minflt", "minor faults", _integer)]
+
+# The per-file counters compared in the text table, with their column label.
+FILE_COLUMNS = [("bytes_read", "bytes"), ("reads", "calls"), ("converted_bytes", "conv")]
 
 
 def summarize(runs):
@@ -206,39 +224,29 @@ def file_deltas(runs):
     return rows
 
 
-def fmt_metric(key, fmt, v):
-    if key == "maxrss_kib":
-        return human_bytes(v * 1024)
-    return fmt % v
-
-
 def render_text(a, b, summary, deltas, top=15):
     out = ["A: %s" % a.describe(), "B: %s" % b.describe(), ""]
     rows = []
     for key, label, fmt in METRICS:
         sa, sb = summary["A"][key], summary["B"][key]
         ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
-        rows.append([label,
-                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sa["median"]), fmt_metric(key, fmt, sa["min"]),
-                                      fmt_metric(key, fmt, sa["max"])),
-                     "%s  [%s–%s]" % (fmt_metric(key, fmt, sb["median"]), fmt_metric(key, fmt, sb["min"]),
-                                      fmt_metric(key, fmt, sb["max"])),
-                     ratio])
+        rows.append([label] + ["%s  [%s–%s]" % (fmt(s["median"]), fmt(s["min"]), fmt(s["max"])) for s in (sa, sb)]
+                    + [ratio])
     out.append(table(["metric", "A median [min–max]", "B median [min–max]", "B/A"], rows, align="lrrr"))
     if deltas:
         out.append("")
         out.append("per file (medians of the runs' stats; '-' where that side wrote none):")
         drows = []
         for d in deltas[:top]:
-            A, B = d["A"] or {}, d["B"] or {}
-            drows.append([d["path"],
-                          human_bytes(A.get("bytes_read")) if A else "-", human_bytes(B.get("bytes_read")) if B else "-",
-                          human_count(A.get("reads")) if A else "-", human_count(B.get("reads")) if B else "-",
-                          human_bytes(A.get("converted_bytes")) if A else "-",
-                          human_bytes(B.get("converted_bytes")) if B else "-",
-                          A.get("policy", "-") if A else "-", B.get("policy", "-") if B else "-"])
-        out.append(table(["path", "bytes A", "bytes B", "calls A", "calls B", "conv A", "conv B",
-                          "policy A", "policy B"], drows, align="lrrrrrrll", max_width=[50] + [None] * 8))
+            sides = (d["A"] or {}, d["B"] or {})
+            drows.append([d["path"]]
+                         + [human(s.get(key), counter_unit(key)) if s else "-"
+                            for key, _ in FILE_COLUMNS for s in sides]
+                         + [s.get("policy", "-") if s else "-" for s in sides])
+        headers = (["path"] + ["%s %s" % (label, side) for _, label in FILE_COLUMNS for side in "AB"]
+                   + ["policy A", "policy B"])
+        out.append(table(headers, drows, align="l" + "r" * 2 * len(FILE_COLUMNS) + "ll",
+                         max_width=[50] + [None] * (len(headers) - 1)))
     out.append("")
     out.append("verdict: %s" % summary["verdict"])
     return "\n".join(out) + "\n"
@@ -253,7 +261,7 @@ def render_markdown(a, b, summary, deltas, cmd):
         sa, sb = summary["A"][key], summary["B"][key]
         ratio = ("%.3f" % (sb["median"] / sa["median"])) if sa["median"] else "-"
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            label, *(fmt_metric(key, fmt, s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
+            label, *(fmt(s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
     if deltas:
         out += ["", "| file | bytes A | bytes B | calls A | calls B | converted A | converted B | policy B |",
                 "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -315,9 +323,7 @@ def describe_diffs(ref, diffs):
 
 
 def cmd_ab(args):
-    cmd = args.command
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
+    cmd = strip_dashdash(args.command)
     if not cmd:
         raise UserError("ab: no command given; usage: mmhint ab --a SPEC --b SPEC -- CMD...")
     if args.runs < 1 or args.warmup < 0:
@@ -402,7 +408,7 @@ def cmd_ab(args):
         if rss_floor and min(summary[s]["maxrss_kib"]["median"] for s in ("A", "B")) <= rss_floor * 1.05:
             sys.stdout.write("note: max RSS is at the floor of %s that any command started from mmhint shows "
                              "(execve keeps the spawning process's peak); the program's own peak is lower\n"
-                             % human_bytes(rss_floor * 1024))
+                             % _kib(rss_floor))
         if ref["exit"] != 0 and not diffs:
             warn("ab: the command exited with status %d in every run" % ref["exit"])
         for line in describe_diffs(ref, diffs):
@@ -429,3 +435,45 @@ def _write(path, text):
             f.write(text)
     except OSError as e:
         raise UserError("cannot write %s: %s" % (path, e.strerror or e))
+
+
+# ---- The command line -------------------------------------------------------
+
+def add_parser(sub):
+    """Adds `mmhint ab` to SUB."""
+    a = sub.add_parser("ab", help="compare two policies on one command (interleaved runs)", formatter_class=Formatter,
+                       description="Run CMD alternately under policy A and policy B (ABAB..., after warm-up runs "
+                                   "that alternate too) and compare wall time (median, min, max; bootstrap 95%% CI "
+                                   "of the B/A ratio, %d resamples, fixed seed), user and system time, max RSS and "
+                                   "page faults, plus the library's per-file stats of every run.  Both sides run "
+                                   "under the library: an empty spec means the library loaded with every option "
+                                   "at its default, which is 'plain with stats'.  The true baseline, the program "
+                                   "without the library, is --plain-a.  Inherited MMHINT_<option> variables are "
+                                   "removed so that A and B differ only as given.  stdout is captured (shown with "
+                                   "--show-output) and its hash and the exit status must agree between all runs; "
+                                   "otherwise a 'mmhint: WARNING: A and B differ' line is printed and the exit "
+                                   "status is 3." % BOOT_ITER,
+                       epilog="examples:\n"
+                              "  mmhint ab --plain-a --b read_mmap=auto --runs 7 -- wc -l big.log\n"
+                              "  mmhint ab --a advice=none --b advice=random --cold -- sqlite3 db 'select ...'\n"
+                              "  mmhint ab --plain-a --config-b advised.conf --mask 'seconds=\\S+' -- prog")
+    a.add_argument("--a", metavar="SPEC", default="", help="options of A: 'KEY=VAL,KEY=VAL' (default: none)")
+    a.add_argument("--b", metavar="SPEC", default="", help="options of B: 'KEY=VAL,KEY=VAL' (default: none)")
+    a.add_argument("--config-a", metavar="FILE", help="config file for A")
+    a.add_argument("--config-b", metavar="FILE", help="config file for B")
+    a.add_argument("--plain-a", action="store_true", help="run A without the library at all (the true baseline)")
+    a.add_argument("--runs", type=int, default=5, metavar="N", help="measured runs per side (default 5)")
+    a.add_argument("--warmup", type=int, default=1, metavar="N", help="warm-up runs per side, not measured "
+                                                                      "(default 1)")
+    a.add_argument("--cold", action="store_true", help="drop the page cache before every run (needs root)")
+    a.add_argument("--mask", metavar="REGEX", action="append",
+                   help="replace matches of REGEX in stdout before comparing (e.g. timings the program prints); "
+                        "repeatable")
+    a.add_argument("--show-output", action="store_true", help="print each run's stdout and stderr")
+    a.add_argument("--json", metavar="FILE", help="write every run's raw data and the summary as JSON")
+    a.add_argument("--markdown", metavar="FILE", help="write the comparison as a Markdown table")
+    a.add_argument("--keep-stats", metavar="DIR", help="keep each run's stats and output in DIR/<side>-<n>/")
+    a.add_argument("--lib", metavar="PATH", help="libmmhint.so to load")
+    a.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    a.set_defaults(func=cmd_ab)
+    return a

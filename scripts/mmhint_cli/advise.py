@@ -17,9 +17,11 @@ Heuristics (each proposal is printed with the numbers that led to it):
 
 import os
 import re
+import sys
 
 from . import stats as st
-from .common import human_bytes
+from .common import BYTES, human
+from .parsing import Formatter
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -75,7 +77,7 @@ def classify(f):
     ev = []
     if reads:
         ev.append("%d reads, %s read, average %s, %.0f%% sequential; file size %s"
-                  % (reads, human_bytes(nbytes), human_bytes(nbytes / reads), 100 * seq, human_bytes(size)))
+                  % (reads, human(nbytes, BYTES), human(nbytes / reads, BYTES), 100 * seq, human(size, BYTES)))
     if reads and size >= LARGE_FILE and seq >= 0.9 and 0.9 * size <= nbytes <= 1.1 * size:
         opts["drop_behind"] = "on"
         opts["advice"] = "sequential"
@@ -100,7 +102,7 @@ def classify(f):
         if s is not None and s < 0.7:
             opts["mmap_advice"] = "random"
             ev.append("%d mmap calls (%s mapped); %d sampled mappings, %.0f%% in ascending order: random use"
-                      % (f["mmaps"], human_bytes(f.get("mmap_bytes") or 0), len(mm), 100 * s))
+                      % (f["mmaps"], human(f.get("mmap_bytes") or 0, BYTES), len(mm), 100 * s))
     if not opts:
         return None, ev
     return opts, ev
@@ -112,7 +114,7 @@ def memory_advice(merged):
     if large >= MIN_LARGE_ALLOCS:
         return ["# evidence: %d allocations of at least 1 MiB (%d in 1M-32M, %d in 32M+), %s requested in all"
                 % (large, classes.get("1M-32M") or 0, classes.get("32M+") or 0,
-                   human_bytes(merged["memory"].get("bytes_requested") or 0)),
+                   human(merged["memory"].get("bytes_requested") or 0, BYTES)),
                 "# evidence: huge pages back allocations of hugepage_min (2M) and more",
                 "hugepages = thp"]
     return None
@@ -169,3 +171,26 @@ def advise(merged, sources):
     if not mem and not proposals:
         lines.append("# nothing to propose: no file or allocation pattern here matches a known policy")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---- The command ------------------------------------------------------------
+
+def cmd_advise(args):
+    paths = st.expand_inputs(args.inputs)
+    docs = [st.load_file(p) for p in paths]
+    merged = st.merge(docs)
+    sys.stdout.write(advise(merged, paths))
+    return 0
+
+
+def add_parser(sub):
+    """Adds `mmhint advise` to SUB; its help gives this module's heuristics."""
+    ad = sub.add_parser("advise", help="propose a config file from stats", formatter_class=Formatter,
+                        description="Read stats files and print a config file (to stdout) with one rule per file "
+                                    "or directory whose observed pattern a policy is known to help, each preceded "
+                                    "by '# evidence:' lines with the numbers.\n\n" + __doc__.split("\n\n", 1)[1],
+                        epilog="example:\n  mmhint run --stats /tmp/s -- ./prog && mmhint advise /tmp/s > prog.conf\n"
+                               "  mmhint ab --plain-a --config-b prog.conf -- ./prog")
+    ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
+    ad.set_defaults(func=cmd_advise)
+    return ad

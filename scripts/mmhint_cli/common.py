@@ -9,6 +9,8 @@ import os
 import re
 import sys
 
+from . import deftable
+
 PROG = "mmhint"
 
 # The repository this script lives in: scripts/mmhint_cli/ -> repo root.
@@ -78,44 +80,60 @@ def find_explain(explicit=None):
                     "or pass --explain-bin PATH" % ", ".join(candidates))
 
 
-def find_def_file(name):
-    """Returns the path of include/NAME (the declared-once tables)."""
+def def_dirs():
+    """The directories searched for the declared-once tables, in order:
+    $MMHINT_INCLUDE_DIR, the include/ directory of the checkout this package
+    belongs to, /usr/local/share/mmhint."""
     env = os.environ.get("MMHINT_INCLUDE_DIR")
-    for d in ([env] if env else []) + [os.path.join(REPO, "include"), "/usr/local/share/mmhint"]:
+    return ([env] if env else []) + [os.path.join(REPO, "include"), "/usr/local/share/mmhint"]
+
+
+def find_def_file(name):
+    """Returns the path of the table NAME (e.g. mmhint_counters.def), the
+    first of def_dirs() that holds it.  Raises UserError naming every place
+    looked at and the fix when none does: the tables ship with the source,
+    so a copy of the command outside a checkout needs $MMHINT_INCLUDE_DIR."""
+    tried = []
+    for d in def_dirs():
         path = os.path.join(d, name)
         if os.path.isfile(path):
             return path
-    raise UserError("cannot find %s (looked in %s/include); set MMHINT_INCLUDE_DIR" % (name, REPO))
+        tried.append(path)
+    raise UserError("cannot find %s (looked at %s); set MMHINT_INCLUDE_DIR to the include/ directory "
+                    "of an mmhint checkout" % (name, ", ".join(tried)))
+
+
+def read_def_table(name, macro, fields):
+    """The entries of the X-macro list MACRO in the table file NAME (see
+    deftable.parse_table).  Raises UserError when the file is missing,
+    unreadable or not a table of that shape."""
+    path = find_def_file(name)
+    try:
+        return deftable.read_table(path, macro, fields)
+    except OSError as e:
+        raise UserError("cannot read %s: %s" % (path, e.strerror or e))
+    except (deftable.DefError, UnicodeDecodeError) as e:
+        raise UserError(str(e))
 
 
 # ---- The option table ------------------------------------------------------
 
-_OPTION_RE = re.compile(
-    r'X\(\s*(\w+)\s*,\s*(BOOL|INT|SIZE|ENUM|STRING)\s*,\s*(PROCESS|FILE)\s*,\s*"([^"]*)"\s*,'
-    r'\s*([^,]+?)\s*,\s*([^,]+?)\s*,\s*"([^"]*)"\s*,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
+OPTION_FIELDS = ("name", "type", "scope", "default", "min", "max", "choices", "doc")
 
 _options_cache = None
 
 
 def load_options():
     """Parses include/mmhint_options.def.  Returns an ordered dict name ->
-    {"type", "scope", "default", "choices", "doc"}."""
+    {"type", "scope", "default", "choices", "doc"}; raises UserError when the
+    table cannot be found or read."""
     global _options_cache
     if _options_cache is not None:
         return _options_cache
-    path = find_def_file("mmhint_options.def")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    # Join the macro's continuation lines so one entry is one logical line.
-    text = text.replace("\\\n", " ")
     table = {}
-    for m in _OPTION_RE.finditer(text):
-        name, typ, scope, default, _mn, _mx, choices, doc = m.groups()
-        doc = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', doc))
-        table[name] = {"type": typ, "scope": scope, "default": default,
-                       "choices": choices.split("|") if choices else [], "doc": doc}
-    if not table:
-        raise UserError("no options found in %s" % path)
+    for o in read_def_table("mmhint_options.def", "MMHINT_OPTIONS", OPTION_FIELDS):
+        table[o["name"]] = {"type": o["type"], "scope": o["scope"], "default": o["default"],
+                            "choices": o["choices"].split("|") if o["choices"] else [], "doc": o["doc"]}
     _options_cache = table
     return table
 
@@ -200,67 +218,68 @@ def preload_with(env, lib):
 
 # ---- The counter table -----------------------------------------------------
 
+COUNTER_FIELDS = ("name", "kind", "unit", "doc")
+KINDS = ("SUM", "MAX", "MIN")
+
+# The units of the counter table, and how each is shown (human()).
+COUNT, BYTES, TICKS, UNIX_NS = "COUNT", "BYTES", "TICKS", "UNIX_NS"
+UNITS = (COUNT, BYTES, TICKS, UNIX_NS)
+
 _counters_cache = None
 
 
 def load_counters():
-    """Parses include/mmhint_counters.def into an ordered dict name -> kind
-    (SUM, MAX or MIN).  Falls back to the kinds docs/STATS.md implies when
-    the file cannot be found, so that reading stats never needs a checkout."""
+    """Parses include/mmhint_counters.def into an ordered dict name ->
+    {"kind": SUM|MAX|MIN, "unit": COUNT|BYTES|TICKS|UNIX_NS, "doc"}.  The
+    values in a stats file are in these units, except that TICKS and UNIX_NS
+    counters are written as nanoseconds.  Raises UserError when the table
+    cannot be found or read or has an unknown kind or unit."""
     global _counters_cache
     if _counters_cache is not None:
         return _counters_cache
     table = {}
-    try:
-        path = find_def_file("mmhint_counters.def")
-        with open(path, encoding="utf-8") as f:
-            for m in re.finditer(r'C\(\s*(\w+)\s*,\s*(SUM|MAX|MIN)\s*,\s*(?:\w+\s*,)?', f.read()):
-                table[m.group(1)] = m.group(2)
-    except (UserError, OSError):
-        table = {}
-    if not table:
-        for n in ("opens reads bytes_read read_time_ns read_errors seq_reads consec_reads writes "
-                  "bytes_written seeks mmaps mmap_bytes stdio_opens stdio_reads stdio_bytes_read "
-                  "stdio_seeks sendfile_bytes copy_range_bytes splice_bytes converted_reads "
-                  "converted_bytes offset_syncs").split():
-            table[n] = "SUM"
-        table["max_byte_read"] = "MAX"
-        table["first_access_ns"] = "MIN"
-        table["last_access_ns"] = "MAX"
+    for c in read_def_table("mmhint_counters.def", "MMHINT_FILE_COUNTERS", COUNTER_FIELDS):
+        for field, known in (("kind", KINDS), ("unit", UNITS)):
+            if c[field] not in known:
+                raise UserError("%s line %d: counter %s has %s %s, not one of %s"
+                                % (find_def_file("mmhint_counters.def"), c["line"], c["name"], field, c[field],
+                                   "|".join(known)))
+        table[c["name"]] = {"kind": c["kind"], "unit": c["unit"], "doc": c["doc"]}
     _counters_cache = table
     return table
 
 
+def counter_unit(name):
+    """The unit of the per-file counter NAME (KeyError for another name)."""
+    return load_counters()[name]["unit"]
+
+
 # ---- Formatting ------------------------------------------------------------
 
-def human_bytes(n):
-    """1536 -> '1.5K', binary units, at most 4 significant characters."""
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("", "K", "M", "G", "T", "P"):
-        if abs(n) < 1024 or unit == "P":
-            if unit == "":
-                return "%d" % n
-            return ("%.1f%s" % (n, unit)) if abs(n) < 10 else ("%.0f%s" % (n, unit))
-        n /= 1024.0
-    return str(n)
+_SCALES = {BYTES: (1024, ("", "K", "M", "G", "T", "P")),  # binary: 1536 -> '1.5K'
+           COUNT: (1000, ("", "k", "M", "G", "T"))}       # decimal: 1500 -> '1.5k'
 
 
-def human_count(n):
+def human(n, unit=COUNT):
+    """N in UNIT as at most 4 significant characters: BYTES in binary
+    multiples (1536 -> '1.5K'), COUNT in decimal ones (1500 -> '1.5k'),
+    TICKS (nanoseconds of duration) as human_ns() does; None is '-'."""
+    if unit == TICKS:
+        return human_ns(n)
     if n is None:
         return "-"
+    step, prefixes = _SCALES[unit]
     n = float(n)
-    for unit in ("", "k", "M", "G", "T"):
-        if abs(n) < 1000 or unit == "T":
-            if unit == "":
+    for prefix in prefixes:
+        if abs(n) < step or prefix == prefixes[-1]:
+            if prefix == "":
                 return "%d" % n
-            return ("%.1f%s" % (n, unit)) if abs(n) < 10 else ("%.0f%s" % (n, unit))
-        n /= 1000.0
-    return str(n)
+            return ("%.1f%s" % (n, prefix)) if abs(n) < 10 else ("%.0f%s" % (n, prefix))
+        n /= step
 
 
 def human_ns(ns):
+    """A duration of NS nanoseconds: '1.50s', '12.0ms', '3.1us', '870ns'."""
     if ns is None:
         return "-"
     s = ns / 1e9

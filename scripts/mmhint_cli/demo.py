@@ -12,7 +12,8 @@ import tempfile
 import time
 
 from . import stats as st
-from .common import REPO, UserError, find_library_or_none, human_bytes, human_count, parse_size
+from .common import BYTES, COUNT, REPO, UserError, find_library_or_none, human, parse_size
+from .parsing import Formatter
 
 SELF = os.path.join(REPO, "scripts", "mmhint")
 
@@ -78,7 +79,7 @@ def example(libdir, name):
 
 def make_text_file(path, size, fileread):
     if os.path.isfile(path) and os.path.getsize(path) == size:
-        sys.stdout.write("    reusing %s (%s)\n" % (path, human_bytes(size)))
+        sys.stdout.write("    reusing %s (%s)\n" % (path, human(size, BYTES)))
         return
     if fileread:
         if call([fileread, "--make", path, str(size)], stdout=subprocess.DEVNULL) == 0:
@@ -98,7 +99,7 @@ def make_index_file(path, size, prog):
     """index_lookup --make writes a header and SIZE/64 - 1 records (the same
     bytes for the same size); an existing file of that size is reused."""
     if os.path.isfile(path) and os.path.getsize(path) == size:
-        sys.stdout.write("    reusing %s (%s)\n" % (path, human_bytes(size)))
+        sys.stdout.write("    reusing %s (%s)\n" % (path, human(size, BYTES)))
         return
     if call([prog, "--make", path, str(size)]) != 0:
         raise UserError("demo: %s --make failed" % prog)
@@ -118,7 +119,7 @@ def pick_workload(libdir, work, size_arg):
         why = ("index_lookup is a big in-memory index: it loads %s with 4 KiB read() calls into malloc'd 16 MiB "
                "arena blocks and a hash table (about %s of memory in all), then follows %d dependent lookups, "
                "each a random probe of the table and a random record; it prints a checksum of what it found "
-               "(timings go to stderr)" % (human_bytes(size), human_bytes(mem), lookups))
+               "(timings go to stderr)" % (human(size, BYTES), human(mem, BYTES), lookups))
         return ("index_lookup", argv, data, size, [], why, lambda: make_index_file(data, size, il))
     data = os.path.join(work, "data.bin")
     if fileread:
@@ -179,7 +180,7 @@ def cmd_demo(args):
         if os.path.exists(f):
             os.unlink(f)
 
-    say("step 2/6: make a %s workload file" % human_bytes(size))
+    say("step 2/6: make a %s workload file" % human(size, BYTES))
     maker()
     sys.stdout.write("    workload: %s\n    %s\n" % (" ".join(workload), why))
 
@@ -249,14 +250,34 @@ def cmd_demo(args):
         hp, mode, merged = bsum
         if hp["requested_bytes"]:
             sys.stdout.write("    huge pages in the last B run: %s obtained of %s requested (hugepages=%s)\n"
-                             % (human_bytes(hp["obtained_bytes"]), human_bytes(hp["requested_bytes"]), mode))
+                             % (human(hp["obtained_bytes"], BYTES), human(hp["requested_bytes"], BYTES), mode))
         else:
             sys.stdout.write("    huge pages in the last B run: none requested (hugepages=%s)\n" % (mode or "off"))
         f = next((f for f in merged["files"] if data in f["paths"]), None)
         if f:
             sys.stdout.write("    %s in the last B run: %s in %s reads, policy %s\n"
-                             % (data, human_bytes(st.total_bytes(f)), human_count(st.total_reads(f)),
+                             % (data, human(st.total_bytes(f), BYTES), human(st.total_reads(f), COUNT),
                                 st.policy_text(f.get("policy"))))
     sys.stdout.write("\ndone in %.0fs; everything is in %s (ab.md, ab.json, advised.conf, stats)\n"
                      % (time.time() - t0, work))
     return ab_rc
+
+
+# ---- The command line -------------------------------------------------------
+
+def add_parser(sub):
+    """Adds `mmhint demo` to SUB."""
+    d = sub.add_parser("demo", help="end-to-end demonstration (about a minute)", formatter_class=Formatter,
+                       description="Build if needed, make a workload file, run a workload once with stats "
+                                   "(build/examples/index_lookup, a big in-memory index: 4 KiB reads, large "
+                                   "mallocs, dependent random lookups), propose a policy with 'advise', compare "
+                                   "the program without the library against the advised policy with 'ab', and "
+                                   "show the report of the B runs.")
+    d.add_argument("--size", default=None, metavar="SIZE|small",
+                   help="workload file size (default 384M for index_lookup, about 640M of memory; 256M for the "
+                        "fallback workloads); 'small' is a quick run (64M) for tests")
+    d.add_argument("--dir", metavar="DIR", help="where to put the workload and results (default $TMPDIR/mmhint-demo)")
+    d.add_argument("--runs", type=int, default=6, metavar="N", help="ab runs per side (default 6)")
+    d.add_argument("--lib", metavar="PATH", help="libmmhint.so to load")
+    d.set_defaults(func=cmd_demo)
+    return d

@@ -4,7 +4,7 @@ SVG drawn here; no scripts, no network)."""
 import html
 
 from . import stats as st
-from .common import human_bytes, human_count, human_ns
+from .common import BYTES, COUNT, counter_unit, human, human_ns
 from .report import FILE_HEADERS, file_row, sorted_files
 
 CSS = """
@@ -62,7 +62,7 @@ def histogram_chart(f, width=380, height=190):
                    % (x + 2, top + ph - bh, bw - 4, bh))
         if v:
             out.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>' % (x + bw / 2, top + ph - bh - 2,
-                                                                                 e(human_count(v))))
+                                                                                 e(human(v, COUNT))))
         out.append('<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-40 %.1f %d)">%s</text>'
                    % (x + bw / 2 + 3, height - bottom + 14, x + bw / 2 + 3, height - bottom + 14, e(n)))
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>' % (left, top + ph, width - 8, top + ph))
@@ -75,7 +75,7 @@ def scatter_chart(f, width=420, height=180):
     left, bottom, top, right = 60, 30, 20, 10
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="offset over time">'
            % (width, height), '<text x="0" y="12" font-weight="bold">offset over time (%d sampled of %s accesses)</text>'
-           % (len(rows), e(human_count(f["samples_seen"])))]
+           % (len(rows), e(human(f["samples_seen"], COUNT)))]
     if not rows:
         out.append('<text x="%d" y="%d">no samples</text>' % (left, height // 2))
         out.append("</svg>")
@@ -89,7 +89,7 @@ def scatter_chart(f, width=420, height=180):
         x = left + (pw * (r[0] - t0) / (t1 - t0) if t1 > t0 else pw / 2)
         y = top + ph - ph * r[1] / omax
         out.append('<circle cx="%.1f" cy="%.1f" r="2.2" fill="%s"/>' % (x, y, COLORS.get(r[3], "#444")))
-    out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 4, top + 8, e(human_bytes(omax))))
+    out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 4, top + 8, e(human(omax, BYTES))))
     out.append('<text x="%d" y="%d" text-anchor="end">0</text>' % (left - 4, top + ph))
     out.append('<text x="%d" y="%d">%s</text>' % (left, height - 10, e(human_ns(t0))))
     out.append('<text x="%d" y="%d" text-anchor="end">%s after start</text>' % (width - right, height - 10,
@@ -127,7 +127,7 @@ def memory_section(merged):
                 items += [("%s %s" % (k, a), b) for a, b in v.items() if isinstance(b, (int, float))]
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 items.append((k, v))
-        out.append(hbar_chart("huge pages: requested vs obtained", items, lambda v: human_count(v)))
+        out.append(hbar_chart("huge pages: requested vs obtained", items, lambda v: human(v, COUNT)))
     elif policy:
         out.append("<p>the stats hold no huge page outcome figures.</p>")
     for k, v in nodes.items():
@@ -137,15 +137,15 @@ def memory_section(merged):
         elif isinstance(v, list):
             items = [("node %d" % i, b) for i, b in enumerate(v) if isinstance(b, (int, float))]
         if items:
-            out.append(hbar_chart("%s (pages per node)" % k, items, lambda v: human_count(v)))
+            out.append(hbar_chart("%s (pages per node)" % k, items, lambda v: human(v, COUNT)))
     flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if flat:
         out.append("<table><tr><th class=l>counter</th><th>value</th></tr>%s</table>" % "".join(
-            "<tr><td class=l>%s</td><td>%s</td></tr>" % (e(k), e(human_bytes(v) if "bytes" in k else human_count(v)))
+            "<tr><td class=l>%s</td><td>%s</td></tr>" % (e(k), e(human(v, st.memory_unit(k))))
             for k, v in flat))
     classes = mem.get("size_classes")
     if isinstance(classes, dict) and classes:
-        out.append(hbar_chart("allocations by size class", list(classes.items()), lambda v: human_count(v)))
+        out.append(hbar_chart("allocations by size class", list(classes.items()), lambda v: human(v, COUNT)))
     return "\n".join(x for x in out if x)
 
 
@@ -164,7 +164,7 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
         p.append("<tr><td>%s</td><td class=l>%s</td><td class=l>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
             e(pr["pid"]), e(pr["exe"]), e(" ".join(str(a) for a in pr["argv"])[:200]),
             e(human_ns(pr["wall_ns"]) if pr["wall_ns"] is not None else "-"), e(pr["files"]),
-            e(human_bytes(pr["bytes"]))))
+            e(human(pr["bytes"], BYTES))))
     p.append("</table>")
     p.append("<h2>Files (%s by %s)</h2><table><tr>%s</tr>" % (
         "top %d of %d" % (len(files), len(merged["files"])) if len(files) < len(merged["files"]) else "all",
@@ -176,13 +176,16 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
                                          for i, c in enumerate(row)))
     p.append("</table>")
     p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
-        hbar_chart("bytes read per file", [(f["path"], st.total_bytes(f)) for f in files], human_bytes),
-        hbar_chart("read time per file", [(f["path"], f.get("read_time_ns") or 0) for f in files], human_ns)))
+        hbar_chart("bytes read per file", [(f["path"], st.total_bytes(f)) for f in files],
+                   lambda v: human(v, counter_unit("bytes_read"))),
+        hbar_chart("read time per file", [(f["path"], f.get("read_time_ns") or 0) for f in files],
+                   lambda v: human(v, counter_unit("read_time_ns")))))
     p.append("<h2>Access patterns</h2>")
     for f in files:
         p.append("<h3>%s</h3>" % e(f["path"]))
         p.append('<p class="muted">size %s; %s reads, %s; policy: %s; rule: %s</p>' % (
-            e(human_bytes(f.get("size"))), e(human_count(st.total_reads(f))), e(human_bytes(st.total_bytes(f))),
+            e(human(f.get("size"), BYTES)), e(human(st.total_reads(f), counter_unit("reads"))),
+            e(human(st.total_bytes(f), counter_unit("bytes_read"))),
             e(st.policy_text(f.get("policy"))), e(st.rule_text((f.get("policy") or {}).get("rule")))))
         p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
             histogram_chart(f), scatter_chart(f)))

@@ -2,11 +2,12 @@
 one or many stats files."""
 
 import json
-import os
 import re
+import sys
 
 from . import stats as st
-from .common import human_bytes, human_count, human_ns, table
+from .common import BYTES, COUNT, UserError, counter_unit, human, human_ns, table
+from .parsing import Formatter
 
 SORT_KEYS = {
     "bytes": lambda f: st.total_bytes(f),
@@ -22,15 +23,19 @@ def sorted_files(merged, sort="bytes", top=None):
 
 
 def file_row(f):
+    """One row of FILE_HEADERS for the merged file F; counters are shown in
+    the unit the counter table gives them ('reads' and 'bytes' add the stdio
+    level to the read family, in the units of reads and bytes_read)."""
     reads = st.total_reads(f)
     nbytes = st.total_bytes(f)
     seq = st.seq_ratio(f)
-    return [f["path"], human_count(f.get("opens")), human_count(reads), human_bytes(nbytes),
-            human_ns(f.get("read_time_ns") or 0) if reads else "-",
-            human_bytes(nbytes / reads) if reads else "-",
+    return [f["path"], human(f.get("opens"), counter_unit("opens")), human(reads, counter_unit("reads")),
+            human(nbytes, counter_unit("bytes_read")),
+            human(f.get("read_time_ns") or 0, counter_unit("read_time_ns")) if reads else "-",
+            human(nbytes / reads, counter_unit("bytes_read")) if reads else "-",
             st.dominant_bucket(f) or "-",
             ("%.0f%%" % (100 * seq)) if seq is not None else "-",
-            human_bytes(f.get("converted_bytes")) if f.get("converted_bytes") else "-",
+            human(f.get("converted_bytes"), counter_unit("converted_bytes")) if f.get("converted_bytes") else "-",
             st.policy_text(f.get("policy"))]
 
 
@@ -44,13 +49,13 @@ def memory_lines(merged):
         return ["(no memory section in these stats)"]
     lines = []
     flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    rows = [[k, human_count(v) if not k.endswith("bytes") and "bytes" not in k else human_bytes(v)]
-            for k, v in flat]
+    rows = [[k, human(v, st.memory_unit(k))] for k, v in flat]
     lines.append(table(["counter", "value"], rows, align="lr"))
     classes = mem.get("size_classes")
     if isinstance(classes, dict) and classes:
         lines.append("")
-        lines.append("allocation size classes: " + "  ".join("%s:%s" % (k, human_count(v)) for k, v in classes.items()))
+        lines.append("allocation size classes: "
+                     + "  ".join("%s:%s" % (k, human(v, COUNT)) for k, v in classes.items()))
     for k, v in mem.items():
         if isinstance(v, dict) and k != "size_classes":
             lines.append("%s: %s" % (k, "  ".join("%s:%s" % (a, b) for a, b in v.items())))
@@ -65,7 +70,7 @@ def render_text(merged, sort="bytes", top=20):
     out.append("== processes (%d) ==" % len(procs))
     out.append(table(["pid", "exe", "wall", "files", "bytes read", "end"],
                      [[p["pid"], p["exe"], human_ns(p["wall_ns"]) if p["wall_ns"] is not None else "-",
-                       p["files"], human_bytes(p["bytes"]), p.get("end_reason") or "-"] for p in procs],
+                       p["files"], human(p["bytes"], BYTES), p.get("end_reason") or "-"] for p in procs],
                      align="rlrrrl"))
     out.append("")
     files = sorted_files(merged, sort, top)
@@ -194,3 +199,52 @@ def render_openmetrics(docs):
                                                                   ("host", p.get("host") or "")]), v))
     out.append("# EOF")
     return "\n".join(out) + "\n"
+
+
+# ---- The command ------------------------------------------------------------
+
+def cmd_report(args):
+    if args.top is not None and args.top < 1:
+        raise UserError("report: --top must be at least 1")
+    docs = st.load_all(args.inputs)
+    merged = st.merge(docs)
+    if args.html:
+        from .html import render_html
+        text = render_html(merged, args.sort, args.top or 20)
+        try:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise UserError("report: cannot write %s: %s" % (args.html, e.strerror or e))
+    if args.openmetrics:
+        sys.stdout.write(render_openmetrics(docs))
+    elif args.json:
+        sys.stdout.write(render_json(merged, args.sort, args.top))
+    elif not args.html:
+        sys.stdout.write(render_text(merged, args.sort, args.top or 20))
+    else:
+        print("wrote %s" % args.html)
+    return 0
+
+
+def add_parser(sub):
+    """Adds `mmhint report` to SUB."""
+    rp = sub.add_parser("report", help="tables, JSON, HTML or OpenMetrics from stats files",
+                        formatter_class=Formatter,
+                        description="Load stats files (a DIR means every *.json below it), merge their processes "
+                                    "(files keyed by device and inode; counters added, max_byte_read and "
+                                    "last_access the largest, first_access the smallest) and print per-process "
+                                    "and per-file tables, the memory section and what the library could not "
+                                    "observe.  'reads' and 'bytes' include stdio-level reads; 'seq' is the share "
+                                    "of read-family calls that started at or after the previous read's end.",
+                        epilog="examples:\n  mmhint report /tmp/s\n  mmhint report --sort time --top 5 run.json\n"
+                               "  mmhint report /tmp/s --html report.html\n  mmhint report /tmp/s --openmetrics > "
+                               "mmhint.prom")
+    rp.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
+    rp.add_argument("--top", type=int, metavar="N", help="show the top N files (default 20; --json: all)")
+    rp.add_argument("--sort", choices=["bytes", "time", "reads"], default="bytes", help="sort files by (default bytes)")
+    rp.add_argument("--json", action="store_true", help="print the merged data as JSON")
+    rp.add_argument("--html", metavar="OUT.html", help="write one self-contained HTML page with charts")
+    rp.add_argument("--openmetrics", action="store_true", help="print OpenMetrics (Prometheus) text")
+    rp.set_defaults(func=cmd_report)
+    return rp

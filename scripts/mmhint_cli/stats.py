@@ -11,7 +11,7 @@ added; samples are put on one time axis (ns since the earliest process start).
 import json
 import os
 
-from .common import UserError, load_counters
+from .common import BYTES, COUNT, UserError, load_counters
 
 SCHEMA = "mmhint-stats/1"
 HIST_NAMES = ["0-100", "100-1K", "1K-10K", "10K-100K", "100K-1M", "1M-4M", "4M-10M",
@@ -104,6 +104,8 @@ def load_all(args):
 # ---- Merging ---------------------------------------------------------------
 
 def _merge_counter(kind, a, b):
+    """Combines two values of a counter of KIND (SUM, MAX or MIN, from the
+    counter table); None is a value not seen yet."""
     if a is None:
         return b
     if b is None:
@@ -203,9 +205,9 @@ def merge(docs):
                 m["exes"].append(exe)
             if _check_int(f.get("size_at_open")):
                 m["size"] = max(m["size"], f["size_at_open"])
-            for name, kind in counters.items():
+            for name, c in counters.items():
                 if _check_int(f.get(name)):
-                    m[name] = _merge_counter(kind, m[name], f[name])
+                    m[name] = _merge_counter(c["kind"], m[name], f[name])
             for k, v in (f.get("read_size_hist") or {}).items():
                 if _check_int(v):
                     m["read_size_hist"][k] = m["read_size_hist"].get(k, 0) + v
@@ -266,6 +268,14 @@ def seq_ratio(f):
     read's end, or None when there were none."""
     r = f.get("reads") or 0
     return (f.get("seq_reads") or 0) / r if r else None
+
+
+def memory_unit(key):
+    """The unit of the memory section's counter KEY.  The memory counters
+    are declared in policy/ (stats.h, memroute.c), not in a table this
+    command reads, so the unit follows the names: every byte figure has
+    "bytes" in its name."""
+    return BYTES if "bytes" in key else COUNT
 
 
 def dominant_bucket(f):

@@ -2,7 +2,8 @@
 # Smoke test of the benchmark suite: `scripts/bench --quick` must run every
 # workload and write a BENCHMARKS-style file whose table parses: one row per
 # workload, every ratio cell a number ("1.23×", optionally with its interval)
-# or an explicit "skipped: reason", and the commit and command it came from.
+# or an explicit "skipped: reason", and the commit and command it came from;
+# its commands name paths relative to the checkout and $DATA, not this machine's.
 # It checks that the suite ran, NOT the ratios (speed is shown by benchmarks,
 # not by timed tests).
 set -u
@@ -27,7 +28,7 @@ if [ ! -s "$out" ]; then
   mh_done
 fi
 
-"$PY" - "$out" <<'PYEOF' || mh_fail "the output does not parse (see above)"
+"$PY" - "$out" "$(cd "$MH_SRC" && pwd -P)" "$MH_TMP/data" <<'PYEOF' || mh_fail "the output does not parse (see above)"
 import re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 bad = []
@@ -51,6 +52,13 @@ for l in rows:
             bad.append("row %s failed: %s" % (cells[0], c))
 if got != want:
     bad.append("rows %s, expected one per workload %s" % (got, want))
+# The commands are written without this machine's paths (the checkout, the data directory).
+commands = text.split("Commands run", 1)[-1]
+for path in sys.argv[2:]:
+    if path in commands:
+        bad.append("the commands name this machine's path %s" % path)
+if "DATA=" not in commands:
+    bad.append("the commands do not say what $DATA is")
 for b in bad:
     print("bench_quick: " + b)
 sys.exit(1 if bad else 0)
