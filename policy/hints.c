@@ -16,6 +16,29 @@
 
 void (*mmhint_hints_warn)(const char *line);
 
+/* ---- The statistics section ----------------------------------------------------
+ * The per-file "hints" key.  The module has no init function, so it registers
+ * the section the first time a hint becomes active for some file: before that
+ * no file could have had the key, so the document is the same as if it had
+ * been registered from the start.
+ */
+
+static void render_file_section(mmhint_json_t *j, const mmhint_file_t *f) { mmhint_hints_render(j, &f->hints); }
+
+static const mmhint_stats_section_t hints_section = {
+    .name = "hints",
+    .kind = MMHINT_SECTION_FILE,
+    .render_file = render_file_section,
+};
+
+/* Registers the section once; called before a file's `active` is set, off the read path. */
+static void enlist(void) {
+  static int registered;
+  if (__builtin_expect(__atomic_load_n(&registered, __ATOMIC_RELAXED), 1)) return;
+  mmhint_stats_section_register(&hints_section);
+  __atomic_store_n(&registered, 1, __ATOMIC_RELAXED);
+}
+
 /* ---- Small helpers -------------------------------------------------------- */
 
 /* POSIX_FADV_* of each `advice` choice (NONE and AUTO have none). */
@@ -205,6 +228,7 @@ void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf,
   s->size = st.st_size;
   if (s->willneed_ahead > 0) s->willneed_piece = willneed_piece((uint64_t)st.st_dev);
   s->active = 1; /* feed the classifier: auto (either kind) and the windows need it */
+  enlist();
   hf->active = 1;
   if (read_side) {
     /* Residency first: advice=willneed below would bring pages in. */
@@ -329,6 +353,7 @@ int mmhint_hints_mmap(void *addr, size_t len, const mmhint_hints_state_t *s, mmh
   const int madv = madv_of(choice);
   long e = mmhint_os_madvise(addr, len, madv);
   if (hf) {
+    enlist();
     hf->active = 1;
     mmhint_count(&hf->c[MMHINT_HC_madvise_calls], 1);
     log_applied(hf, now, (int64_t)(uintptr_t)addr, choice, 'm', e);

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "os/os.h"
 #include "stats.h"
 
@@ -173,6 +174,7 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
 uint64_t mmhint_memroute_min = UINT64_MAX;
 int mmhint_memroute_active;
 mmhint_registry_t mmhint_memroute_regions;
+mmhint_memroute_stats_t mmhint_memroute_stats;
 
 static mmhint_memroute_cfg_t cfg;
 static int thp_never;                 /* the system's THP mode is never */
@@ -184,6 +186,16 @@ static char nodes_online[64] = "0", mems_allowed[64] = "0";
 static mmhint_nodemask_t present_nodes;  /* every one gets a numa_pages key, 0 included */
 static uint32_t warned;               /* one bit per fallback reason */
 static int measure_budget = MMHINT_MEASURE_BUDGET;
+
+/* The statistics' "memory" section, registered by mmhint_memroute_init (rendering is at the end of this file). */
+static void render_memory(mmhint_json_t *j);
+static void reset_memory(void);
+static const mmhint_stats_section_t memory_section = {
+    .name = "memory",
+    .kind = MMHINT_SECTION_PROCESS,
+    .render_process = render_memory,
+    .reset = reset_memory,
+};
 
 static const char *const fallback_docs[] = {
 #define MMHINT_X_DOC(name, doc) doc,
@@ -204,7 +216,7 @@ static void say(const char *a, const char *b, const char *c, const char *d) {
 
 /* Counts a fallback; the first of each reason is explained on stderr (with `detail`, may be ""). */
 static void fallback(int reason, const char *detail) {
-  mmhint_count(&mmhint_mem_stats.route_fallbacks[reason], 1);
+  mmhint_count(&mmhint_memroute_stats.fallbacks[reason], 1);
   uint32_t bit = 1u << reason;
   if (__atomic_fetch_or(&warned, bit, __ATOMIC_RELAXED) & bit) return;
   int has = detail && *detail;
@@ -318,6 +330,7 @@ static long apply_policy(void *addr, size_t len, const mmhint_numa_policy_t *p) 
 }
 
 void mmhint_memroute_init(const mmhint_values_t *v) {
+  mmhint_stats_section_register(&memory_section);
   memset(&cfg, 0, sizeof cfg);
   cfg.hugepages = (int)v->num[MMHINT_OPT_hugepages];
   cfg.hp_min = (uint64_t)v->num[MMHINT_OPT_hugepage_min];
@@ -455,7 +468,7 @@ static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
     fallback(MMHINT_RF_registry_full, "");
     return NULL;
   }
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   mmhint_count(&c[flags & MMHINT_RG_MALLOC ? MMHINT_RC_routed_allocs : MMHINT_RC_routed_mmaps], 1);
   mmhint_count(&c[MMHINT_RC_routed_bytes_requested], req);
   mmhint_count(&c[MMHINT_RC_routed_bytes_mapped], len);
@@ -477,7 +490,7 @@ void *mmhint_memroute_alloc(size_t n, size_t align) {
   }
   /* Huge-page routing that fell back to normal pages still counts as requested. */
   if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
-    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], len);
+    mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], len);
   p = enlist(p, len, n, got | MMHINT_RG_MALLOC);
   if (p && !mmhint_memroute_active) __atomic_store_n(&mmhint_memroute_active, 1, __ATOMIC_RELEASE);
   return p;
@@ -491,7 +504,7 @@ void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
   void *p = map_region(len, MMHINT_HUGE_SIZE, want, prot, flags, addr, &maplen, &got);
   if (!p) return NULL; /* the caller maps it as asked and reports the kernel's error */
   if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
-    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], maplen);
+    mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], maplen);
   if (!enlist(p, maplen, len, got | MMHINT_RG_MMAP)) return NULL;
   return p;
 }
@@ -539,7 +552,7 @@ static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
 
 /* Measures a region about to be unmapped into the freed totals, within the budget. */
 static void measure_freed(const mmhint_region_t *e) {
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   if (__atomic_sub_fetch(&measure_budget, 1, __ATOMIC_RELAXED) < 0) {
     mmhint_count(&c[MMHINT_RC_unmeasured_frees], 1);
     return;
@@ -555,7 +568,7 @@ static void measure_freed(const mmhint_region_t *e) {
   memset(nodes, 0, sizeof nodes);
   if (measure_nodes(e->key, e->len, nodes)) mmhint_count(&c[MMHINT_RC_numa_pages_scaled], 1);
   for (int i = 0; i <= MMHINT_ROUTE_NODES; i++)
-    if (nodes[i]) mmhint_count(&mmhint_mem_stats.numa_pages_freed[i], nodes[i]);
+    if (nodes[i]) mmhint_count(&mmhint_memroute_stats.numa_pages_freed[i], nodes[i]);
   errno = saved;
 }
 
@@ -563,7 +576,7 @@ void mmhint_memroute_release(mmhint_region_t *e) {
   uintptr_t key = e->key;
   size_t len = e->len;
   measure_freed(e);
-  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
   mmhint_registry_remove(&mmhint_memroute_regions, e);
   mmhint_os_munmap((void *)key, len);
 }
@@ -585,7 +598,7 @@ size_t mmhint_memroute_munmap(void *addr, size_t len) {
   if (e->flags & MMHINT_RG_HUGETLB) len = (size_t)mmhint_round_up(len, MMHINT_HUGE_SIZE);
   /* Unmapping from the region's start ends its registration (what is left is not followed). */
   measure_freed(e);
-  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
   mmhint_registry_remove(&mmhint_memroute_regions, e);
   return len;
 }
@@ -690,9 +703,10 @@ static void key_uint(mmhint_json_t *j, const char *k, uint64_t v) {
   mmhint_json_kv_uint(j, k, v);
 }
 
-void mmhint_memroute_render(mmhint_json_t *j) {
+/* The members of the statistics' "memory" object: the router's policy, counters and measurements. */
+static void render_router(mmhint_json_t *j) {
   int saved = errno;
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   char b[MMHINT_STRING_MAX];
 
   mmhint_json_key(j, "policy");
@@ -721,7 +735,7 @@ void mmhint_memroute_render(mmhint_json_t *j) {
 
   /* Live regions: measured now, added to what was measured at free time. */
   uint64_t nodes[MMHINT_ROUTE_NODES + 1];
-  memcpy(nodes, mmhint_mem_stats.numa_pages_freed, sizeof nodes);
+  memcpy(nodes, mmhint_memroute_stats.numa_pages_freed, sizeof nodes);
   int scaled = c[MMHINT_RC_numa_pages_scaled] || c[MMHINT_RC_unmeasured_frees];
   uint64_t live = 0, live_bytes = 0, live_huge_req = 0, thp_live = 0, live_unmeasured = 0;
   mmhint_registry_t *reg = &mmhint_memroute_regions;
@@ -803,7 +817,19 @@ void mmhint_memroute_render(mmhint_json_t *j) {
   };
   mmhint_json_key(j, "fallbacks");
   mmhint_json_begin_object(j);
-  for (int i = 0; i < MMHINT_RF__COUNT; i++) key_uint(j, fb_names[i], mmhint_mem_stats.route_fallbacks[i]);
+  for (int i = 0; i < MMHINT_RF__COUNT; i++) key_uint(j, fb_names[i], mmhint_memroute_stats.fallbacks[i]);
   mmhint_json_end_object(j);
   errno = saved;
+}
+
+/* The whole "memory" object: the allocator's counters first, then the router's keys. */
+static void render_memory(mmhint_json_t *j) {
+  mmhint_alloc_render(j);
+  render_router(j);
+}
+
+/* Zeroes the allocator's and the router's counters in the child of a fork. */
+static void reset_memory(void) {
+  mmhint_alloc_reset();
+  memset(&mmhint_memroute_stats, 0, sizeof mmhint_memroute_stats);
 }

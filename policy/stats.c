@@ -16,16 +16,16 @@
 #include "clock.h"
 #include "fork.h"
 #include "json.h"
-#include "memroute.h"
 #include "os/os.h"
-
-mmhint_mem_stats_t mmhint_mem_stats;
 
 #define MMHINT_BUCKETS 4096 /* power of two; chains stay short for tens of thousands of files */
 
 static mmhint_file_t *volatile buckets[MMHINT_BUCKETS];
 static int insert_lock;
 static uint32_t sample_cap;
+
+/* The registered sections, in registration order; slots fill from the start and are never emptied. */
+static const mmhint_stats_section_t *sections[MMHINT_STATS_SECTIONS];
 
 /* ---- Locks --------------------------------------------------------------- */
 
@@ -150,7 +150,29 @@ void mmhint_stats_fork(int phase) {
 
 void mmhint_stats_reset_after_fork(void) {
   mmhint_stats_foreach(reset_one, NULL);
-  memset(&mmhint_mem_stats, 0, sizeof mmhint_mem_stats);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->reset) s->reset();
+  }
+}
+
+/* ---- Sections --------------------------------------------------------------- */
+
+int mmhint_stats_section_register(const mmhint_stats_section_t *s) {
+  /*
+   * Slots fill in order and are never emptied, so a thread that scans from
+   * the start meets `s` before any empty slot when `s` is registered; two
+   * threads registering the same section race for the same empty slot, and
+   * the one that loses the exchange finds `s` there.  No lock, so no fork
+   * protocol is needed.
+   */
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *cur = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!cur && __atomic_compare_exchange_n(&sections[i], &cur, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
+    if (cur == s) return 0;
+  }
+  return -1;
 }
 
 /* ---- Rendering ------------------------------------------------------------ */
@@ -331,7 +353,11 @@ static void render_file(mmhint_file_t *f, void *vctx) {
       MMHINT_FALLBACKS(MMHINT_X_FBNAME)
 #undef MMHINT_X_FBNAME
   };
-  mmhint_hints_render(j, &f->hints);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->kind == MMHINT_SECTION_FILE && s->render_file) s->render_file(j, f);
+  }
 
   mmhint_json_key(j, "fallbacks");
   mmhint_json_begin_object(j);
@@ -418,23 +444,16 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_stats_foreach(render_file, &ctx);
   mmhint_json_end_array(j);
 
-  mmhint_json_raw(j, "\n");
-  mmhint_json_key(j, "memory");
-  mmhint_json_begin_object(j);
-#define MMHINT_X_MEMW(name, doc)   \
-  mmhint_json_key(j, #name);       \
-  mmhint_json_uint(j, mmhint_mem_stats.c[MMHINT_MC_##name]);
-  MMHINT_MEM_COUNTERS(MMHINT_X_MEMW)
-#undef MMHINT_X_MEMW
-  static const char *const class_names[] = MMHINT_MEM_CLASS_NAMES;
-  mmhint_json_key(j, "size_classes");
-  mmhint_json_begin_object(j);
-  for (int i = 0; i < MMHINT_MEM_CLASSES; i++) {
-    mmhint_json_kv_uint(j, class_names[i], mmhint_mem_stats.size_class[i]);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->kind != MMHINT_SECTION_PROCESS || !s->render_process) continue;
+    mmhint_json_raw(j, "\n");
+    mmhint_json_key(j, s->name);
+    mmhint_json_begin_object(j);
+    s->render_process(j);
+    mmhint_json_end_object(j);
   }
-  mmhint_json_end_object(j);
-  mmhint_memroute_render(j); /* the router's policy, counters and measurements */
-  mmhint_json_end_object(j);
   mmhint_json_end_object(j);
   mmhint_json_raw(j, "\n");
 

@@ -2,6 +2,10 @@
 // the size windows, the alignment math, the region registry and the smaps parser.
 #include "policy/memroute.h"
 
+#include "policy/clock.h"
+#include "policy/os/os.h"
+#include "policy/stats.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -142,6 +146,42 @@ TEST(MemrouteSmaps, SumsAnonHugePagesOfOverlappingVmasAcrossChunkBoundaries) {
     EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0002000000, chunk), 30720ull * 1024) << chunk;
     EXPECT_EQ(Feed(t, 0x100000, 0x200000, chunk), 0u) << chunk;
   }
+}
+
+TEST(MemrouteSection, InitRegistersTheMemoryObject) {
+  mmhint_clock_init();
+  mmhint_stats_init(0);
+  static mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  mmhint_memroute_init(&v);
+  mmhint_process_info_t info = {};
+  info.exe = info.host = info.end_reason = "x";
+  char *buf = nullptr;
+  size_t cap = 0;
+  long n = mmhint_stats_render(&info, &buf, &cap);
+  ASSERT_GT(n, 0);
+  std::string s(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  // The allocator's counters first, then the router's keys, as the last member of the document.
+  size_t mem = s.find("\n,\"memory\":{\"malloc_calls\":");
+  ASSERT_NE(mem, std::string::npos) << s;
+  size_t classes = s.find("\"size_classes\":{\"0-64\":", mem);
+  size_t policy = s.find("\"policy\":{\"hugepages\":\"off\"", mem);
+  size_t fallbacks = s.find("\"fallbacks\":{\"hugetlb_pool\":", mem);
+  ASSERT_NE(classes, std::string::npos);
+  ASSERT_NE(policy, std::string::npos);
+  ASSERT_NE(fallbacks, std::string::npos);
+  EXPECT_LT(classes, policy);
+  EXPECT_LT(policy, fallbacks);
+  EXPECT_EQ(s.compare(s.size() - 4, 4, "}}}\n"), 0) << s.substr(s.size() - 40);
+  EXPECT_EQ(s.find("\"memory\":", mem + 3), std::string::npos) << "registered once, written once";
+  mmhint_memroute_init(&v);  // a second init does not add a second section
+  n = mmhint_stats_render(&info, &buf, &cap);
+  ASSERT_GT(n, 0);
+  std::string t(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  size_t first = t.find("\"memory\":");
+  EXPECT_EQ(t.find("\"memory\":", first + 1), std::string::npos);
 }
 
 }  // namespace
