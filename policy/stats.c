@@ -17,6 +17,7 @@
 #include "fork.h"
 #include "json.h"
 #include "os/os.h"
+#include "spin.h"
 
 #define MMHINT_BUCKETS 4096 /* power of two; chains stay short for tens of thousands of files */
 
@@ -26,15 +27,6 @@ static uint32_t sample_cap;
 
 /* The registered sections, in registration order; slots fill from the start and are never emptied. */
 static const mmhint_stats_section_t *sections[MMHINT_STATS_SECTIONS];
-
-/* ---- Locks --------------------------------------------------------------- */
-
-/* A spin lock for short sections off the hot path. */
-static void spin_lock(int *l) {
-  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-static void spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 /* ---- The store ------------------------------------------------------------ */
 
@@ -55,7 +47,7 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
   unsigned b = bucket_of(dev, ino);
   mmhint_file_t *f = find(b, dev, ino);
   if (f) return f;
-  spin_lock(&insert_lock);
+  mmhint_spin_lock(&insert_lock);
   f = find(b, dev, ino);
   if (!f) {
     f = mmhint_arena_alloc(sizeof *f);
@@ -70,14 +62,14 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
       __atomic_store_n(&buckets[b], f, __ATOMIC_RELEASE);
     }
   }
-  spin_unlock(&insert_lock);
+  mmhint_spin_unlock(&insert_lock);
   return f;
 }
 
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
   if (!path || !*path) return;
   if (__atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE) >= MMHINT_MAX_PATHS) return;
-  spin_lock(&f->lock);
+  mmhint_spin_lock(&f->lock);
   int known = 0;
   for (int i = 0; i < f->npaths; i++)
     if (strcmp(f->paths[i], path) == 0) known = 1;
@@ -90,7 +82,7 @@ void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
       __atomic_store_n(&f->npaths, f->npaths + 1, __ATOMIC_RELEASE);
     }
   }
-  spin_unlock(&f->lock);
+  mmhint_spin_unlock(&f->lock);
 }
 
 /*
@@ -103,7 +95,7 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
     __atomic_store_n(&f->sample_next, UINT64_MAX, __ATOMIC_RELAXED);
     return;
   }
-  spin_lock(&f->lock);
+  mmhint_spin_lock(&f->lock);
   /* Another thread may have kept this slot's sample already. */
   uint64_t seen = __atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED);
   if (seen >= f->sample_next) {
@@ -122,7 +114,7 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
     }
     __atomic_store_n(&f->sample_next, seen + f->sample_stride, __ATOMIC_RELAXED);
   }
-  spin_unlock(&f->lock);
+  mmhint_spin_unlock(&f->lock);
 }
 
 void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx) {
@@ -144,8 +136,8 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
 }
 
 void mmhint_stats_fork(int phase) {
-  if (phase == MMHINT_FORK_PREPARE) spin_lock(&insert_lock);
-  else spin_unlock(&insert_lock);
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&insert_lock);
+  else mmhint_spin_unlock(&insert_lock);
 }
 
 void mmhint_stats_reset_after_fork(void) {
