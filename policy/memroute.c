@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fmt.h"
 #include "os/os.h"
 #include "stats.h"
 
@@ -796,13 +797,8 @@ static void render_router(mmhint_json_t *j) {
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_ROUTE_NODES; i++) {
     if (!nodes[i] && !mmhint_nodemask_test(&present_nodes, i)) continue;
-    char k[8];
-    int n = 0, v = i;
-    char d[4];
-    int m = 4;
-    do d[--m] = (char)('0' + v % 10); while ((v /= 10) && m > 0);
-    while (m < 4) k[n++] = d[m++];
-    k[n] = '\0';
+    char k[MMHINT_FMT_U64_MAX];
+    mmhint_fmt_u64(k, (uint64_t)i);
     mmhint_json_kv_uint(j, k, nodes[i]);
   }
   mmhint_json_end_object(j);

@@ -14,6 +14,7 @@
 #include "../include/mmhint.h"
 #include "arena.h"
 #include "clock.h"
+#include "fmt.h"
 #include "fork.h"
 #include "json.h"
 #include "os/os.h"
@@ -219,11 +220,7 @@ static void render_source(mmhint_json_t *j, const mmhint_config_t *cfg, mmhint_s
       for (const char *p = kind; *p && n < sizeof b - 1; p++) b[n++] = *p;
       for (const char *p = cfg ? cfg->config_path : ""; *p && n < sizeof b - 24; p++) b[n++] = *p;
       b[n++] = ':';
-      char d[16];
-      int i = 16, line = src.line < 0 ? 0 : src.line;
-      do d[--i] = (char)('0' + line % 10); while ((line /= 10) && i > 0);
-      while (i < 16) b[n++] = d[i++];
-      b[n] = '\0';
+      n += mmhint_fmt_u64(b + n, (uint64_t)(src.line < 0 ? 0 : src.line)); /* room: the path stopped 24 short */
       mmhint_json_string(j, b);
       return;
     }
@@ -411,14 +408,7 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   if (info->reentrant_calls) {
     char b[160] = "calls made while the shim was busy on the same thread (signal handlers), passed through unrecorded: ";
     size_t n = strlen(b);
-    char d[24];
-    int i = 24;
-    uint64_t v = info->reentrant_calls;
-    do d[--i] = (char)('0' + v % 10); while (v /= 10);
-    if (n + (size_t)(24 - i) < sizeof b) {
-      memcpy(b + n, d + i, (size_t)(24 - i));
-      b[n + (size_t)(24 - i)] = '\0';
-    }
+    if (n + MMHINT_FMT_U64_MAX <= sizeof b) mmhint_fmt_u64(b + n, info->reentrant_calls);
     mmhint_json_string(j, b);
   }
   if (info->untracked_fds) mmhint_json_string(j, "descriptors numbered above the table's reach (1048576) were not tracked");
@@ -469,11 +459,10 @@ static int append(char *dst, size_t len, size_t *n, const char *src, size_t srcl
   return 0;
 }
 
+/* Appends v in decimal, like append. */
 static int append_uint(char *dst, size_t len, size_t *n, uint64_t v) {
-  char d[24];
-  int i = 24;
-  do d[--i] = (char)('0' + v % 10); while (v /= 10);
-  return append(dst, len, n, d + i, (size_t)(24 - i));
+  char d[MMHINT_FMT_U64_MAX];
+  return append(dst, len, n, d, mmhint_fmt_u64(d, v));
 }
 
 int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const char *host, uint64_t unix_s,

@@ -15,8 +15,9 @@
 
 namespace {
 
-std::string Render(const mmhint_config_t *cfg) {
+std::string Render(const mmhint_config_t *cfg, uint64_t reentrant = 0) {
   mmhint_process_info_t info = {};
+  info.reentrant_calls = reentrant;
   info.pid = 42;
   info.ppid = 1;
   info.exe = "/bin/prog";
@@ -135,6 +136,12 @@ TEST_F(StatsTest, RenderIsCompleteJsonWithEscapes) {
   EXPECT_EQ(s.find(",,"), std::string::npos);
   EXPECT_EQ(s.find(",}"), std::string::npos);
   EXPECT_EQ(s.find(",]"), std::string::npos);
+}
+
+TEST_F(StatsTest, UnrecordedCallsAreCountedInUnobserved) {
+  std::string s = Render(nullptr, 18446744073709551615ull);
+  EXPECT_NE(s.find("(signal handlers), passed through unrecorded: 18446744073709551615\""), std::string::npos);
+  EXPECT_EQ(Render(nullptr, 0).find("passed through unrecorded"), std::string::npos);
 }
 
 TEST_F(StatsTest, ResetAfterForkZeroesCountsButKeepsFiles) {
