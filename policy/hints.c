@@ -77,18 +77,15 @@ static void warn_refused(const char *call, long err) {
    */
   if (err == -EBADF) return;
   if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) return;
-  char line[256];
-  snprintf(line, sizeof line,
-           "mmhint: %s was refused (error %ld%s); the program runs on without that hint, later refusals are "
+  /* The hook takes the whole line; mmhint_os_warn adds the prefix and the newline itself. */
+  char line[256] = "mmhint: ";
+  const size_t prefix = 8;
+  snprintf(line + prefix, sizeof line - prefix,
+           "%s was refused (error %ld%s); the program runs on without that hint, later refusals are "
            "only counted (hints.advice_errors/madvise_errors in the statistics)",
            call, -err, err == -EINVAL ? ", EINVAL: this filesystem may not support it" : "");
-  if (mmhint_hints_warn) {
-    mmhint_hints_warn(line);
-  } else {
-    size_t n = strlen(line);
-    line[n < sizeof line - 1 ? n : sizeof line - 2] = '\n';
-    mmhint_os_write(2, line, n < sizeof line - 1 ? n + 1 : sizeof line - 1);
-  }
+  if (mmhint_hints_warn) mmhint_hints_warn(line);
+  else mmhint_os_warn(line + prefix, NULL, NULL, NULL);
 }
 
 /* Appends to the file's advice log. */

@@ -184,8 +184,8 @@ void mmhint_hints_render(mmhint_json_t *j, const mmhint_hints_file_t *h);
 
 /*
  * Where the one-line warnings go ("mmhint: ..." without a newline); NULL
- * (the default) writes them to fd 2 with a raw write.  The shim may point it
- * at its own warning function.
+ * (the default) writes them to stderr through mmhint_os_warn, the one stderr
+ * writer.  Tests point it at a function that keeps the lines.
  */
 extern void (*mmhint_hints_warn)(const char *line);
 

@@ -204,24 +204,13 @@ static const char *const fallback_docs[] = {
 #undef MMHINT_X_DOC
 };
 
-/* Writes "mmhint: " and the parts (NULL-terminated list) and a newline to stderr with one raw write. */
-static void say(const char *a, const char *b, const char *c, const char *d) {
-  char line[768];
-  size_t n = 0;
-  const char *parts[] = {"mmhint: ", a, b, c, d};
-  for (int i = 0; i < 5; i++)
-    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
-  line[n++] = '\n';
-  mmhint_os_write_all(2, line, n);
-}
-
 /* Counts a fallback; the first of each reason is explained on stderr (with `detail`, may be ""). */
 static void fallback(int reason, const char *detail) {
   mmhint_count(&mmhint_memroute_stats.fallbacks[reason], 1);
   uint32_t bit = 1u << reason;
   if (__atomic_fetch_or(&warned, bit, __ATOMIC_RELAXED) & bit) return;
   int has = detail && *detail;
-  say(fallback_docs[reason], has ? " (" : "", has ? detail : "", has ? ")" : "");
+  mmhint_os_warn(fallback_docs[reason], has ? " (" : "", has ? detail : "", has ? ")" : "");
 }
 
 static const char *errno_name(long e) {
@@ -293,7 +282,7 @@ static int numa_option(const char *name, int reason, const char *text, const mmh
   char err[256];
   mmhint_numa_policy_t p;
   if (mmhint_numa_parse(text, &p, err, sizeof err) != 0) {
-    say(name, ": ", err, NULL); /* the config loader validated it already */
+    mmhint_os_warn(name, ": ", err, NULL); /* the config loader validated it already */
     out->mode = MMHINT_NUMA_OFF;
     return 0;
   }
@@ -302,7 +291,7 @@ static int numa_option(const char *name, int reason, const char *text, const mmh
     return 0;
   }
   mmhint_numa_resolve_t r = mmhint_numa_resolve(&p, topo, out, err, sizeof err);
-  if (r == MMHINT_NUMA_RESOLVED_PARTIAL) say(name, ": ", err, "; using the nodes that exist");
+  if (r == MMHINT_NUMA_RESOLVED_PARTIAL) mmhint_os_warn(name, ": ", err, "; using the nodes that exist");
   if (r == MMHINT_NUMA_RESOLVED_NONE) {
     out->mode = MMHINT_NUMA_OFF;
     char why[320];
