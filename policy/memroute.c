@@ -701,8 +701,10 @@ static void render_router(mmhint_json_t *j) {
 
   mmhint_json_key(j, "policy");
   mmhint_json_begin_object(j);
-  static const char *const hp_names[] = {"off", "thp", "hugetlb"};
-  mmhint_json_kv_string(j, "hugepages", hp_names[cfg.hugepages >= 0 && cfg.hugepages <= 2 ? cfg.hugepages : 0]);
+  /* A value outside the choices cannot come from the option parser; it would be written as off. */
+  if (mmhint_option_choice_name(MMHINT_OPT_hugepages, cfg.hugepages, b, sizeof b) != 0)
+    mmhint_option_choice_name(MMHINT_OPT_hugepages, MMHINT_HP_OFF, b, sizeof b);
+  mmhint_json_kv_string(j, "hugepages", b);
   key_uint(j, "hugepage_min", cfg.hp_min);
   key_uint(j, "hugepage_max", cfg.hp_max);
   mmhint_json_kv_string(j, "numa_requested", numa_text[0] ? numa_text : "off");

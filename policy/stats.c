@@ -192,21 +192,6 @@ static const char *type_name(uint32_t mode) {
   }
 }
 
-/* Returns the text of choice `idx` of an ENUM option ("off|on|auto"). */
-static void enum_text(int id, long long idx, char *buf, size_t len) {
-  const char *p = mmhint_option_table[id].choices;
-  for (long long i = 0; i < idx && p; i++) {
-    p = strchr(p, '|');
-    if (p) p++;
-  }
-  size_t n = 0;
-  if (p)
-    while (p[n] && p[n] != '|') n++;
-  if (n >= len) n = len - 1;
-  memcpy(buf, p ? p : "", n);
-  buf[n] = '\0';
-}
-
 static void render_source(mmhint_json_t *j, const mmhint_config_t *cfg, mmhint_source_t src) {
   char b[MMHINT_STRING_MAX + 32];
   switch (src.kind) {
@@ -317,13 +302,13 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_key(j, "policy");
   mmhint_json_begin_object(j);
   mmhint_json_key(j, "read_mmap");
-  enum_text(MMHINT_OPT_read_mmap, f->pol_read_mmap, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_read_mmap, f->pol_read_mmap, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_key(j, "advice");
-  enum_text(MMHINT_OPT_advice, f->pol_advice, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_advice, f->pol_advice, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_key(j, "mmap_advice");
-  enum_text(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_kv_bool(j, "drop_behind", f->pol_drop_behind);
   mmhint_json_key(j, "rule");

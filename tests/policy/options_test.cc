@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include "policy/hints.h"
+#include "policy/memroute.h"
 #include "policy/options.h"
 
 namespace {
@@ -232,6 +234,31 @@ TEST(Value, SizesFormatWithTheLargestExactSuffix) {
   EXPECT_EQ("1000", Format(&v, "willneed_ahead"));
   Set(&v, "willneed_ahead", "2048M");
   EXPECT_EQ("2G", Format(&v, "willneed_ahead"));
+}
+
+std::string ChoiceName(int id, long long idx) {
+  char buf[64];
+  int r = mmhint_option_choice_name(id, idx, buf, sizeof buf);
+  return r == 0 ? std::string(buf) : "<none:" + std::string(buf) + ">";
+}
+
+TEST(Choice, NamesComeFromTheTable) {
+  EXPECT_EQ("off", ChoiceName(MMHINT_OPT_read_mmap, 0));
+  EXPECT_EQ("auto", ChoiceName(MMHINT_OPT_read_mmap, 2));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_read_mmap, 3)) << "past the last choice";
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_read_mmap, -1));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_stats_samples, 0)) << "not an ENUM option";
+  EXPECT_EQ("<none:>", ChoiceName(-1, 0));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT__COUNT, 0));
+  char small[3];
+  EXPECT_EQ(0, mmhint_option_choice_name(MMHINT_OPT_advice, MMHINT_ADV_SEQUENTIAL, small, sizeof small));
+  EXPECT_STREQ("se", small) << "cut to fit";
+  // The formatter writes a value outside the choices as "?".
+  char buf[16];
+  mmhint__format_num(MMHINT_OPT_read_mmap, 7, buf, sizeof buf);
+  EXPECT_STREQ("?", buf);
+  mmhint__format_num(MMHINT_OPT_hugepages, MMHINT_HP_HUGETLB, buf, sizeof buf);
+  EXPECT_STREQ("hugetlb", buf);
 }
 
 }  // namespace
