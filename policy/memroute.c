@@ -124,8 +124,25 @@ static uint64_t parse_dec(const char *p) {
   return v;
 }
 
+/* The bytes of [start, end) inside the ranges (sorted by start, not overlapping). */
+static uint64_t inside_ranges(uint64_t start, uint64_t end, const uint64_t (*r)[2], size_t n) {
+  /* Binary search for the first range that ends after start. */
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (r[mid][1] <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  uint64_t inside = 0;
+  for (size_t k = lo; k < n && r[k][0] < end; k++) {
+    uint64_t a = r[k][0] > start ? r[k][0] : start, b = r[k][1] < end ? r[k][1] : end;
+    if (b > a) inside += b - a;
+  }
+  return inside;
+}
+
 /* One complete line of smaps. */
-static void smaps_line(mmhint_smaps_state_t *st, const char *l, uint64_t lo, uint64_t hi, uint64_t *bytes) {
+static void smaps_line(mmhint_smaps_state_t *st, const char *l, const uint64_t (*r)[2], size_t n, uint64_t *bytes) {
   if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
     const char *p = l;
     uint64_t s = parse_hex(&p);
@@ -137,23 +154,20 @@ static void smaps_line(mmhint_smaps_state_t *st, const char *l, uint64_t lo, uin
       return;
     }
   }
-  if (st->have_vma && strncmp(l, "AnonHugePages:", 14) == 0) {
-    uint64_t kb = parse_dec(l + 14);
-    uint64_t a = st->start > lo ? st->start : lo, b = st->end < hi ? st->end : hi;
-    if (kb && b > a) {
-      uint64_t vlen = st->end - st->start, huge = kb * 1024;
-      /* A VMA merged from several regions: attribute its huge pages by the overlapping share. */
-      *bytes += (b - a) == vlen ? huge : (uint64_t)((unsigned __int128)huge * (b - a) / vlen);
-    }
-  }
+  if (!st->have_vma || strncmp(l, "AnonHugePages:", 14) != 0) return;
+  uint64_t kb = parse_dec(l + 14);
+  if (!kb) return;
+  uint64_t inside = inside_ranges(st->start, st->end, r, n), vlen = st->end - st->start;
+  /* A VMA merged from several regions, or holding more than the ranges: attribute its huge pages by share. */
+  if (inside) *bytes += inside >= vlen ? kb * 1024 : (uint64_t)((unsigned __int128)kb * 1024 * inside / vlen);
 }
 
-void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
-                       uint64_t *bytes) {
+void mmhint_smaps_feed_ranges(mmhint_smaps_state_t *st, const char *text, size_t len, const uint64_t (*ranges)[2],
+                              size_t n, uint64_t *bytes) {
   if (len == 0) {
     if (st->n) {
       st->line[st->n] = '\0';
-      smaps_line(st, st->line, lo, hi, bytes);
+      smaps_line(st, st->line, ranges, n, bytes);
       st->n = 0;
     }
     return;
@@ -162,12 +176,18 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
     char c = text[i];
     if (c == '\n') {
       st->line[st->n] = '\0';
-      smaps_line(st, st->line, lo, hi, bytes);
+      smaps_line(st, st->line, ranges, n, bytes);
       st->n = 0;
     } else if (st->n < sizeof st->line - 1) {
       st->line[st->n++] = c; /* longer lines (paths) are cut: only their start matters */
     }
   }
+}
+
+void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
+                       uint64_t *bytes) {
+  const uint64_t range[1][2] = {{lo, hi}};
+  mmhint_smaps_feed_ranges(st, text, len, range, 1, bytes);
 }
 
 /* ---- State ---------------------------------------------------------------------- */
@@ -501,17 +521,24 @@ void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
 
 /* ---- Measuring ------------------------------------------------------------------------ */
 
-/* Adds the AnonHugePages bytes of the VMAs overlapping [lo, hi) to *bytes (reads /proc/self/smaps). */
-static void measure_thp(uint64_t lo, uint64_t hi, uint64_t *bytes) {
+/*
+ * Returns the AnonHugePages bytes of this process's VMAs that lie inside the
+ * n ranges (sorted, not overlapping), reading /proc/self/smaps in one pass; 0
+ * when it cannot be read.
+ */
+static uint64_t smaps_huge_bytes(const uint64_t (*ranges)[2], size_t n) {
+  uint64_t bytes = 0;
   long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
+  if (fd < 0) return 0;
   mmhint_smaps_state_t st;
   memset(&st, 0, sizeof st);
   char buf[8192];
-  long n;
-  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) mmhint_smaps_feed(&st, buf, (size_t)n, lo, hi, bytes);
-  mmhint_smaps_feed(&st, buf, 0, lo, hi, bytes);
+  long got;
+  while ((got = mmhint_os_read((int)fd, buf, sizeof buf)) > 0)
+    mmhint_smaps_feed_ranges(&st, buf, (size_t)got, ranges, n, &bytes);
+  mmhint_smaps_feed_ranges(&st, buf, 0, ranges, n, &bytes);
   mmhint_os_close((int)fd);
+  return bytes;
 }
 
 /*
@@ -550,9 +577,8 @@ static void measure_freed(const mmhint_region_t *e) {
   int saved = errno;
   mmhint_count(&c[MMHINT_RC_measured_frees], 1);
   if (e->flags & MMHINT_RG_THP) {
-    uint64_t b = 0;
-    measure_thp(e->key, e->key + e->len, &b);
-    mmhint_count(&c[MMHINT_RC_thp_bytes_freed], b);
+    const uint64_t region[1][2] = {{e->key, e->key + e->len}};
+    mmhint_count(&c[MMHINT_RC_thp_bytes_freed], smaps_huge_bytes(region, 1));
   }
   uint64_t nodes[MMHINT_ROUTE_NODES + 1];
   memset(nodes, 0, sizeof nodes);
@@ -618,66 +644,6 @@ static void sort_ranges(uint64_t (*r)[2], size_t n) {
       r[j][0] = a;
       r[j][1] = b;
     }
-}
-
-/* smaps over the live THP regions in one pass: a VMA's huge pages count for the part inside a region. */
-typedef struct {
-  uint64_t (*r)[2];
-  size_t n;
-  uint64_t bytes;
-} live_thp_t;
-
-static void live_thp(live_thp_t *lt) {
-  long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
-  mmhint_smaps_state_t st;
-  memset(&st, 0, sizeof st);
-  char buf[8192];
-  long n;
-  uint64_t total = 0;
-  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) {
-    for (long i = 0; i < n; i++) {
-      char ch = buf[i];
-      if (ch != '\n') {
-        if (st.n < sizeof st.line - 1) st.line[st.n++] = ch;
-        continue;
-      }
-      st.line[st.n] = '\0';
-      st.n = 0;
-      const char *l = st.line;
-      if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
-        const char *p = l;
-        uint64_t s = parse_hex(&p);
-        if (*p == '-') {
-          p++;
-          st.start = s;
-          st.end = parse_hex(&p);
-          st.have_vma = 1;
-          continue;
-        }
-      }
-      if (!st.have_vma || strncmp(l, "AnonHugePages:", 14) != 0) continue;
-      uint64_t kb = parse_dec(l + 14);
-      if (!kb) continue;
-      /* Regions overlapping [start, end): binary search for the first that ends after start. */
-      size_t lo = 0, hi = lt->n;
-      while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (lt->r[mid][1] <= st.start) lo = mid + 1;
-        else hi = mid;
-      }
-      uint64_t inside = 0;
-      for (size_t k = lo; k < lt->n && lt->r[k][0] < st.end; k++) {
-        uint64_t a = lt->r[k][0] > st.start ? lt->r[k][0] : st.start;
-        uint64_t b = lt->r[k][1] < st.end ? lt->r[k][1] : st.end;
-        if (b > a) inside += b - a;
-      }
-      uint64_t vlen = st.end - st.start;
-      if (inside) total += inside >= vlen ? kb * 1024 : (uint64_t)((unsigned __int128)kb * 1024 * inside / vlen);
-    }
-  }
-  mmhint_os_close((int)fd);
-  lt->bytes = total;
 }
 
 /* Reads one "Name:   N kB" field of /proc/self/smaps_rollup, in bytes; -1 when absent. */
@@ -758,9 +724,7 @@ static void render_router(mmhint_json_t *j) {
     if (ranges != MAP_FAILED) {
       if (nr) {
         sort_ranges(ranges, nr);
-        live_thp_t lt = {ranges, nr, 0};
-        live_thp(&lt);
-        thp_live = lt.bytes;
+        thp_live = smaps_huge_bytes((const uint64_t(*)[2])ranges, nr); /* one pass over every live THP region */
       }
       mmhint_os_munmap(ranges, rbytes);
     }

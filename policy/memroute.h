@@ -104,11 +104,15 @@ mmhint_region_t *mmhint_registry_find(const mmhint_registry_t *r, uintptr_t key)
 void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e);
 
 /*
- * Parses /proc/self/smaps text (`len` bytes, possibly several calls' worth:
- * `state` carries a partial line between calls; zero it first) and adds, for
- * every VMA overlapping [lo, hi), its AnonHugePages times the overlapping
- * fraction of the VMA to *bytes.  Returns nothing; the caller ends with a
- * final call with len 0 to flush.
+ * The smaps parser, fed /proc/self/smaps text in pieces of any size: `state`
+ * carries a partial line between calls (zero it first; end with a call of
+ * len 0, which flushes a last line without a newline).  For every VMA it adds
+ * to *bytes its AnonHugePages times the share of the VMA that lies inside the
+ * n `ranges` ([start, end) pairs, sorted by start, not overlapping): all of
+ * them when the VMA is inside, a proportional part when a VMA was merged from
+ * several regions or reaches beyond them.  The one parser of the router: the
+ * measurement of a region at free time and of every live region at the end
+ * both use it.
  */
 typedef struct {
   char line[256];
@@ -116,6 +120,10 @@ typedef struct {
   uint64_t start, end;  /* the current VMA */
   int have_vma;
 } mmhint_smaps_state_t;
+void mmhint_smaps_feed_ranges(mmhint_smaps_state_t *st, const char *text, size_t len, const uint64_t (*ranges)[2],
+                              size_t n, uint64_t *bytes);
+
+/* mmhint_smaps_feed_ranges for the one range [lo, hi). */
 void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
                        uint64_t *bytes);
 

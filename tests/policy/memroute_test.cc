@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -145,6 +146,51 @@ TEST(MemrouteSmaps, SumsAnonHugePagesOfOverlappingVmasAcrossChunkBoundaries) {
     // Half of the first VMA: half its huge pages (the share rule for merged VMAs).
     EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0002000000, chunk), 30720ull * 1024) << chunk;
     EXPECT_EQ(Feed(t, 0x100000, 0x200000, chunk), 0u) << chunk;
+  }
+}
+
+uint64_t FeedRanges(const std::string &text, const std::vector<std::pair<uint64_t, uint64_t>> &ranges, size_t chunk) {
+  std::vector<uint64_t> flat;
+  for (const auto &r : ranges) {
+    flat.push_back(r.first);
+    flat.push_back(r.second);
+  }
+  const uint64_t(*rs)[2] = reinterpret_cast<const uint64_t(*)[2]>(flat.data());
+  mmhint_smaps_state_t st;
+  std::memset(&st, 0, sizeof st);
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < text.size(); i += chunk)
+    mmhint_smaps_feed_ranges(&st, text.data() + i, std::min(chunk, text.size() - i), rs, ranges.size(), &bytes);
+  mmhint_smaps_feed_ranges(&st, "", 0, rs, ranges.size(), &bytes);
+  return bytes;
+}
+
+// The parser serves both measurements: one region at free time (a single
+// range) and every live region at the end (many sorted ranges in one pass).
+TEST(MemrouteSmaps, OneParserForOneRangeAndForManyRanges) {
+  const uint64_t M = 1 << 20;
+  std::string t =
+      "7f0000000000-7f0000800000 rw-p 00000000 00:00 0 \n"  // 8 MiB VMA merged from two regions
+      "AnonHugePages:      8192 kB\n"
+      "7f0000800000-7f0000a00000 rw-p 00000000 00:00 0 \n"  // 2 MiB VMA outside every range
+      "AnonHugePages:      2048 kB\n"
+      "7f0001000000-7f0000f00000 rw-p 00000000 00:00 0 \n"  // end before start: not a VMA
+      "AnonHugePages:      4096 kB\n"
+      "7f0002000000-7f0002400000 rw-p 00000000 00:00 0 \n"  // 4 MiB VMA, the last line has no newline
+      "AnonHugePages:      4096 kB";
+  const uint64_t base = 0x7f0000000000ull;
+  for (size_t chunk : {1, 7, 64, 4096}) {
+    // Two regions that make up the merged VMA: all of its huge pages.
+    EXPECT_EQ(FeedRanges(t, {{base, base + 2 * M}, {base + 2 * M, base + 8 * M}}, chunk), 8 * M) << chunk;
+    // A quarter of it: a quarter of its huge pages.
+    EXPECT_EQ(FeedRanges(t, {{base + 6 * M, base + 8 * M}}, chunk), 2 * M) << chunk;
+    // Ranges in two VMAs, one of them on the unterminated last line.
+    EXPECT_EQ(FeedRanges(t, {{base + 4 * M, base + 8 * M}, {base + 0x2000000, base + 0x2400000}}, chunk), 8 * M)
+        << chunk;
+    // The single-range entry point is the same parser.
+    EXPECT_EQ(Feed(t, base + 6 * M, base + 8 * M, chunk), 2 * M) << chunk;
+    EXPECT_EQ(Feed(t, base + 0xf00000, base + 0x1000000, chunk), 0u) << "an inverted VMA counts nothing";
+    EXPECT_EQ(FeedRanges(t, {}, chunk), 0u);
   }
 }
 
