@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -245,15 +244,6 @@ static const char *errno_name(long e) {
   }
 }
 
-/* Issues a system call; returns its result or -errno, leaving errno alone. */
-static long raw(long nr, long a, long b, long c, long d, long e, long f) {
-  int saved = errno;
-  long r = syscall(nr, a, b, c, d, e, f);
-  if (r == -1) r = -errno;
-  errno = saved;
-  return r;
-}
-
 /* ---- Start-up ---------------------------------------------------------------------- */
 
 /* Reads a small /proc or /sys file into buf (NUL-terminated); returns its length or -1. */
@@ -335,8 +325,8 @@ static long apply_policy(void *addr, size_t len, const mmhint_numa_policy_t *p) 
     mask = (const unsigned long *)p->nodes.bits;
     maxnode = MMHINT_NUMA_MAX_NODES + 1;
   }
-  if (!addr) return raw(SYS_set_mempolicy, mode, (long)mask, (long)maxnode, 0, 0, 0);
-  return raw(SYS_mbind, (long)addr, (long)len, mode, (long)mask, (long)maxnode, 0);
+  if (!addr) return mmhint_os_set_mempolicy(mode, mask, maxnode);
+  return mmhint_os_mbind(addr, len, mode, mask, maxnode, 0);
 }
 
 void mmhint_memroute_init(const mmhint_values_t *v) {
@@ -558,7 +548,7 @@ static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
     size_t k = 0;
     for (; k < 256 && i < n; k++, i++)
       addrs[k] = (void *)(base + (size_t)((unsigned __int128)i * pages / n) * MMHINT_PAGE_SIZE);
-    if (raw(SYS_move_pages, 0, (long)k, (long)addrs, 0, (long)status, 0) < 0) return 0;
+    if (mmhint_os_move_pages(0, k, addrs, NULL, status, 0) < 0) return 0;
     for (size_t j = 0; j < k; j++)
       if (status[j] >= 0) counts[status[j] < MMHINT_ROUTE_NODES ? status[j] : MMHINT_ROUTE_NODES]++;
   }

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "../include/mmhint.h"
 #include "arena.h"
@@ -501,14 +499,14 @@ long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char
     size_t m = 0;
     if (append(final, final_len, &m, path, strlen(path))) break;
     if (i > 0 && (append(final, final_len, &m, ".", 1) || append_uint(final, final_len, &m, (uint64_t)i))) break;
-    long l = syscall(SYS_link, tmp, final) == 0 ? 0 : -errno;
+    long l = mmhint_os_link(tmp, final);
     if (l == 0) {
       mmhint_os_unlink(tmp);
       return 0;
     }
     if (l != -EEXIST) {
       /* Filesystems without hard links: rename without replacing. */
-      long rr = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final, 1 /* RENAME_NOREPLACE */) == 0 ? 0 : -errno;
+      long rr = mmhint_os_rename_noreplace(tmp, final);
       if (rr == 0) return 0;
       if (rr != -EEXIST) {
         mmhint_os_unlink(tmp);
