@@ -178,7 +178,9 @@ int mmhint_hints_auto_advice(int cls);
 /*
  * Writes `"hints": {...}` (a key and its object) into the current object of
  * `j`; writes nothing when no hint was ever on for the file.  Times are ns
- * since process start (the clock of the samples).
+ * since process start (the clock of the samples).  The statistics store calls
+ * it for every file through the "hints" section, which this module registers
+ * (policy/stats.h) the first time a hint becomes active.
  */
 void mmhint_hints_render(mmhint_json_t *j, const mmhint_hints_file_t *h);
 
