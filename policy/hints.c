@@ -16,6 +16,29 @@
 
 void (*mmhint_hints_warn)(const char *line);
 
+/* ---- The statistics section ----------------------------------------------------
+ * The per-file "hints" key.  The module has no init function, so it registers
+ * the section the first time a hint becomes active for some file: before that
+ * no file could have had the key, so the document is the same as if it had
+ * been registered from the start.
+ */
+
+static void render_file_section(mmhint_json_t *j, const mmhint_file_t *f) { mmhint_hints_render(j, &f->hints); }
+
+static const mmhint_stats_section_t hints_section = {
+    .name = "hints",
+    .kind = MMHINT_SECTION_FILE,
+    .render_file = render_file_section,
+};
+
+/* Registers the section once; called before a file's `active` is set, off the read path. */
+static void enlist(void) {
+  static int registered;
+  if (__builtin_expect(__atomic_load_n(&registered, __ATOMIC_RELAXED), 1)) return;
+  mmhint_stats_section_register(&hints_section);
+  __atomic_store_n(&registered, 1, __ATOMIC_RELAXED);
+}
+
 /* ---- Small helpers -------------------------------------------------------- */
 
 /* POSIX_FADV_* of each `advice` choice (NONE and AUTO have none). */
@@ -54,18 +77,15 @@ static void warn_refused(const char *call, long err) {
    */
   if (err == -EBADF) return;
   if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) return;
-  char line[256];
-  snprintf(line, sizeof line,
-           "mmhint: %s was refused (error %ld%s); the program runs on without that hint, later refusals are "
+  /* The hook takes the whole line; mmhint_os_warn adds the prefix and the newline itself. */
+  char line[256] = "mmhint: ";
+  const size_t prefix = 8;
+  snprintf(line + prefix, sizeof line - prefix,
+           "%s was refused (error %ld%s); the program runs on without that hint, later refusals are "
            "only counted (hints.advice_errors/madvise_errors in the statistics)",
            call, -err, err == -EINVAL ? ", EINVAL: this filesystem may not support it" : "");
-  if (mmhint_hints_warn) {
-    mmhint_hints_warn(line);
-  } else {
-    size_t n = strlen(line);
-    line[n < sizeof line - 1 ? n : sizeof line - 2] = '\n';
-    mmhint_os_write(2, line, n < sizeof line - 1 ? n + 1 : sizeof line - 1);
-  }
+  if (mmhint_hints_warn) mmhint_hints_warn(line);
+  else mmhint_os_warn(line + prefix, NULL, NULL, NULL);
 }
 
 /* Appends to the file's advice log. */
@@ -205,6 +225,7 @@ void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf,
   s->size = st.st_size;
   if (s->willneed_ahead > 0) s->willneed_piece = willneed_piece((uint64_t)st.st_dev);
   s->active = 1; /* feed the classifier: auto (either kind) and the windows need it */
+  enlist();
   hf->active = 1;
   if (read_side) {
     /* Residency first: advice=willneed below would bring pages in. */
@@ -329,6 +350,7 @@ int mmhint_hints_mmap(void *addr, size_t len, const mmhint_hints_state_t *s, mmh
   const int madv = madv_of(choice);
   long e = mmhint_os_madvise(addr, len, madv);
   if (hf) {
+    enlist();
     hf->active = 1;
     mmhint_count(&hf->c[MMHINT_HC_madvise_calls], 1);
     log_applied(hf, now, (int64_t)(uintptr_t)addr, choice, 'm', e);

@@ -178,14 +178,16 @@ int mmhint_hints_auto_advice(int cls);
 /*
  * Writes `"hints": {...}` (a key and its object) into the current object of
  * `j`; writes nothing when no hint was ever on for the file.  Times are ns
- * since process start (the clock of the samples).
+ * since process start (the clock of the samples).  The statistics store calls
+ * it for every file through the "hints" section, which this module registers
+ * (policy/stats.h) the first time a hint becomes active.
  */
 void mmhint_hints_render(mmhint_json_t *j, const mmhint_hints_file_t *h);
 
 /*
  * Where the one-line warnings go ("mmhint: ..." without a newline); NULL
- * (the default) writes them to fd 2 with a raw write.  The shim may point it
- * at its own warning function.
+ * (the default) writes them to stderr through mmhint_os_warn, the one stderr
+ * writer.  Tests point it at a function that keeps the lines.
  */
 extern void (*mmhint_hints_warn)(const char *line);
 

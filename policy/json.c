@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fmt.h"
 #include "os/os.h"
 
 void mmhint_json_init(mmhint_json_t *j) { memset(j, 0, sizeof *j); }
@@ -138,11 +139,10 @@ void mmhint_json_string_n(mmhint_json_t *j, const char *s, size_t n) {
 void mmhint_json_string(mmhint_json_t *j, const char *s) { mmhint_json_string_n(j, s ? s : "", s ? strlen(s) : 0); }
 
 void mmhint_json_uint(mmhint_json_t *j, uint64_t v) {
-  char b[24];
-  int i = 24;
-  do b[--i] = (char)('0' + v % 10); while (v /= 10);
+  char b[MMHINT_FMT_U64_MAX];
+  size_t n = mmhint_fmt_u64(b, v);
   value_prefix(j);
-  put(j, b + i, (size_t)(24 - i));
+  put(j, b, n);
 }
 
 void mmhint_json_int(mmhint_json_t *j, int64_t v) {
@@ -150,11 +150,8 @@ void mmhint_json_int(mmhint_json_t *j, int64_t v) {
     value_prefix(j);
     putc_(j, '-');
     /* The sign is out; write the magnitude as the value already started. */
-    uint64_t m = (uint64_t)(-(v + 1)) + 1;
-    char b[24];
-    int i = 24;
-    do b[--i] = (char)('0' + m % 10); while (m /= 10);
-    put(j, b + i, (size_t)(24 - i));
+    char b[MMHINT_FMT_U64_MAX];
+    put(j, b, mmhint_fmt_u64(b, (uint64_t)(-(v + 1)) + 1));
     return;
   }
   mmhint_json_uint(j, (uint64_t)v);

@@ -7,9 +7,10 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "fmt.h"
 #include "os/os.h"
 #include "stats.h"
 
@@ -122,8 +123,25 @@ static uint64_t parse_dec(const char *p) {
   return v;
 }
 
+/* The bytes of [start, end) inside the ranges (sorted by start, not overlapping). */
+static uint64_t inside_ranges(uint64_t start, uint64_t end, const uint64_t (*r)[2], size_t n) {
+  /* Binary search for the first range that ends after start. */
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (r[mid][1] <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  uint64_t inside = 0;
+  for (size_t k = lo; k < n && r[k][0] < end; k++) {
+    uint64_t a = r[k][0] > start ? r[k][0] : start, b = r[k][1] < end ? r[k][1] : end;
+    if (b > a) inside += b - a;
+  }
+  return inside;
+}
+
 /* One complete line of smaps. */
-static void smaps_line(mmhint_smaps_state_t *st, const char *l, uint64_t lo, uint64_t hi, uint64_t *bytes) {
+static void smaps_line(mmhint_smaps_state_t *st, const char *l, const uint64_t (*r)[2], size_t n, uint64_t *bytes) {
   if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
     const char *p = l;
     uint64_t s = parse_hex(&p);
@@ -135,23 +153,20 @@ static void smaps_line(mmhint_smaps_state_t *st, const char *l, uint64_t lo, uin
       return;
     }
   }
-  if (st->have_vma && strncmp(l, "AnonHugePages:", 14) == 0) {
-    uint64_t kb = parse_dec(l + 14);
-    uint64_t a = st->start > lo ? st->start : lo, b = st->end < hi ? st->end : hi;
-    if (kb && b > a) {
-      uint64_t vlen = st->end - st->start, huge = kb * 1024;
-      /* A VMA merged from several regions: attribute its huge pages by the overlapping share. */
-      *bytes += (b - a) == vlen ? huge : (uint64_t)((unsigned __int128)huge * (b - a) / vlen);
-    }
-  }
+  if (!st->have_vma || strncmp(l, "AnonHugePages:", 14) != 0) return;
+  uint64_t kb = parse_dec(l + 14);
+  if (!kb) return;
+  uint64_t inside = inside_ranges(st->start, st->end, r, n), vlen = st->end - st->start;
+  /* A VMA merged from several regions, or holding more than the ranges: attribute its huge pages by share. */
+  if (inside) *bytes += inside >= vlen ? kb * 1024 : (uint64_t)((unsigned __int128)kb * 1024 * inside / vlen);
 }
 
-void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
-                       uint64_t *bytes) {
+void mmhint_smaps_feed_ranges(mmhint_smaps_state_t *st, const char *text, size_t len, const uint64_t (*ranges)[2],
+                              size_t n, uint64_t *bytes) {
   if (len == 0) {
     if (st->n) {
       st->line[st->n] = '\0';
-      smaps_line(st, st->line, lo, hi, bytes);
+      smaps_line(st, st->line, ranges, n, bytes);
       st->n = 0;
     }
     return;
@@ -160,7 +175,7 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
     char c = text[i];
     if (c == '\n') {
       st->line[st->n] = '\0';
-      smaps_line(st, st->line, lo, hi, bytes);
+      smaps_line(st, st->line, ranges, n, bytes);
       st->n = 0;
     } else if (st->n < sizeof st->line - 1) {
       st->line[st->n++] = c; /* longer lines (paths) are cut: only their start matters */
@@ -168,11 +183,18 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
   }
 }
 
+void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
+                       uint64_t *bytes) {
+  const uint64_t range[1][2] = {{lo, hi}};
+  mmhint_smaps_feed_ranges(st, text, len, range, 1, bytes);
+}
+
 /* ---- State ---------------------------------------------------------------------- */
 
 uint64_t mmhint_memroute_min = UINT64_MAX;
 int mmhint_memroute_active;
 mmhint_registry_t mmhint_memroute_regions;
+mmhint_memroute_stats_t mmhint_memroute_stats;
 
 static mmhint_memroute_cfg_t cfg;
 static int thp_never;                 /* the system's THP mode is never */
@@ -185,30 +207,29 @@ static mmhint_nodemask_t present_nodes;  /* every one gets a numa_pages key, 0 i
 static uint32_t warned;               /* one bit per fallback reason */
 static int measure_budget = MMHINT_MEASURE_BUDGET;
 
+/* The statistics' "memory" section, registered by mmhint_memroute_init (rendering is at the end of this file). */
+static void render_memory(mmhint_json_t *j);
+static void reset_memory(void);
+static const mmhint_stats_section_t memory_section = {
+    .name = "memory",
+    .kind = MMHINT_SECTION_PROCESS,
+    .render_process = render_memory,
+    .reset = reset_memory,
+};
+
 static const char *const fallback_docs[] = {
 #define MMHINT_X_DOC(name, doc) doc,
     MMHINT_ROUTE_FALLBACKS(MMHINT_X_DOC)
 #undef MMHINT_X_DOC
 };
 
-/* Writes "mmhint: " and the parts (NULL-terminated list) and a newline to stderr with one raw write. */
-static void say(const char *a, const char *b, const char *c, const char *d) {
-  char line[768];
-  size_t n = 0;
-  const char *parts[] = {"mmhint: ", a, b, c, d};
-  for (int i = 0; i < 5; i++)
-    for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
-  line[n++] = '\n';
-  mmhint_os_write_all(2, line, n);
-}
-
 /* Counts a fallback; the first of each reason is explained on stderr (with `detail`, may be ""). */
 static void fallback(int reason, const char *detail) {
-  mmhint_count(&mmhint_mem_stats.route_fallbacks[reason], 1);
+  mmhint_count(&mmhint_memroute_stats.fallbacks[reason], 1);
   uint32_t bit = 1u << reason;
   if (__atomic_fetch_or(&warned, bit, __ATOMIC_RELAXED) & bit) return;
   int has = detail && *detail;
-  say(fallback_docs[reason], has ? " (" : "", has ? detail : "", has ? ")" : "");
+  mmhint_os_warn(fallback_docs[reason], has ? " (" : "", has ? detail : "", has ? ")" : "");
 }
 
 static const char *errno_name(long e) {
@@ -221,15 +242,6 @@ static const char *errno_name(long e) {
     case EIO: return "EIO";
     default: return "error";
   }
-}
-
-/* Issues a system call; returns its result or -errno, leaving errno alone. */
-static long raw(long nr, long a, long b, long c, long d, long e, long f) {
-  int saved = errno;
-  long r = syscall(nr, a, b, c, d, e, f);
-  if (r == -1) r = -errno;
-  errno = saved;
-  return r;
 }
 
 /* ---- Start-up ---------------------------------------------------------------------- */
@@ -280,7 +292,7 @@ static int numa_option(const char *name, int reason, const char *text, const mmh
   char err[256];
   mmhint_numa_policy_t p;
   if (mmhint_numa_parse(text, &p, err, sizeof err) != 0) {
-    say(name, ": ", err, NULL); /* the config loader validated it already */
+    mmhint_os_warn(name, ": ", err, NULL); /* the config loader validated it already */
     out->mode = MMHINT_NUMA_OFF;
     return 0;
   }
@@ -289,7 +301,7 @@ static int numa_option(const char *name, int reason, const char *text, const mmh
     return 0;
   }
   mmhint_numa_resolve_t r = mmhint_numa_resolve(&p, topo, out, err, sizeof err);
-  if (r == MMHINT_NUMA_RESOLVED_PARTIAL) say(name, ": ", err, "; using the nodes that exist");
+  if (r == MMHINT_NUMA_RESOLVED_PARTIAL) mmhint_os_warn(name, ": ", err, "; using the nodes that exist");
   if (r == MMHINT_NUMA_RESOLVED_NONE) {
     out->mode = MMHINT_NUMA_OFF;
     char why[320];
@@ -313,11 +325,12 @@ static long apply_policy(void *addr, size_t len, const mmhint_numa_policy_t *p) 
     mask = (const unsigned long *)p->nodes.bits;
     maxnode = MMHINT_NUMA_MAX_NODES + 1;
   }
-  if (!addr) return raw(SYS_set_mempolicy, mode, (long)mask, (long)maxnode, 0, 0, 0);
-  return raw(SYS_mbind, (long)addr, (long)len, mode, (long)mask, (long)maxnode, 0);
+  if (!addr) return mmhint_os_set_mempolicy(mode, mask, maxnode);
+  return mmhint_os_mbind(addr, len, mode, mask, maxnode, 0);
 }
 
 void mmhint_memroute_init(const mmhint_values_t *v) {
+  mmhint_stats_section_register(&memory_section);
   memset(&cfg, 0, sizeof cfg);
   cfg.hugepages = (int)v->num[MMHINT_OPT_hugepages];
   cfg.hp_min = (uint64_t)v->num[MMHINT_OPT_hugepage_min];
@@ -455,7 +468,7 @@ static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
     fallback(MMHINT_RF_registry_full, "");
     return NULL;
   }
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   mmhint_count(&c[flags & MMHINT_RG_MALLOC ? MMHINT_RC_routed_allocs : MMHINT_RC_routed_mmaps], 1);
   mmhint_count(&c[MMHINT_RC_routed_bytes_requested], req);
   mmhint_count(&c[MMHINT_RC_routed_bytes_mapped], len);
@@ -477,7 +490,7 @@ void *mmhint_memroute_alloc(size_t n, size_t align) {
   }
   /* Huge-page routing that fell back to normal pages still counts as requested. */
   if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
-    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], len);
+    mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], len);
   p = enlist(p, len, n, got | MMHINT_RG_MALLOC);
   if (p && !mmhint_memroute_active) __atomic_store_n(&mmhint_memroute_active, 1, __ATOMIC_RELEASE);
   return p;
@@ -491,24 +504,31 @@ void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
   void *p = map_region(len, MMHINT_HUGE_SIZE, want, prot, flags, addr, &maplen, &got);
   if (!p) return NULL; /* the caller maps it as asked and reports the kernel's error */
   if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
-    mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_huge_requested_bytes], maplen);
+    mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], maplen);
   if (!enlist(p, maplen, len, got | MMHINT_RG_MMAP)) return NULL;
   return p;
 }
 
 /* ---- Measuring ------------------------------------------------------------------------ */
 
-/* Adds the AnonHugePages bytes of the VMAs overlapping [lo, hi) to *bytes (reads /proc/self/smaps). */
-static void measure_thp(uint64_t lo, uint64_t hi, uint64_t *bytes) {
+/*
+ * Returns the AnonHugePages bytes of this process's VMAs that lie inside the
+ * n ranges (sorted, not overlapping), reading /proc/self/smaps in one pass; 0
+ * when it cannot be read.
+ */
+static uint64_t smaps_huge_bytes(const uint64_t (*ranges)[2], size_t n) {
+  uint64_t bytes = 0;
   long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
+  if (fd < 0) return 0;
   mmhint_smaps_state_t st;
   memset(&st, 0, sizeof st);
   char buf[8192];
-  long n;
-  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) mmhint_smaps_feed(&st, buf, (size_t)n, lo, hi, bytes);
-  mmhint_smaps_feed(&st, buf, 0, lo, hi, bytes);
+  long got;
+  while ((got = mmhint_os_read((int)fd, buf, sizeof buf)) > 0)
+    mmhint_smaps_feed_ranges(&st, buf, (size_t)got, ranges, n, &bytes);
+  mmhint_smaps_feed_ranges(&st, buf, 0, ranges, n, &bytes);
   mmhint_os_close((int)fd);
+  return bytes;
 }
 
 /*
@@ -528,7 +548,7 @@ static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
     size_t k = 0;
     for (; k < 256 && i < n; k++, i++)
       addrs[k] = (void *)(base + (size_t)((unsigned __int128)i * pages / n) * MMHINT_PAGE_SIZE);
-    if (raw(SYS_move_pages, 0, (long)k, (long)addrs, 0, (long)status, 0) < 0) return 0;
+    if (mmhint_os_move_pages(0, k, addrs, NULL, status, 0) < 0) return 0;
     for (size_t j = 0; j < k; j++)
       if (status[j] >= 0) counts[status[j] < MMHINT_ROUTE_NODES ? status[j] : MMHINT_ROUTE_NODES]++;
   }
@@ -539,7 +559,7 @@ static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
 
 /* Measures a region about to be unmapped into the freed totals, within the budget. */
 static void measure_freed(const mmhint_region_t *e) {
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   if (__atomic_sub_fetch(&measure_budget, 1, __ATOMIC_RELAXED) < 0) {
     mmhint_count(&c[MMHINT_RC_unmeasured_frees], 1);
     return;
@@ -547,15 +567,14 @@ static void measure_freed(const mmhint_region_t *e) {
   int saved = errno;
   mmhint_count(&c[MMHINT_RC_measured_frees], 1);
   if (e->flags & MMHINT_RG_THP) {
-    uint64_t b = 0;
-    measure_thp(e->key, e->key + e->len, &b);
-    mmhint_count(&c[MMHINT_RC_thp_bytes_freed], b);
+    const uint64_t region[1][2] = {{e->key, e->key + e->len}};
+    mmhint_count(&c[MMHINT_RC_thp_bytes_freed], smaps_huge_bytes(region, 1));
   }
   uint64_t nodes[MMHINT_ROUTE_NODES + 1];
   memset(nodes, 0, sizeof nodes);
   if (measure_nodes(e->key, e->len, nodes)) mmhint_count(&c[MMHINT_RC_numa_pages_scaled], 1);
   for (int i = 0; i <= MMHINT_ROUTE_NODES; i++)
-    if (nodes[i]) mmhint_count(&mmhint_mem_stats.numa_pages_freed[i], nodes[i]);
+    if (nodes[i]) mmhint_count(&mmhint_memroute_stats.numa_pages_freed[i], nodes[i]);
   errno = saved;
 }
 
@@ -563,7 +582,7 @@ void mmhint_memroute_release(mmhint_region_t *e) {
   uintptr_t key = e->key;
   size_t len = e->len;
   measure_freed(e);
-  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
   mmhint_registry_remove(&mmhint_memroute_regions, e);
   mmhint_os_munmap((void *)key, len);
 }
@@ -585,7 +604,7 @@ size_t mmhint_memroute_munmap(void *addr, size_t len) {
   if (e->flags & MMHINT_RG_HUGETLB) len = (size_t)mmhint_round_up(len, MMHINT_HUGE_SIZE);
   /* Unmapping from the region's start ends its registration (what is left is not followed). */
   measure_freed(e);
-  mmhint_count(&mmhint_mem_stats.route[MMHINT_RC_routed_frees], 1);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
   mmhint_registry_remove(&mmhint_memroute_regions, e);
   return len;
 }
@@ -617,66 +636,6 @@ static void sort_ranges(uint64_t (*r)[2], size_t n) {
     }
 }
 
-/* smaps over the live THP regions in one pass: a VMA's huge pages count for the part inside a region. */
-typedef struct {
-  uint64_t (*r)[2];
-  size_t n;
-  uint64_t bytes;
-} live_thp_t;
-
-static void live_thp(live_thp_t *lt) {
-  long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
-  mmhint_smaps_state_t st;
-  memset(&st, 0, sizeof st);
-  char buf[8192];
-  long n;
-  uint64_t total = 0;
-  while ((n = mmhint_os_read((int)fd, buf, sizeof buf)) > 0) {
-    for (long i = 0; i < n; i++) {
-      char ch = buf[i];
-      if (ch != '\n') {
-        if (st.n < sizeof st.line - 1) st.line[st.n++] = ch;
-        continue;
-      }
-      st.line[st.n] = '\0';
-      st.n = 0;
-      const char *l = st.line;
-      if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
-        const char *p = l;
-        uint64_t s = parse_hex(&p);
-        if (*p == '-') {
-          p++;
-          st.start = s;
-          st.end = parse_hex(&p);
-          st.have_vma = 1;
-          continue;
-        }
-      }
-      if (!st.have_vma || strncmp(l, "AnonHugePages:", 14) != 0) continue;
-      uint64_t kb = parse_dec(l + 14);
-      if (!kb) continue;
-      /* Regions overlapping [start, end): binary search for the first that ends after start. */
-      size_t lo = 0, hi = lt->n;
-      while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (lt->r[mid][1] <= st.start) lo = mid + 1;
-        else hi = mid;
-      }
-      uint64_t inside = 0;
-      for (size_t k = lo; k < lt->n && lt->r[k][0] < st.end; k++) {
-        uint64_t a = lt->r[k][0] > st.start ? lt->r[k][0] : st.start;
-        uint64_t b = lt->r[k][1] < st.end ? lt->r[k][1] : st.end;
-        if (b > a) inside += b - a;
-      }
-      uint64_t vlen = st.end - st.start;
-      if (inside) total += inside >= vlen ? kb * 1024 : (uint64_t)((unsigned __int128)kb * 1024 * inside / vlen);
-    }
-  }
-  mmhint_os_close((int)fd);
-  lt->bytes = total;
-}
-
 /* Reads one "Name:   N kB" field of /proc/self/smaps_rollup, in bytes; -1 when absent. */
 static int64_t rollup_bytes(const char *name) {
   char buf[4096];
@@ -690,15 +649,18 @@ static void key_uint(mmhint_json_t *j, const char *k, uint64_t v) {
   mmhint_json_kv_uint(j, k, v);
 }
 
-void mmhint_memroute_render(mmhint_json_t *j) {
+/* The members of the statistics' "memory" object: the router's policy, counters and measurements. */
+static void render_router(mmhint_json_t *j) {
   int saved = errno;
-  uint64_t *c = mmhint_mem_stats.route;
+  uint64_t *c = mmhint_memroute_stats.c;
   char b[MMHINT_STRING_MAX];
 
   mmhint_json_key(j, "policy");
   mmhint_json_begin_object(j);
-  static const char *const hp_names[] = {"off", "thp", "hugetlb"};
-  mmhint_json_kv_string(j, "hugepages", hp_names[cfg.hugepages >= 0 && cfg.hugepages <= 2 ? cfg.hugepages : 0]);
+  /* A value outside the choices cannot come from the option parser; it would be written as off. */
+  if (mmhint_option_choice_name(MMHINT_OPT_hugepages, cfg.hugepages, b, sizeof b) != 0)
+    mmhint_option_choice_name(MMHINT_OPT_hugepages, MMHINT_HP_OFF, b, sizeof b);
+  mmhint_json_kv_string(j, "hugepages", b);
   key_uint(j, "hugepage_min", cfg.hp_min);
   key_uint(j, "hugepage_max", cfg.hp_max);
   mmhint_json_kv_string(j, "numa_requested", numa_text[0] ? numa_text : "off");
@@ -721,7 +683,7 @@ void mmhint_memroute_render(mmhint_json_t *j) {
 
   /* Live regions: measured now, added to what was measured at free time. */
   uint64_t nodes[MMHINT_ROUTE_NODES + 1];
-  memcpy(nodes, mmhint_mem_stats.numa_pages_freed, sizeof nodes);
+  memcpy(nodes, mmhint_memroute_stats.numa_pages_freed, sizeof nodes);
   int scaled = c[MMHINT_RC_numa_pages_scaled] || c[MMHINT_RC_unmeasured_frees];
   uint64_t live = 0, live_bytes = 0, live_huge_req = 0, thp_live = 0, live_unmeasured = 0;
   mmhint_registry_t *reg = &mmhint_memroute_regions;
@@ -752,9 +714,7 @@ void mmhint_memroute_render(mmhint_json_t *j) {
     if (ranges != MAP_FAILED) {
       if (nr) {
         sort_ranges(ranges, nr);
-        live_thp_t lt = {ranges, nr, 0};
-        live_thp(&lt);
-        thp_live = lt.bytes;
+        thp_live = smaps_huge_bytes((const uint64_t(*)[2])ranges, nr); /* one pass over every live THP region */
       }
       mmhint_os_munmap(ranges, rbytes);
     }
@@ -782,13 +742,8 @@ void mmhint_memroute_render(mmhint_json_t *j) {
   mmhint_json_begin_object(j);
   for (int i = 0; i < MMHINT_ROUTE_NODES; i++) {
     if (!nodes[i] && !mmhint_nodemask_test(&present_nodes, i)) continue;
-    char k[8];
-    int n = 0, v = i;
-    char d[4];
-    int m = 4;
-    do d[--m] = (char)('0' + v % 10); while ((v /= 10) && m > 0);
-    while (m < 4) k[n++] = d[m++];
-    k[n] = '\0';
+    char k[MMHINT_FMT_U64_MAX];
+    mmhint_fmt_u64(k, (uint64_t)i);
     mmhint_json_kv_uint(j, k, nodes[i]);
   }
   mmhint_json_end_object(j);
@@ -803,7 +758,19 @@ void mmhint_memroute_render(mmhint_json_t *j) {
   };
   mmhint_json_key(j, "fallbacks");
   mmhint_json_begin_object(j);
-  for (int i = 0; i < MMHINT_RF__COUNT; i++) key_uint(j, fb_names[i], mmhint_mem_stats.route_fallbacks[i]);
+  for (int i = 0; i < MMHINT_RF__COUNT; i++) key_uint(j, fb_names[i], mmhint_memroute_stats.fallbacks[i]);
   mmhint_json_end_object(j);
   errno = saved;
+}
+
+/* The whole "memory" object: the allocator's counters first, then the router's keys. */
+static void render_memory(mmhint_json_t *j) {
+  mmhint_alloc_render(j);
+  render_router(j);
+}
+
+/* Zeroes the allocator's and the router's counters in the child of a fork. */
+static void reset_memory(void) {
+  mmhint_alloc_reset();
+  memset(&mmhint_memroute_stats, 0, sizeof mmhint_memroute_stats);
 }

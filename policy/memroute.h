@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "count.h"
 #include "json.h"
 #include "nodes.h"
 #include "options.h"
@@ -103,11 +104,15 @@ mmhint_region_t *mmhint_registry_find(const mmhint_registry_t *r, uintptr_t key)
 void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e);
 
 /*
- * Parses /proc/self/smaps text (`len` bytes, possibly several calls' worth:
- * `state` carries a partial line between calls; zero it first) and adds, for
- * every VMA overlapping [lo, hi), its AnonHugePages times the overlapping
- * fraction of the VMA to *bytes.  Returns nothing; the caller ends with a
- * final call with len 0 to flush.
+ * The smaps parser, fed /proc/self/smaps text in pieces of any size: `state`
+ * carries a partial line between calls (zero it first; end with a call of
+ * len 0, which flushes a last line without a newline).  For every VMA it adds
+ * to *bytes its AnonHugePages times the share of the VMA that lies inside the
+ * n `ranges` ([start, end) pairs, sorted by start, not overlapping): all of
+ * them when the VMA is inside, a proportional part when a VMA was merged from
+ * several regions or reaches beyond them.  The one parser of the router: the
+ * measurement of a region at free time and of every live region at the end
+ * both use it.
  */
 typedef struct {
   char line[256];
@@ -115,8 +120,72 @@ typedef struct {
   uint64_t start, end;  /* the current VMA */
   int have_vma;
 } mmhint_smaps_state_t;
+void mmhint_smaps_feed_ranges(mmhint_smaps_state_t *st, const char *text, size_t len, const uint64_t (*ranges)[2],
+                              size_t n, uint64_t *bytes);
+
+/* mmhint_smaps_feed_ranges for the one range [lo, hi). */
 void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, uint64_t lo, uint64_t hi,
                        uint64_t *bytes);
+
+/* ---- The router's statistics ------------------------------------------------
+ * Written in the statistics' "memory" object after the allocator's counters
+ * (policy/alloc.h); docs/MEMORY.md explains them.
+ */
+
+/*
+ * What the router did with the allocations and anonymous mappings inside the
+ * hugepage/numa windows, and what it measured of regions freed before the
+ * end.  R(name, doc): the name is the JSON key.
+ */
+#define MMHINT_ROUTE_COUNTERS(R)                                                                   \
+  R(routed_allocs, "malloc-family allocations served from the shim's own aligned mappings")       \
+  R(routed_frees, "routed allocations freed (free, or realloc moving them)")                      \
+  R(routed_mmaps, "anonymous mmaps of the program given huge-page or NUMA treatment")             \
+  R(routed_bytes_requested, "bytes asked for by routed allocations and mmaps")                    \
+  R(routed_bytes_mapped, "bytes the shim mapped for them (page or huge-page rounded)")            \
+  R(huge_requested_bytes, "bytes mapped for regions meant to be on huge pages")                   \
+  R(hugetlb_bytes, "bytes mapped with MAP_HUGETLB (reserved at mmap: obtained when it succeeded)") \
+  R(thp_bytes_freed, "AnonHugePages of THP regions, measured just before they were unmapped")     \
+  R(numa_regions, "regions given a NUMA policy with mbind")                                       \
+  R(measured_frees, "regions measured (smaps, move_pages) when they were unmapped")               \
+  R(unmeasured_frees, "regions unmapped without measuring, once the measuring budget ran out")    \
+  R(numa_pages_scaled, "regions whose pages were sampled (not all counted) and scaled")
+
+typedef enum {
+#define MMHINT_X_ROUTE(name, doc) MMHINT_RC_##name,
+  MMHINT_ROUTE_COUNTERS(MMHINT_X_ROUTE)
+#undef MMHINT_X_ROUTE
+  MMHINT_RC__COUNT
+} mmhint_rc_id_t;
+
+/* Why a routed allocation did not get what the policy asked; each is warned about once. */
+#define MMHINT_ROUTE_FALLBACKS(F)                                                                                \
+  F(hugetlb_pool, "MAP_HUGETLB failed (no or too few reserved huge pages, see /proc/sys/vm/nr_hugepages); using THP") \
+  F(thp_unavailable, "transparent huge pages are disabled (never) or madvise(MADV_HUGEPAGE) failed; using normal pages") \
+  F(numa_nodes, "the numa option names no usable node; placement left to the kernel")                            \
+  F(mbind_failed, "mbind was refused; placement left to the kernel")                                             \
+  F(map_failed, "the shim's own mapping failed; the allocation went to the next allocator")                      \
+  F(registry_full, "too many live routed regions; the allocation went to the next allocator")                    \
+  F(numa_process, "set_mempolicy for numa_process failed or named no usable node; process policy unchanged")
+
+typedef enum {
+#define MMHINT_X_RFB(name, doc) MMHINT_RF_##name,
+  MMHINT_ROUTE_FALLBACKS(MMHINT_X_RFB)
+#undef MMHINT_X_RFB
+  MMHINT_RF__COUNT
+} mmhint_rf_id_t;
+
+/* Nodes whose page counts are kept (a page on a higher node counts in numa_pages_other). */
+#define MMHINT_ROUTE_NODES 64
+
+typedef struct {
+  uint64_t c[MMHINT_RC__COUNT];
+  uint64_t fallbacks[MMHINT_RF__COUNT];
+  uint64_t numa_pages_freed[MMHINT_ROUTE_NODES + 1]; /* last: nodes >= MMHINT_ROUTE_NODES */
+} mmhint_memroute_stats_t;
+
+/* The router's counters (added to with mmhint_count, zeroed in the child of a fork). */
+extern mmhint_memroute_stats_t mmhint_memroute_stats;
 
 /* ---- The router in the shim --------------------------------------------------- */
 
@@ -130,8 +199,11 @@ extern mmhint_registry_t mmhint_memroute_regions;
 /*
  * Reads the hugepages/numa options from `v`, the NUMA topology and the THP
  * mode, applies numa_process (set_mempolicy), and prints one "mmhint:" line
- * per problem.  Call once at start-up.  Never fails: what cannot be done is
- * turned off and counted.
+ * per problem.  Registers the statistics' "memory" section (the allocator's
+ * counters, then the router's policy, counters and measurements), which is
+ * why the section is absent from a document rendered without this call.
+ * Call once at start-up.  Never fails: what cannot be done is turned off and
+ * counted.
  */
 void mmhint_memroute_init(const mmhint_values_t *v);
 
@@ -180,9 +252,6 @@ size_t mmhint_memroute_munmap(void *addr, size_t len);
 
 /* After a successful mremap of old to new (new_len bytes): follows a registered region. */
 void mmhint_memroute_moved(void *old, void *new_addr, size_t new_len);
-
-/* Writes the router's keys into the stats "memory" object (policy, measurements, fallbacks). */
-void mmhint_memroute_render(mmhint_json_t *j);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include <linux/mempolicy.h>
 #include <string.h>
 
+#include "fmt.h"
+
 /* ---- A bounded text builder ---------------------------------------------
  *
  * Messages are assembled with these instead of snprintf so that the module
@@ -39,13 +41,8 @@ static void text_putn(text_t *t, const char *s, size_t n) {
 static void text_puts(text_t *t, const char *s) { text_putn(t, s, strlen(s)); }
 
 static void text_putu(text_t *t, unsigned long v) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) text_putn(t, &digits[--n], 1);
+  char digits[MMHINT_FMT_U64_MAX];
+  text_putn(t, digits, mmhint_fmt_u64(digits, v));
 }
 
 /* ---- Node masks ---------------------------------------------------------- */

@@ -14,25 +14,21 @@
 #include "arena.h"
 #include "os/os.h"
 #include "readmap.h"
+#include "spin.h"
 
 uint64_t mmhint_ofd_untracked;
 
 mmhint_ofd_t **volatile mmhint_ofd_chunks[MMHINT_FD_CHUNKS];
 #define chunks mmhint_ofd_chunks
-static int table_lock;
+static int table_lock; /* guards the free list and chunk creation (policy/spin.h) */
 static mmhint_ofd_t *free_list;
 
-static void lock(void) {
-  while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-static void unlock(void) { __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE); }
 
 mmhint_ofd_t *mmhint_ofd_new(void) {
-  lock();
+  mmhint_spin_lock(&table_lock);
   mmhint_ofd_t *o = free_list;
   if (o) free_list = o->next_free;
-  unlock();
+  mmhint_spin_unlock(&table_lock);
   if (!o) o = mmhint_arena_alloc(sizeof *o);
   if (!o) return NULL;
   memset(o, 0, sizeof *o);
@@ -72,18 +68,18 @@ static mmhint_ofd_t *volatile *slot(int fd) {
 }
 
 int mmhint_ofd_attach(int fd, mmhint_ofd_t *o) {
-  lock();
+  mmhint_spin_lock(&table_lock);
   mmhint_ofd_t *volatile *s = slot(fd);
   if (!s) {
     if (o && o->refs <= 0) unref_locked(o);
-    unlock();
+    mmhint_spin_unlock(&table_lock);
     return -1;
   }
   mmhint_ofd_t *old = *s;
   if (o) o->refs++;
   __atomic_store_n(s, o, __ATOMIC_RELEASE);
   if (old) unref_locked(old);
-  unlock();
+  mmhint_spin_unlock(&table_lock);
   return 0;
 }
 
@@ -91,20 +87,20 @@ void mmhint_ofd_detach(int fd) {
   if ((unsigned)fd >= MMHINT_FD_MAX) return;
   unsigned ci = (unsigned)fd >> MMHINT_FD_CHUNK_BITS;
   if (!__atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE)) return;
-  lock();
+  mmhint_spin_lock(&table_lock);
   mmhint_ofd_t **c = chunks[ci];
   mmhint_ofd_t *old = c[fd & (MMHINT_FD_CHUNK - 1)];
   if (old) {
     __atomic_store_n(&c[fd & (MMHINT_FD_CHUNK - 1)], NULL, __ATOMIC_RELEASE);
     unref_locked(old);
   }
-  unlock();
+  mmhint_spin_unlock(&table_lock);
 }
 
 void mmhint_ofd_detach_range(unsigned lo, unsigned hi) {
   if (hi >= MMHINT_FD_MAX) hi = MMHINT_FD_MAX - 1;
   if (lo > hi) return;
-  lock();
+  mmhint_spin_lock(&table_lock);
   for (unsigned ci = lo >> MMHINT_FD_CHUNK_BITS; ci <= (hi >> MMHINT_FD_CHUNK_BITS); ci++) {
     mmhint_ofd_t **c = chunks[ci];
     if (!c) continue;
@@ -116,7 +112,7 @@ void mmhint_ofd_detach_range(unsigned lo, unsigned hi) {
       unref_locked(old);
     }
   }
-  unlock();
+  mmhint_spin_unlock(&table_lock);
 }
 
 void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx) {
@@ -131,14 +127,14 @@ void mmhint_ofd_foreach(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ct
 }
 
 void mmhint_ofd_foreach_locked(void (*fn)(int fd, mmhint_ofd_t *o, void *ctx), void *ctx) {
-  lock();
+  mmhint_spin_lock(&table_lock);
   mmhint_ofd_foreach(fn, ctx);
-  unlock();
+  mmhint_spin_unlock(&table_lock);
 }
 
 void mmhint_ofd_fork(int phase) {
-  if (phase == MMHINT_FORK_PREPARE) lock();
-  else unlock();
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&table_lock);
+  else mmhint_spin_unlock(&table_lock);
   if (phase != MMHINT_FORK_CHILD) return;
   /* Per-description read->mmap locks may have been held by threads the child does not have. */
   for (unsigned ci = 0; ci < MMHINT_FD_CHUNKS; ci++) {

@@ -218,20 +218,22 @@ static int choice_index(const char *choices, const char *word, size_t n) {
   return -1;
 }
 
-/* Writes choice number `idx` of `choices` into buf; "?" when out of range. */
-static void choice_name(const char *choices, long long idx, char *buf, size_t len) {
-  const char *p = choices;
+int mmhint_option_choice_name(int id, long long idx, char *buf, size_t len) {
+  if (len == 0) return -1;
+  buf[0] = '\0';
+  if (id < 0 || id >= MMHINT_OPT__COUNT || mmhint_option_table[id].type != MMHINT_T_ENUM || idx < 0) return -1;
+  const char *p = mmhint_option_table[id].choices;
   for (long long i = 0; i < idx && p; i++) {
     p = strchr(p, '|');
     if (p) p++;
   }
-  if (!p || idx < 0) {
-    snprintf(buf, len, "?");
-    return;
-  }
-  const char *bar = strchr(p, '|');
-  int clen = bar ? (int)(bar - p) : (int)strlen(p);
-  snprintf(buf, len, "%.*s", clen, p);
+  if (!p) return -1;
+  size_t n = 0;
+  while (p[n] && p[n] != '|') n++;
+  if (n >= len) n = len - 1; /* cut to fit, as the callers' buffers are sized for any choice */
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return 0;
 }
 
 int mmhint__value_parse(int id, const char *text, long long *num, char *err, size_t errlen) {
@@ -346,7 +348,9 @@ void mmhint__format_num(int id, long long num, char *buf, size_t len) {
   case MMHINT_T_BOOL: snprintf(buf, len, "%s", num ? "on" : "off"); break;
   case MMHINT_T_INT: snprintf(buf, len, "%lld", num); break;
   case MMHINT_T_SIZE: format_size(num, buf, len); break;
-  case MMHINT_T_ENUM: choice_name(d->choices, num, buf, len); break;
+  case MMHINT_T_ENUM:
+    if (mmhint_option_choice_name(id, num, buf, len) != 0) snprintf(buf, len, "?");
+    break;
   default: snprintf(buf, len, "%lld", num); break;
   }
 }

@@ -49,6 +49,16 @@ int mmhint_option_find(const char *name);
 /* Returns the known option name closest to `name` (edit distance <= 3), or NULL. */
 const char *mmhint_option_suggest(const char *name);
 
+/*
+ * Writes the name of choice `idx` of ENUM option `id` (the idx-th word of its
+ * "a|b|c" choices, from 0) into buf (size len), cut to fit.  Returns 0, or -1
+ * with buf empty (when len > 0) when `id` is not an ENUM option or `idx` is
+ * not one of its choices.  The one place that turns an ENUM value into text:
+ * the value formatter and the statistics use it, so a name cannot differ
+ * between the verbose dump and the statistics file.
+ */
+int mmhint_option_choice_name(int id, long long idx, char *buf, size_t len);
+
 /* ---- Values -------------------------------------------------------------- */
 
 #define MMHINT_STRING_MAX 512

@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "os/os.h"
+#include "spin.h"
 
 /* ---- Page size ------------------------------------------------------------ */
 
@@ -40,15 +41,10 @@ static uint32_t log2u(uint64_t v) { return 63u - (uint32_t)__builtin_clzll(v); }
 static uint64_t *pool_free[POOL_CLASSES];
 static int pool_lock;
 
-static void pool_lock_take(void) {
-  while (__atomic_exchange_n(&pool_lock, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(&pool_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-static void pool_lock_give(void) { __atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE); }
 
 void mmhint_residency_fork(int phase) {
-  if (phase == MMHINT_FORK_PREPARE) pool_lock_take();
-  else pool_lock_give();
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&pool_lock);
+  else mmhint_spin_unlock(&pool_lock);
 }
 
 /* Returns a zeroed bitmap of at least `words` words and its class, or NULL. */
@@ -56,10 +52,10 @@ static uint64_t *pool_get(uint64_t words, int *cls_out) {
   int cls = 0;
   while (cls < POOL_CLASSES && (1ull << (cls + POOL_MIN_SHIFT)) < words) cls++;
   if (cls >= POOL_CLASSES) return NULL;
-  pool_lock_take();
+  mmhint_spin_lock(&pool_lock);
   uint64_t *b = pool_free[cls];
   if (b) pool_free[cls] = *(uint64_t **)b;
-  pool_lock_give();
+  mmhint_spin_unlock(&pool_lock);
   size_t bytes = (size_t)8 << (cls + POOL_MIN_SHIFT);
   if (b) memset(b, 0, bytes);
   else b = mmhint_arena_alloc(bytes);
@@ -68,10 +64,10 @@ static uint64_t *pool_get(uint64_t words, int *cls_out) {
 }
 
 static void pool_put(uint64_t *b, int cls) {
-  pool_lock_take();
+  mmhint_spin_lock(&pool_lock);
   *(uint64_t **)b = pool_free[cls];
   pool_free[cls] = b;
-  pool_lock_give();
+  mmhint_spin_unlock(&pool_lock);
 }
 
 /* ---- Scanning ----------------------------------------------------------------- */

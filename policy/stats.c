@@ -8,18 +8,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "../include/mmhint.h"
 #include "arena.h"
 #include "clock.h"
+#include "fmt.h"
 #include "fork.h"
 #include "json.h"
-#include "memroute.h"
 #include "os/os.h"
-
-mmhint_mem_stats_t mmhint_mem_stats;
+#include "spin.h"
 
 #define MMHINT_BUCKETS 4096 /* power of two; chains stay short for tens of thousands of files */
 
@@ -27,14 +24,8 @@ static mmhint_file_t *volatile buckets[MMHINT_BUCKETS];
 static int insert_lock;
 static uint32_t sample_cap;
 
-/* ---- Locks --------------------------------------------------------------- */
-
-/* A spin lock for short sections off the hot path. */
-static void spin_lock(int *l) {
-  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-static void spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+/* The registered sections, in registration order; slots fill from the start and are never emptied. */
+static const mmhint_stats_section_t *sections[MMHINT_STATS_SECTIONS];
 
 /* ---- The store ------------------------------------------------------------ */
 
@@ -55,7 +46,7 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
   unsigned b = bucket_of(dev, ino);
   mmhint_file_t *f = find(b, dev, ino);
   if (f) return f;
-  spin_lock(&insert_lock);
+  mmhint_spin_lock(&insert_lock);
   f = find(b, dev, ino);
   if (!f) {
     f = mmhint_arena_alloc(sizeof *f);
@@ -70,14 +61,14 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
       __atomic_store_n(&buckets[b], f, __ATOMIC_RELEASE);
     }
   }
-  spin_unlock(&insert_lock);
+  mmhint_spin_unlock(&insert_lock);
   return f;
 }
 
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
   if (!path || !*path) return;
   if (__atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE) >= MMHINT_MAX_PATHS) return;
-  spin_lock(&f->lock);
+  mmhint_spin_lock(&f->lock);
   int known = 0;
   for (int i = 0; i < f->npaths; i++)
     if (strcmp(f->paths[i], path) == 0) known = 1;
@@ -90,7 +81,7 @@ void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
       __atomic_store_n(&f->npaths, f->npaths + 1, __ATOMIC_RELEASE);
     }
   }
-  spin_unlock(&f->lock);
+  mmhint_spin_unlock(&f->lock);
 }
 
 /*
@@ -103,7 +94,7 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
     __atomic_store_n(&f->sample_next, UINT64_MAX, __ATOMIC_RELAXED);
     return;
   }
-  spin_lock(&f->lock);
+  mmhint_spin_lock(&f->lock);
   /* Another thread may have kept this slot's sample already. */
   uint64_t seen = __atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED);
   if (seen >= f->sample_next) {
@@ -122,7 +113,7 @@ void mmhint_stats_sample_keep(mmhint_file_t *f, uint64_t ticks, int64_t offset, 
     }
     __atomic_store_n(&f->sample_next, seen + f->sample_stride, __ATOMIC_RELAXED);
   }
-  spin_unlock(&f->lock);
+  mmhint_spin_unlock(&f->lock);
 }
 
 void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx) {
@@ -144,13 +135,35 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
 }
 
 void mmhint_stats_fork(int phase) {
-  if (phase == MMHINT_FORK_PREPARE) spin_lock(&insert_lock);
-  else spin_unlock(&insert_lock);
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&insert_lock);
+  else mmhint_spin_unlock(&insert_lock);
 }
 
 void mmhint_stats_reset_after_fork(void) {
   mmhint_stats_foreach(reset_one, NULL);
-  memset(&mmhint_mem_stats, 0, sizeof mmhint_mem_stats);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->reset) s->reset();
+  }
+}
+
+/* ---- Sections --------------------------------------------------------------- */
+
+int mmhint_stats_section_register(const mmhint_stats_section_t *s) {
+  /*
+   * Slots fill in order and are never emptied, so a thread that scans from
+   * the start meets `s` before any empty slot when `s` is registered; two
+   * threads registering the same section race for the same empty slot, and
+   * the one that loses the exchange finds `s` there.  No lock, so no fork
+   * protocol is needed.
+   */
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *cur = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!cur && __atomic_compare_exchange_n(&sections[i], &cur, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
+    if (cur == s) return 0;
+  }
+  return -1;
 }
 
 /* ---- Rendering ------------------------------------------------------------ */
@@ -177,21 +190,6 @@ static const char *type_name(uint32_t mode) {
   }
 }
 
-/* Returns the text of choice `idx` of an ENUM option ("off|on|auto"). */
-static void enum_text(int id, long long idx, char *buf, size_t len) {
-  const char *p = mmhint_option_table[id].choices;
-  for (long long i = 0; i < idx && p; i++) {
-    p = strchr(p, '|');
-    if (p) p++;
-  }
-  size_t n = 0;
-  if (p)
-    while (p[n] && p[n] != '|') n++;
-  if (n >= len) n = len - 1;
-  memcpy(buf, p ? p : "", n);
-  buf[n] = '\0';
-}
-
 static void render_source(mmhint_json_t *j, const mmhint_config_t *cfg, mmhint_source_t src) {
   char b[MMHINT_STRING_MAX + 32];
   switch (src.kind) {
@@ -205,11 +203,7 @@ static void render_source(mmhint_json_t *j, const mmhint_config_t *cfg, mmhint_s
       for (const char *p = kind; *p && n < sizeof b - 1; p++) b[n++] = *p;
       for (const char *p = cfg ? cfg->config_path : ""; *p && n < sizeof b - 24; p++) b[n++] = *p;
       b[n++] = ':';
-      char d[16];
-      int i = 16, line = src.line < 0 ? 0 : src.line;
-      do d[--i] = (char)('0' + line % 10); while ((line /= 10) && i > 0);
-      while (i < 16) b[n++] = d[i++];
-      b[n] = '\0';
+      n += mmhint_fmt_u64(b + n, (uint64_t)(src.line < 0 ? 0 : src.line)); /* room: the path stopped 24 short */
       mmhint_json_string(j, b);
       return;
     }
@@ -306,13 +300,13 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_key(j, "policy");
   mmhint_json_begin_object(j);
   mmhint_json_key(j, "read_mmap");
-  enum_text(MMHINT_OPT_read_mmap, f->pol_read_mmap, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_read_mmap, f->pol_read_mmap, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_key(j, "advice");
-  enum_text(MMHINT_OPT_advice, f->pol_advice, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_advice, f->pol_advice, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_key(j, "mmap_advice");
-  enum_text(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
+  mmhint_option_choice_name(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_kv_bool(j, "drop_behind", f->pol_drop_behind);
   mmhint_json_key(j, "rule");
@@ -331,7 +325,11 @@ static void render_file(mmhint_file_t *f, void *vctx) {
       MMHINT_FALLBACKS(MMHINT_X_FBNAME)
 #undef MMHINT_X_FBNAME
   };
-  mmhint_hints_render(j, &f->hints);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->kind == MMHINT_SECTION_FILE && s->render_file) s->render_file(j, f);
+  }
 
   mmhint_json_key(j, "fallbacks");
   mmhint_json_begin_object(j);
@@ -393,14 +391,7 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   if (info->reentrant_calls) {
     char b[160] = "calls made while the shim was busy on the same thread (signal handlers), passed through unrecorded: ";
     size_t n = strlen(b);
-    char d[24];
-    int i = 24;
-    uint64_t v = info->reentrant_calls;
-    do d[--i] = (char)('0' + v % 10); while (v /= 10);
-    if (n + (size_t)(24 - i) < sizeof b) {
-      memcpy(b + n, d + i, (size_t)(24 - i));
-      b[n + (size_t)(24 - i)] = '\0';
-    }
+    if (n + MMHINT_FMT_U64_MAX <= sizeof b) mmhint_fmt_u64(b + n, info->reentrant_calls);
     mmhint_json_string(j, b);
   }
   if (info->untracked_fds) mmhint_json_string(j, "descriptors numbered above the table's reach (1048576) were not tracked");
@@ -418,23 +409,16 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_stats_foreach(render_file, &ctx);
   mmhint_json_end_array(j);
 
-  mmhint_json_raw(j, "\n");
-  mmhint_json_key(j, "memory");
-  mmhint_json_begin_object(j);
-#define MMHINT_X_MEMW(name, doc)   \
-  mmhint_json_key(j, #name);       \
-  mmhint_json_uint(j, mmhint_mem_stats.c[MMHINT_MC_##name]);
-  MMHINT_MEM_COUNTERS(MMHINT_X_MEMW)
-#undef MMHINT_X_MEMW
-  static const char *const class_names[] = MMHINT_MEM_CLASS_NAMES;
-  mmhint_json_key(j, "size_classes");
-  mmhint_json_begin_object(j);
-  for (int i = 0; i < MMHINT_MEM_CLASSES; i++) {
-    mmhint_json_kv_uint(j, class_names[i], mmhint_mem_stats.size_class[i]);
+  for (int i = 0; i < MMHINT_STATS_SECTIONS; i++) {
+    const mmhint_stats_section_t *s = __atomic_load_n(&sections[i], __ATOMIC_ACQUIRE);
+    if (!s) break;
+    if (s->kind != MMHINT_SECTION_PROCESS || !s->render_process) continue;
+    mmhint_json_raw(j, "\n");
+    mmhint_json_key(j, s->name);
+    mmhint_json_begin_object(j);
+    s->render_process(j);
+    mmhint_json_end_object(j);
   }
-  mmhint_json_end_object(j);
-  mmhint_memroute_render(j); /* the router's policy, counters and measurements */
-  mmhint_json_end_object(j);
   mmhint_json_end_object(j);
   mmhint_json_raw(j, "\n");
 
@@ -458,11 +442,10 @@ static int append(char *dst, size_t len, size_t *n, const char *src, size_t srcl
   return 0;
 }
 
+/* Appends v in decimal, like append. */
 static int append_uint(char *dst, size_t len, size_t *n, uint64_t v) {
-  char d[24];
-  int i = 24;
-  do d[--i] = (char)('0' + v % 10); while (v /= 10);
-  return append(dst, len, n, d + i, (size_t)(24 - i));
+  char d[MMHINT_FMT_U64_MAX];
+  return append(dst, len, n, d, mmhint_fmt_u64(d, v));
 }
 
 int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const char *host, uint64_t unix_s,
@@ -516,14 +499,14 @@ long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char
     size_t m = 0;
     if (append(final, final_len, &m, path, strlen(path))) break;
     if (i > 0 && (append(final, final_len, &m, ".", 1) || append_uint(final, final_len, &m, (uint64_t)i))) break;
-    long l = syscall(SYS_link, tmp, final) == 0 ? 0 : -errno;
+    long l = mmhint_os_link(tmp, final);
     if (l == 0) {
       mmhint_os_unlink(tmp);
       return 0;
     }
     if (l != -EEXIST) {
       /* Filesystems without hard links: rename without replacing. */
-      long rr = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final, 1 /* RENAME_NOREPLACE */) == 0 ? 0 : -errno;
+      long rr = mmhint_os_rename_noreplace(tmp, final);
       if (rr == 0) return 0;
       if (rr != -EEXIST) {
         mmhint_os_unlink(tmp);

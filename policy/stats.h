@@ -2,8 +2,11 @@
  * policy/stats.h: the statistics store.  One record per file (device and
  * inode), found lock-free; counters declared once in
  * include/mmhint_counters.def; a bounded, evenly spaced sample of accesses per
- * file; allocation counters for the process.  Records live in the arena and
- * are never freed.  Writes the JSON described in docs/STATS.md.
+ * file.  Records live in the arena and are never freed.  Writes the JSON
+ * described in docs/STATS.md, assembled from the store's own keys and from
+ * the sections other modules register (see "Sections" below): the store
+ * knows no module that writes into the document, so that every module may
+ * depend on the store and the store on none of them.
  */
 #ifndef MMHINT_POLICY_STATS_H
 #define MMHINT_POLICY_STATS_H
@@ -13,8 +16,11 @@
 #include <sys/types.h>
 
 #include "../include/mmhint_counters.def"
+#include "count.h"
 #include "hints.h"
+#include "json.h"
 #include "options.h"
+#include "readmap_fallbacks.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,29 +32,6 @@ typedef enum {
 #undef MMHINT_X_COUNTER
   MMHINT_FC__COUNT
 } mmhint_fc_id_t;
-
-/* The reasons read->mmap falls back to the real call, declared once. */
-#define MMHINT_FALLBACKS(F)                                       \
-  F(not_regular, "not a regular file")                           \
-  F(too_small, "smaller than read_mmap_min_file")                \
-  F(open_flags, "opened O_DIRECT, O_APPEND, O_PATH or for writing") \
-  F(inherited, "a description this process did not open")        \
-  F(shared, "shared with another process (fork, SCM_RIGHTS)")     \
-  F(large_read, "read larger than read_mmap_max_read under auto") \
-  F(flags, "preadv2 flags that a mapping cannot honour")          \
-  F(map_failed, "the file could not be mapped")                   \
-  F(address_cap, "read_mmap_max_mapped reached")                  \
-  F(filesystem, "a filesystem that does not support mapping")     \
-  F(changed, "the file changed size or was truncated")           \
-  F(fault, "a page faulted during the copy: the file shrank under the mapping, or the buffer is not the program's") \
-  F(zero_tail, "reads kept ending in zero bytes, each of which costs a size check")
-
-typedef enum {
-#define MMHINT_X_FALLBACK(name, doc) MMHINT_FB_##name,
-  MMHINT_FALLBACKS(MMHINT_X_FALLBACK)
-#undef MMHINT_X_FALLBACK
-  MMHINT_FB__COUNT
-} mmhint_fb_id_t;
 
 #define MMHINT_MAX_PATHS 8
 
@@ -89,125 +72,10 @@ typedef struct mmhint_file {
   mmhint_hints_file_t hints; /* what the hints policy saw and did (policy/hints.h) */
 } mmhint_file_t;
 
-/* Memory counters, process-wide. */
-#define MMHINT_MEM_COUNTERS(M)                                  \
-  M(malloc_calls, "malloc and __libc_malloc calls")            \
-  M(calloc_calls, "calloc calls")                               \
-  M(realloc_calls, "realloc and reallocarray calls")            \
-  M(free_calls, "free calls with a non-NULL pointer")           \
-  M(aligned_calls, "memalign, posix_memalign, aligned_alloc, valloc, pvalloc") \
-  M(bytes_requested, "bytes asked for by the calls above")     \
-  M(mmap_anon_calls, "anonymous mmap calls")                    \
-  M(mmap_anon_bytes, "bytes mapped by those calls")
-
-typedef enum {
-#define MMHINT_X_MEM(name, doc) MMHINT_MC_##name,
-  MMHINT_MEM_COUNTERS(MMHINT_X_MEM)
-#undef MMHINT_X_MEM
-  MMHINT_MC__COUNT
-} mmhint_mc_id_t;
-
-#define MMHINT_MEM_CLASSES 7
-#define MMHINT_MEM_CLASS_NAMES {"0-64", "64-512", "512-4K", "4K-64K", "64K-1M", "1M-32M", "32M+"}
-
-/*
- * Counters of the allocation router (policy/memroute.c): what it did with the
- * allocations and anonymous mappings inside the hugepage/numa windows, and
- * what it measured of regions freed before the end (docs/MEMORY.md).
+/* ---- Read sizes ------------------------------------------------------------
+ * The counting primitives are in policy/count.h; the read-size histogram is
+ * the store's own (its bounds are in include/mmhint_counters.def).
  */
-#define MMHINT_ROUTE_COUNTERS(R)                                                                   \
-  R(routed_allocs, "malloc-family allocations served from the shim's own aligned mappings")       \
-  R(routed_frees, "routed allocations freed (free, or realloc moving them)")                      \
-  R(routed_mmaps, "anonymous mmaps of the program given huge-page or NUMA treatment")             \
-  R(routed_bytes_requested, "bytes asked for by routed allocations and mmaps")                    \
-  R(routed_bytes_mapped, "bytes the shim mapped for them (page or huge-page rounded)")            \
-  R(huge_requested_bytes, "bytes mapped for regions meant to be on huge pages")                   \
-  R(hugetlb_bytes, "bytes mapped with MAP_HUGETLB (reserved at mmap: obtained when it succeeded)") \
-  R(thp_bytes_freed, "AnonHugePages of THP regions, measured just before they were unmapped")     \
-  R(numa_regions, "regions given a NUMA policy with mbind")                                       \
-  R(measured_frees, "regions measured (smaps, move_pages) when they were unmapped")               \
-  R(unmeasured_frees, "regions unmapped without measuring, once the measuring budget ran out")    \
-  R(numa_pages_scaled, "regions whose pages were sampled (not all counted) and scaled")
-
-typedef enum {
-#define MMHINT_X_ROUTE(name, doc) MMHINT_RC_##name,
-  MMHINT_ROUTE_COUNTERS(MMHINT_X_ROUTE)
-#undef MMHINT_X_ROUTE
-  MMHINT_RC__COUNT
-} mmhint_rc_id_t;
-
-/* Why a routed allocation did not get what the policy asked; each is warned about once. */
-#define MMHINT_ROUTE_FALLBACKS(F)                                                                                \
-  F(hugetlb_pool, "MAP_HUGETLB failed (no or too few reserved huge pages, see /proc/sys/vm/nr_hugepages); using THP") \
-  F(thp_unavailable, "transparent huge pages are disabled (never) or madvise(MADV_HUGEPAGE) failed; using normal pages") \
-  F(numa_nodes, "the numa option names no usable node; placement left to the kernel")                            \
-  F(mbind_failed, "mbind was refused; placement left to the kernel")                                             \
-  F(map_failed, "the shim's own mapping failed; the allocation went to the next allocator")                      \
-  F(registry_full, "too many live routed regions; the allocation went to the next allocator")                    \
-  F(numa_process, "set_mempolicy for numa_process failed or named no usable node; process policy unchanged")
-
-typedef enum {
-#define MMHINT_X_RFB(name, doc) MMHINT_RF_##name,
-  MMHINT_ROUTE_FALLBACKS(MMHINT_X_RFB)
-#undef MMHINT_X_RFB
-  MMHINT_RF__COUNT
-} mmhint_rf_id_t;
-
-/* Nodes whose page counts are kept (a page on a higher node counts in numa_pages_other). */
-#define MMHINT_ROUTE_NODES 64
-
-typedef struct {
-  uint64_t c[MMHINT_MC__COUNT];
-  uint64_t size_class[MMHINT_MEM_CLASSES];
-  uint64_t route[MMHINT_RC__COUNT];
-  uint64_t route_fallbacks[MMHINT_RF__COUNT];
-  uint64_t numa_pages_freed[MMHINT_ROUTE_NODES + 1]; /* last: nodes >= MMHINT_ROUTE_NODES */
-} mmhint_mem_stats_t;
-
-extern mmhint_mem_stats_t mmhint_mem_stats;
-
-/* ---- Counting, cheaply -------------------------------------------------- */
-
-/* glibc clears this when the process creates its first thread, and never sets it again. */
-extern char __libc_single_threaded;
-
-/*
- * Adds n to a counter.  One thread: a single non-locked add instruction, which
- * a signal handler on the same thread cannot tear.  Several threads: an atomic
- * add.
- */
-static inline void mmhint_count(uint64_t *p, uint64_t n) {
-#if defined(__x86_64__)
-  if (__builtin_expect(__libc_single_threaded, 1)) {
-    __asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(n));
-    return;
-  }
-#endif
-  __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
-}
-
-/* mmhint_count with the thread question already answered (for runs of counts). */
-static inline void mmhint_count_st(int single, uint64_t *p, uint64_t n) {
-#if defined(__x86_64__)
-  if (__builtin_expect(single, 1)) {
-    __asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(n));
-    return;
-  }
-#endif
-  __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
-}
-
-/* Raises a counter to at least v. */
-static inline void mmhint_count_max(uint64_t *p, uint64_t v) {
-  uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
-  if (cur >= v) return;
-  if (__builtin_expect(__libc_single_threaded, 1)) {
-    __atomic_store_n(p, v, __ATOMIC_RELAXED);
-    return;
-  }
-  while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-}
 
 /* Returns the read-size histogram bucket of a read of n bytes. */
 static inline int mmhint_hist_bucket(uint64_t n) {
@@ -215,17 +83,6 @@ static inline int mmhint_hist_bucket(uint64_t n) {
   if (n < 100000) return n < 1000 ? (n < 100 ? 0 : 1) : (n < 10000 ? 2 : 3);
   if (n < 10000000) return n < 1000000 ? 4 : (n < 4000000 ? 5 : 6);
   return n < 100000000 ? 7 : (n < 1000000000 ? 8 : 9);
-}
-
-/* Returns the allocation size class of n bytes. */
-static inline int mmhint_mem_class(uint64_t n) {
-  if (n <= 64) return 0;
-  if (n <= 512) return 1;
-  if (n <= 4096) return 2;
-  if (n <= 65536) return 3;
-  if (n <= 1048576) return 4;
-  if (n <= 32 * 1048576) return 5;
-  return 6;
 }
 
 /* ---- The store ---------------------------------------------------------- */
@@ -321,9 +178,10 @@ static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, i
 }
 
 /*
- * Forgets every count (files stay known, counters and samples go to zero):
- * the child of a fork starts its own statistics.  Also resets locks, which
- * another thread of the parent may have held at the fork.
+ * Forgets every count (files stay known, counters and samples go to zero,
+ * and every registered section's `reset` runs): the child of a fork starts
+ * its own statistics.  Also resets locks, which another thread of the parent
+ * may have held at the fork.
  */
 void mmhint_stats_reset_after_fork(void);
 
@@ -332,6 +190,54 @@ void mmhint_stats_fork(int phase);
 
 /* Calls fn for every record (in no particular order). */
 void mmhint_stats_foreach(void (*fn)(mmhint_file_t *f, void *ctx), void *ctx);
+
+/* ---- Sections -----------------------------------------------------------
+ * The document is assembled here, but the modules that add to it register
+ * what they write, in the manner of Darshan's module registration, so that
+ * the store references none of them.  The contract:
+ *
+ *  - A module registers its section with mmhint_stats_section_register when it
+ *    is initialised; a module without an init function registers on the first
+ *    call that gives it something to write.  Registering the same section
+ *    again does nothing.  A module that never registered writes nothing: its
+ *    key is absent from the document.
+ *  - A PROCESS section is a member of the document after "files": the store
+ *    writes a newline, the key `name` and the braces of its object, and
+ *    `render_process` writes the members.
+ *  - A FILE section is part of every file's object, after "policy" and before
+ *    "fallbacks": `render_file` writes its key (`name`) and value, or nothing
+ *    when the file has nothing for it.
+ *  - Sections of a kind are written in the order they were registered.
+ *  - `reset` (may be NULL) zeroes the module's process-wide counters in the
+ *    child of a fork (mmhint_stats_reset_after_fork).  Per-file data embedded
+ *    in mmhint_file_t is reset by the store with the rest of the record.
+ *  - The callbacks run where the document is rendered (exit, exec, a fatal
+ *    signal's exit) with the shim's guard held: they may not call the
+ *    program's allocator or stdio, must not wait for a lock the interrupted
+ *    code may hold, and leave errno as they found it.
+ *  - The section must stay valid for the life of the process (a static const
+ *    in the module), and there are at most MMHINT_STATS_SECTIONS of them.
+ */
+
+#define MMHINT_STATS_SECTIONS 16
+
+typedef enum { MMHINT_SECTION_PROCESS, MMHINT_SECTION_FILE } mmhint_section_kind_t;
+
+typedef struct {
+  const char *name;                                               /* the JSON key */
+  mmhint_section_kind_t kind;
+  void (*render_process)(mmhint_json_t *j);                       /* PROCESS: the members of its object */
+  void (*render_file)(mmhint_json_t *j, const mmhint_file_t *f);  /* FILE: its key and value, or nothing */
+  void (*reset)(void);                                            /* after a fork; may be NULL */
+} mmhint_stats_section_t;
+
+/*
+ * Adds section `s` to the document (see the contract above).  Lock-free and
+ * safe from any thread at any time, including while a document is rendered
+ * (which then may or may not include it).  Returns 0 (also when `s` was
+ * registered already), or -1 when MMHINT_STATS_SECTIONS are registered.
+ */
+int mmhint_stats_section_register(const mmhint_stats_section_t *s);
 
 /* ---- Writing ------------------------------------------------------------ */
 
@@ -350,8 +256,10 @@ typedef struct {
 
 /*
  * Renders the JSON document (docs/STATS.md) into a buffer from the arena-free
- * growable writer; returns its length and sets *out (free with
- * mmhint_os_munmap(*out, *cap)), or -1 when memory ran out.
+ * growable writer: "process", "files" (with the registered FILE sections in
+ * each file), then the registered PROCESS sections.  Returns its length and
+ * sets *out (free with mmhint_os_munmap(*out, *cap)), or -1 when memory ran
+ * out.
  */
 long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *cap);
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../policy/alloc.h"
 #include "../policy/memroute.h"
 #include "shim.h"
 

@@ -11,6 +11,7 @@
  */
 #include <stdarg.h>
 
+#include "../policy/alloc.h"
 #include "../policy/memroute.h"
 #include "shim.h"
 

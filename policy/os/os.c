@@ -27,6 +27,10 @@ long mmhint_os_close(int fd) { return MMHINT_RAW(SYS_close, fd); }
 long mmhint_os_fstat(int fd, struct stat *st) { return MMHINT_RAW(SYS_fstat, fd, st); }
 long mmhint_os_lseek(int fd, off_t off, int whence) { return MMHINT_RAW(SYS_lseek, fd, off, whence); }
 long mmhint_os_rename(const char *from, const char *to) { return MMHINT_RAW(SYS_rename, from, to); }
+long mmhint_os_link(const char *from, const char *to) { return MMHINT_RAW(SYS_link, from, to); }
+long mmhint_os_rename_noreplace(const char *from, const char *to) {
+  return MMHINT_RAW(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
+}
 long mmhint_os_unlink(const char *path) { return MMHINT_RAW(SYS_unlink, path); }
 long mmhint_os_fsync(int fd) { return MMHINT_RAW(SYS_fsync, fd); }
 long mmhint_os_munmap(void *addr, size_t len) { return MMHINT_RAW(SYS_munmap, addr, len); }
@@ -87,6 +91,17 @@ void mmhint_os_warn(const char *a, const char *b, const char *c, const char *d) 
     for (const char *p = parts[i]; p && *p && n < sizeof line - 2; p++) line[n++] = *p;
   line[n++] = '\n';
   mmhint_os_write_all(2, line, n);
+}
+
+long mmhint_os_mbind(void *addr, size_t len, int mode, const unsigned long *mask, unsigned long maxnode,
+                     unsigned flags) {
+  return MMHINT_RAW(SYS_mbind, addr, len, mode, mask, maxnode, flags);
+}
+long mmhint_os_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode) {
+  return MMHINT_RAW(SYS_set_mempolicy, mode, mask, maxnode);
+}
+long mmhint_os_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags) {
+  return MMHINT_RAW(SYS_move_pages, pid, count, pages, nodes, status, flags);
 }
 
 long mmhint_os_mincore(void *addr, size_t len, unsigned char *vec) { return MMHINT_RAW(SYS_mincore, addr, len, vec); }

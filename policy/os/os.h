@@ -24,6 +24,8 @@ long mmhint_os_close(int fd);
 long mmhint_os_fstat(int fd, struct stat *st);
 long mmhint_os_lseek(int fd, off_t off, int whence);
 long mmhint_os_rename(const char *from, const char *to);
+long mmhint_os_link(const char *from, const char *to); /* link(2): never replaces, never follows `to` */
+long mmhint_os_rename_noreplace(const char *from, const char *to); /* renameat2 RENAME_NOREPLACE: -EEXIST when `to` exists */
 long mmhint_os_unlink(const char *path);
 long mmhint_os_fsync(int fd);
 void *mmhint_os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off); /* MAP_FAILED on error */
@@ -49,6 +51,18 @@ long mmhint_os_write_all(int fd, const void *buf, size_t len);
  * writer of the library: every "mmhint:" message goes through it.
  */
 void mmhint_os_warn(const char *a, const char *b, const char *c, const char *d);
+
+/* ---- NUMA placement (policy/memroute.c) ------------------------------------------ */
+
+/*
+ * mbind(2), set_mempolicy(2) and move_pages(2) as the kernel defines them
+ * (libnuma is not used: it allocates).  `mask` has `maxnode` bits.  Each
+ * returns 0 (move_pages: 0 or the number of pages not moved) or -errno.
+ */
+long mmhint_os_mbind(void *addr, size_t len, int mode, const unsigned long *mask, unsigned long maxnode,
+                     unsigned flags);
+long mmhint_os_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode);
+long mmhint_os_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags);
 
 /* ---- Page-cache residency (policy/residency.c, policy/hints.c) ---------------- */
 

@@ -2,10 +2,15 @@
 // the size windows, the alignment math, the region registry and the smaps parser.
 #include "policy/memroute.h"
 
+#include "policy/clock.h"
+#include "policy/os/os.h"
+#include "policy/stats.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -142,6 +147,87 @@ TEST(MemrouteSmaps, SumsAnonHugePagesOfOverlappingVmasAcrossChunkBoundaries) {
     EXPECT_EQ(Feed(t, 0x7f0000000000, 0x7f0002000000, chunk), 30720ull * 1024) << chunk;
     EXPECT_EQ(Feed(t, 0x100000, 0x200000, chunk), 0u) << chunk;
   }
+}
+
+uint64_t FeedRanges(const std::string &text, const std::vector<std::pair<uint64_t, uint64_t>> &ranges, size_t chunk) {
+  std::vector<uint64_t> flat;
+  for (const auto &r : ranges) {
+    flat.push_back(r.first);
+    flat.push_back(r.second);
+  }
+  const uint64_t(*rs)[2] = reinterpret_cast<const uint64_t(*)[2]>(flat.data());
+  mmhint_smaps_state_t st;
+  std::memset(&st, 0, sizeof st);
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < text.size(); i += chunk)
+    mmhint_smaps_feed_ranges(&st, text.data() + i, std::min(chunk, text.size() - i), rs, ranges.size(), &bytes);
+  mmhint_smaps_feed_ranges(&st, "", 0, rs, ranges.size(), &bytes);
+  return bytes;
+}
+
+// The parser serves both measurements: one region at free time (a single
+// range) and every live region at the end (many sorted ranges in one pass).
+TEST(MemrouteSmaps, OneParserForOneRangeAndForManyRanges) {
+  const uint64_t M = 1 << 20;
+  std::string t =
+      "7f0000000000-7f0000800000 rw-p 00000000 00:00 0 \n"  // 8 MiB VMA merged from two regions
+      "AnonHugePages:      8192 kB\n"
+      "7f0000800000-7f0000a00000 rw-p 00000000 00:00 0 \n"  // 2 MiB VMA outside every range
+      "AnonHugePages:      2048 kB\n"
+      "7f0001000000-7f0000f00000 rw-p 00000000 00:00 0 \n"  // end before start: not a VMA
+      "AnonHugePages:      4096 kB\n"
+      "7f0002000000-7f0002400000 rw-p 00000000 00:00 0 \n"  // 4 MiB VMA, the last line has no newline
+      "AnonHugePages:      4096 kB";
+  const uint64_t base = 0x7f0000000000ull;
+  for (size_t chunk : {1, 7, 64, 4096}) {
+    // Two regions that make up the merged VMA: all of its huge pages.
+    EXPECT_EQ(FeedRanges(t, {{base, base + 2 * M}, {base + 2 * M, base + 8 * M}}, chunk), 8 * M) << chunk;
+    // A quarter of it: a quarter of its huge pages.
+    EXPECT_EQ(FeedRanges(t, {{base + 6 * M, base + 8 * M}}, chunk), 2 * M) << chunk;
+    // Ranges in two VMAs, one of them on the unterminated last line.
+    EXPECT_EQ(FeedRanges(t, {{base + 4 * M, base + 8 * M}, {base + 0x2000000, base + 0x2400000}}, chunk), 8 * M)
+        << chunk;
+    // The single-range entry point is the same parser.
+    EXPECT_EQ(Feed(t, base + 6 * M, base + 8 * M, chunk), 2 * M) << chunk;
+    EXPECT_EQ(Feed(t, base + 0xf00000, base + 0x1000000, chunk), 0u) << "an inverted VMA counts nothing";
+    EXPECT_EQ(FeedRanges(t, {}, chunk), 0u);
+  }
+}
+
+TEST(MemrouteSection, InitRegistersTheMemoryObject) {
+  mmhint_clock_init();
+  mmhint_stats_init(0);
+  static mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  mmhint_memroute_init(&v);
+  mmhint_process_info_t info = {};
+  info.exe = info.host = info.end_reason = "x";
+  char *buf = nullptr;
+  size_t cap = 0;
+  long n = mmhint_stats_render(&info, &buf, &cap);
+  ASSERT_GT(n, 0);
+  std::string s(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  // The allocator's counters first, then the router's keys, as the last member of the document.
+  size_t mem = s.find("\n,\"memory\":{\"malloc_calls\":");
+  ASSERT_NE(mem, std::string::npos) << s;
+  size_t classes = s.find("\"size_classes\":{\"0-64\":", mem);
+  size_t policy = s.find("\"policy\":{\"hugepages\":\"off\"", mem);
+  size_t fallbacks = s.find("\"fallbacks\":{\"hugetlb_pool\":", mem);
+  ASSERT_NE(classes, std::string::npos);
+  ASSERT_NE(policy, std::string::npos);
+  ASSERT_NE(fallbacks, std::string::npos);
+  EXPECT_LT(classes, policy);
+  EXPECT_LT(policy, fallbacks);
+  EXPECT_EQ(s.compare(s.size() - 4, 4, "}}}\n"), 0) << s.substr(s.size() - 40);
+  EXPECT_EQ(s.find("\"memory\":", mem + 3), std::string::npos) << "registered once, written once";
+  mmhint_memroute_init(&v);  // a second init does not add a second section
+  n = mmhint_stats_render(&info, &buf, &cap);
+  ASSERT_GT(n, 0);
+  std::string t(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  size_t first = t.find("\"memory\":");
+  EXPECT_EQ(t.find("\"memory\":", first + 1), std::string::npos);
 }
 
 }  // namespace

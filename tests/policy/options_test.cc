@@ -5,8 +5,13 @@
 #include <climits>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "policy/hints.h"
+#include "policy/memroute.h"
 #include "policy/options.h"
+#include "policy/readmap.h"
 
 namespace {
 
@@ -232,6 +237,77 @@ TEST(Value, SizesFormatWithTheLargestExactSuffix) {
   EXPECT_EQ("1000", Format(&v, "willneed_ahead"));
   Set(&v, "willneed_ahead", "2048M");
   EXPECT_EQ("2G", Format(&v, "willneed_ahead"));
+}
+
+std::string ChoiceName(int id, long long idx) {
+  char buf[64];
+  int r = mmhint_option_choice_name(id, idx, buf, sizeof buf);
+  return r == 0 ? std::string(buf) : "<none:" + std::string(buf) + ">";
+}
+
+TEST(Choice, NamesComeFromTheTable) {
+  EXPECT_EQ("off", ChoiceName(MMHINT_OPT_read_mmap, 0));
+  EXPECT_EQ("auto", ChoiceName(MMHINT_OPT_read_mmap, 2));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_read_mmap, 3)) << "past the last choice";
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_read_mmap, -1));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT_stats_samples, 0)) << "not an ENUM option";
+  EXPECT_EQ("<none:>", ChoiceName(-1, 0));
+  EXPECT_EQ("<none:>", ChoiceName(MMHINT_OPT__COUNT, 0));
+  char small[3];
+  EXPECT_EQ(0, mmhint_option_choice_name(MMHINT_OPT_advice, MMHINT_ADV_SEQUENTIAL, small, sizeof small));
+  EXPECT_STREQ("se", small) << "cut to fit";
+  // The formatter writes a value outside the choices as "?".
+  char buf[16];
+  mmhint__format_num(MMHINT_OPT_read_mmap, 7, buf, sizeof buf);
+  EXPECT_STREQ("?", buf);
+  mmhint__format_num(MMHINT_OPT_hugepages, MMHINT_HP_HUGETLB, buf, sizeof buf);
+  EXPECT_STREQ("hugetlb", buf);
+}
+
+// C enums that mirror an ENUM option's choices: the value of each constant
+// must be the index of its choice in include/mmhint_options.def, and every
+// choice must have a constant, so reordering the choices (or the enum) fails
+// here instead of silently changing what an option means.
+struct Mirror {
+  int id;
+  std::vector<std::pair<long long, const char *>> constants;  // in choice order
+};
+
+TEST(Choice, CEnumsMatchTheChoicesOfTheirOption) {
+  const std::vector<Mirror> mirrors = {
+      {MMHINT_OPT_read_mmap, {{MMHINT_RM_OFF, "off"}, {MMHINT_RM_ON, "on"}, {MMHINT_RM_AUTO, "auto"}}},
+      {MMHINT_OPT_advice,
+       {{MMHINT_ADV_NONE, "none"},
+        {MMHINT_ADV_NORMAL, "normal"},
+        {MMHINT_ADV_SEQUENTIAL, "sequential"},
+        {MMHINT_ADV_RANDOM, "random"},
+        {MMHINT_ADV_WILLNEED, "willneed"},
+        {MMHINT_ADV_NOREUSE, "noreuse"},
+        {MMHINT_ADV_AUTO, "auto"}}},
+      {MMHINT_OPT_mmap_advice,
+       {{MMHINT_MADV_NONE, "none"},
+        {MMHINT_MADV_NORMAL, "normal"},
+        {MMHINT_MADV_SEQUENTIAL, "sequential"},
+        {MMHINT_MADV_RANDOM, "random"},
+        {MMHINT_MADV_WILLNEED, "willneed"},
+        {MMHINT_MADV_HUGEPAGE, "hugepage"},
+        {MMHINT_MADV_AUTO, "auto"}}},
+      {MMHINT_OPT_hugepages, {{MMHINT_HP_OFF, "off"}, {MMHINT_HP_THP, "thp"}, {MMHINT_HP_HUGETLB, "hugetlb"}}},
+  };
+  for (const Mirror &m : mirrors) {
+    const char *opt = mmhint_option_table[m.id].name;
+    ASSERT_EQ(mmhint_option_table[m.id].type, MMHINT_T_ENUM) << opt;
+    for (size_t i = 0; i < m.constants.size(); i++) {
+      const auto &c = m.constants[i];
+      long long parsed = -1;
+      char err[160] = "";
+      EXPECT_EQ(0, mmhint__value_parse(m.id, c.second, &parsed, err, sizeof err)) << opt << ": " << err;
+      EXPECT_EQ(c.first, parsed) << opt << ": the constant for '" << c.second << "' is not its choice index";
+      EXPECT_EQ(c.second, ChoiceName(m.id, c.first)) << opt;
+    }
+    EXPECT_EQ("<none:>", ChoiceName(m.id, (long long)m.constants.size()))
+        << opt << " has a choice without a C constant: " << mmhint_option_table[m.id].choices;
+  }
 }
 
 }  // namespace

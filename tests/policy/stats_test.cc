@@ -15,8 +15,9 @@
 
 namespace {
 
-std::string Render(const mmhint_config_t *cfg) {
+std::string Render(const mmhint_config_t *cfg, uint64_t reentrant = 0) {
   mmhint_process_info_t info = {};
+  info.reentrant_calls = reentrant;
   info.pid = 42;
   info.ppid = 1;
   info.exe = "/bin/prog";
@@ -137,6 +138,12 @@ TEST_F(StatsTest, RenderIsCompleteJsonWithEscapes) {
   EXPECT_EQ(s.find(",]"), std::string::npos);
 }
 
+TEST_F(StatsTest, UnrecordedCallsAreCountedInUnobserved) {
+  std::string s = Render(nullptr, 18446744073709551615ull);
+  EXPECT_NE(s.find("(signal handlers), passed through unrecorded: 18446744073709551615\""), std::string::npos);
+  EXPECT_EQ(Render(nullptr, 0).find("passed through unrecorded"), std::string::npos);
+}
+
 TEST_F(StatsTest, ResetAfterForkZeroesCountsButKeepsFiles) {
   mmhint_file_t *f = mmhint_stats_file(3, 1000, S_IFREG, 0);
   mmhint_stats_read(f, 5, 0, -1, 1, 2, MMHINT_OP_READ);
@@ -144,6 +151,72 @@ TEST_F(StatsTest, ResetAfterForkZeroesCountsButKeepsFiles) {
   EXPECT_EQ(mmhint_stats_file(3, 1000, S_IFREG, 0), f);
   EXPECT_EQ(f->c[MMHINT_FC_reads], 0u);
   EXPECT_EQ(f->nsamples, 0u);
+}
+
+// Sections registered by the tests below: a process-level one and a per-file one.
+int test_resets;
+void RenderTestProcess(mmhint_json_t *j) { mmhint_json_kv_uint(j, "answer", 42); }
+void RenderTestFile(mmhint_json_t *j, const mmhint_file_t *f) {
+  if (f->ino == 7700) mmhint_json_kv_string(j, "test_section", "here");  // nothing for other files
+}
+void ResetTest() { test_resets++; }
+const mmhint_stats_section_t kTestProcess = {"test_process", MMHINT_SECTION_PROCESS, RenderTestProcess, nullptr,
+                                             ResetTest};
+const mmhint_stats_section_t kTestProcess2 = {"test_process2", MMHINT_SECTION_PROCESS, RenderTestProcess, nullptr,
+                                              nullptr};
+const mmhint_stats_section_t kTestFile = {"test_section", MMHINT_SECTION_FILE, nullptr, RenderTestFile, nullptr};
+
+TEST_F(StatsTest, RegisteredSectionsAreWrittenInPlaceAndInOrder) {
+  ASSERT_EQ(mmhint_stats_section_register(&kTestProcess), 0);
+  ASSERT_EQ(mmhint_stats_section_register(&kTestFile), 0);
+  ASSERT_EQ(mmhint_stats_section_register(&kTestProcess2), 0);
+  ASSERT_EQ(mmhint_stats_section_register(&kTestProcess), 0) << "registering again is not an error";
+  mmhint_file_t *f = mmhint_stats_file(77, 7700, S_IFREG, 5);
+  mmhint_stats_read(f, 5, 0, -1, 1, 2, MMHINT_OP_READ);
+  mmhint_file_t *g = mmhint_stats_file(77, 7701, S_IFREG, 5);
+  mmhint_stats_read(g, 5, 0, -1, 1, 2, MMHINT_OP_READ);
+  std::string s = Render(nullptr);
+  // Process sections follow "files", each once, in registration order, on a line of their own.
+  size_t files = s.find("\n,\"files\":[");
+  size_t p1 = s.find("\n,\"test_process\":{\"answer\":42}");
+  size_t p2 = s.find("\n,\"test_process2\":{\"answer\":42}");
+  ASSERT_NE(files, std::string::npos);
+  ASSERT_NE(p1, std::string::npos) << s.substr(s.size() > 300 ? s.size() - 300 : 0);
+  ASSERT_NE(p2, std::string::npos);
+  EXPECT_LT(files, p1);
+  EXPECT_LT(p1, p2);
+  EXPECT_EQ(s.find("\"test_process\":", p1 + 3), std::string::npos) << "written once";
+  EXPECT_EQ(s.compare(s.size() - 2, 2, "}\n"), 0);
+  // A file section sits between "policy" and "fallbacks", and only where it has something.
+  size_t f_at = s.find("\"ino\":7700"), g_at = s.find("\"ino\":7701");
+  ASSERT_NE(f_at, std::string::npos);
+  ASSERT_NE(g_at, std::string::npos);
+  size_t key = s.find("\"test_section\":\"here\"", f_at);
+  ASSERT_NE(key, std::string::npos);
+  EXPECT_LT(s.find("\"policy\":", f_at), key);
+  EXPECT_EQ(s.compare(key + 21, 13, ",\"fallbacks\":"), 0) << s.substr(key, 40);
+  size_t g_end = s.find("\"fallbacks\":", g_at);
+  EXPECT_TRUE(s.find("\"test_section\"", g_at) == std::string::npos || s.find("\"test_section\"", g_at) > g_end);
+  // After a fork, each section's reset runs.
+  int before = test_resets;
+  mmhint_stats_reset_after_fork();
+  EXPECT_EQ(test_resets, before + 1);
+}
+
+// Fills the section table to the brim and beyond; exits 0 when the extra one was refused.
+void FillTheTable() {
+  static mmhint_stats_section_t many[MMHINT_STATS_SECTIONS + 1];
+  int refused = 0;
+  for (auto &m : many) {
+    m = {"filler", MMHINT_SECTION_FILE, nullptr, nullptr, nullptr};
+    refused += mmhint_stats_section_register(&m) != 0;
+  }
+  std::exit(refused >= 1 ? 0 : 1);
+}
+
+TEST(StatsSections, TheTableIsBounded) {
+  // In a child process: a full table would refuse the sections of the tests that follow.
+  EXPECT_EXIT(FillTheTable(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(StatsPath, TemplateExpansion) {
