@@ -9,7 +9,7 @@
 
 int mmhint_clock_use_tsc;
 
-static uint64_t start_ticks, start_mono_ns, start_unix_ns;
+static uint64_t start_ticks, start_mono_ns, start_unix_ns, parent_start_unix_ns;
 static double ns_per_tick = 1.0;
 
 uint64_t mmhint_clock_unix_ns(void) {
@@ -61,3 +61,12 @@ uint64_t mmhint_clock_ticks_to_unix_ns(uint64_t ticks) {
 }
 
 uint64_t mmhint_clock_start_unix_ns(void) { return start_unix_ns; }
+
+uint64_t mmhint_clock_parent_start_unix_ns(void) { return parent_start_unix_ns; }
+
+void mmhint_clock_fork_child(void) {
+  parent_start_unix_ns = start_unix_ns;
+  start_mono_ns = mmhint_clock_mono_ns();
+  start_ticks = mmhint_ticks();
+  start_unix_ns = mmhint_clock_unix_ns();
+}

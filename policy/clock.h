@@ -53,6 +53,16 @@ uint64_t mmhint_clock_ticks_to_unix_ns(uint64_t ticks);
 /* Unix time in ns when mmhint_clock_init ran. */
 uint64_t mmhint_clock_start_unix_ns(void);
 
+/*
+ * In the child of a fork: its process starts now (start_ns, and the base of
+ * the tick rate's measurement), and the parent's start is kept as
+ * parent_start_ns.  The tick rate estimate so far stays.
+ */
+void mmhint_clock_fork_child(void);
+
+/* The start of the process a fork child came from (unix ns), or 0 in a process that was not forked. */
+uint64_t mmhint_clock_parent_start_unix_ns(void);
+
 /* Current unix time in ns. */
 uint64_t mmhint_clock_unix_ns(void);
 

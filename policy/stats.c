@@ -366,9 +366,11 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_json_end_array(j);
   mmhint_json_kv_string(j, "host", info->host);
   mmhint_json_kv_uint(j, "start_ns", mmhint_clock_start_unix_ns());
+  if (mmhint_clock_parent_start_unix_ns()) mmhint_json_kv_uint(j, "parent_start_ns", mmhint_clock_parent_start_unix_ns());
   mmhint_json_kv_uint(j, "end_ns", end_ns);
   mmhint_json_kv_uint(j, "wall_ns", end_ns - mmhint_clock_start_unix_ns());
   mmhint_json_kv_string(j, "end_reason", info->end_reason);
+  if (info->end_signal) mmhint_json_kv_int(j, "end_signal", info->end_signal);
   render_options(j, info->cfg);
   mmhint_json_key(j, "rules");
   mmhint_json_begin_array(j);
@@ -446,6 +448,21 @@ static int append(char *dst, size_t len, size_t *n, const char *src, size_t srcl
 static int append_uint(char *dst, size_t len, size_t *n, uint64_t v) {
   char d[MMHINT_FMT_U64_MAX];
   return append(dst, len, n, d, mmhint_fmt_u64(d, v));
+}
+
+void mmhint_stats_file_name(const char *name, char *out, size_t cap) {
+  size_t n = 0;
+  for (const char *p = name; p && *p && n + 1 < cap; p++) {
+    char c = *p;
+    int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
+               c == '-' || (c == '.' && n > 0);
+    out[n++] = keep ? c : '_';
+  }
+  if (n == 0) {
+    const char *u = "unknown";
+    while (*u && n + 1 < cap) out[n++] = *u++;
+  }
+  out[n] = '\0';
 }
 
 int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const char *host, uint64_t unix_s,

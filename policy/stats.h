@@ -249,6 +249,7 @@ typedef struct {
   size_t cmdline_len;
   const char *host;
   const char *end_reason;
+  int end_signal;           /* the signal whose default action ends the process (end_reason "signal"), else 0 */
   const mmhint_config_t *cfg;
   uint64_t reentrant_calls; /* calls passed through unrecorded because the shim was busy on that thread */
   uint64_t untracked_fds;   /* descriptors beyond the table's reach */
@@ -262,6 +263,16 @@ typedef struct {
  * out.
  */
 long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *cap);
+
+/*
+ * Writes `name` (a program's name, may be NULL) into out (cap >= 2 bytes) as
+ * something safe in a file name: letters, digits and . _ + - are kept, every
+ * other byte becomes '_', a leading '.' too (no hidden files), at most
+ * cap - 1 bytes; an empty or missing name gives "unknown".  What %e expands
+ * to: servers rewrite their argv[0] into titles such as "nginx: master
+ * process /usr/sbin/nginx -c /etc/nginx.conf", which must not become a path.
+ */
+void mmhint_stats_file_name(const char *name, char *out, size_t cap);
 
 /*
  * Expands the path template (%p %e %h %t %%; a trailing '/' means the

@@ -16,6 +16,7 @@
 
 #include "../include/mmhint.h"
 #include "../policy/arena.h"
+#include "../policy/fmt.h"
 #include "../policy/memroute.h"
 #include "shim.h"
 
@@ -36,7 +37,9 @@ int mmhint__has_rules;
 static char cmdline[8192];
 static size_t cmdline_len;
 static char host[65];
+static char prog_name[64]; /* the program's name at start-up, safe in a file name (%e) */
 static long my_pid;
+static int end_signal;     /* the signal that ends the process, or 0 */
 static int stats_written;
 static char stats_written_path[4200];
 static const char *end_reason = "exit";
@@ -89,6 +92,8 @@ static void capture_process(void) {
       cmdline_len += (size_t)n;
     mmhint_os_close((int)fd);
   }
+  if (!prog_name[0]) /* once: a fork child keeps the name its parent started with */
+    mmhint_stats_file_name(program_invocation_short_name, prog_name, sizeof prog_name);
   struct utsname u;
   if (syscall(SYS_uname, &u) == 0) {
     /* A plain loop: a sanitizer runtime may intercept string functions and refuse them this early. */
@@ -103,8 +108,7 @@ static void capture_process(void) {
 static void check_stats_path(void) {
   stderr_known = mmhint_os_fstat(2, &stderr_at_start) == 0;
   char path[4096];
-  const char *prog = program_invocation_short_name ? program_invocation_short_name : "unknown";
-  if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], mmhint_os_getpid(), prog, host,
+  if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], mmhint_os_getpid(), prog_name, host,
                                mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
     mmhint__warn("statistics will not be written: the stats path template is too long", "", "");
     stats_warned = 1;
@@ -212,6 +216,29 @@ static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len,
   return r;
 }
 
+/* Nonzero when a write failed for a reason the file's name may cause (not the directory's, the disk's). */
+static int name_problem(long r) {
+  return r == -ENOENT || r == -ENAMETOOLONG || r == -EINVAL || r == -EEXIST || r == -ENOTDIR || r == -EISDIR;
+}
+
+/*
+ * Rewrites `path` (`cap` bytes of room) as mmhint.PID.json in the
+ * directory it names: the name to fall back to when the template's name
+ * cannot be created.  Returns 0 when the path already was that name (nothing
+ * left to try).
+ */
+static int fallback_path(char *path, size_t cap, long pid) {
+  char *slash = strrchr(path, '/');
+  char *name = slash ? slash + 1 : path;
+  char want[48] = "mmhint.";
+  size_t k = strlen(want);
+  k += mmhint_fmt_u64(want + k, (uint64_t)pid);
+  memcpy(want + k, ".json", 6);
+  if (strcmp(name, want) == 0 || (size_t)(name - path) + k + 6 > cap) return 0;
+  memcpy(name, want, strlen(want) + 1);
+  return 1;
+}
+
 /* Writes the statistics file; `reason` goes into process.end_reason.  Returns 0 or -errno. */
 static long write_stats(const char *reason, char *final, size_t final_len) {
   if (!mmhint__stats_on) return -ENODATA;
@@ -229,6 +256,7 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
       .cmdline_len = cmdline_len,
       .host = host,
       .end_reason = reason,
+      .end_signal = end_signal,
       .cfg = &mmhint__cfg,
       .reentrant_calls = __atomic_load_n(&mmhint__reentrant, __ATOMIC_RELAXED),
       .untracked_fds = mmhint_ofd_untracked,
@@ -242,13 +270,18 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
     r = -ENOMEM;
   } else {
     char path[4096];
-    const char *prog = program_invocation_short_name ? program_invocation_short_name : "unknown";
-    if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], info.pid, prog, host,
+    if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], info.pid, prog_name, host,
                                  mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
       warn_late("statistics not written: the stats path template is too long", "", "");
       r = -ENAMETOOLONG;
     } else {
       r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len);
+      if (name_problem(r) && fallback_path(path, sizeof path, info.pid)) {
+        /* A name the template made that cannot be created: say so, and write under one that can. */
+        warn_late("statistics could not be written under the name the template gives", write_error_text(r),
+                  "; writing them as mmhint.PID.json in the same directory");
+        r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len);
+      }
       if (r < 0) warn_late("statistics not written to ", path, write_error_text(r));
     }
     mmhint_os_munmap(buf, cap);
@@ -259,24 +292,37 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
 }
 
 /*
- * Writes the statistics once at the end of the process.  In the child of a
- * vfork (which shares our memory with its parent) nothing is written: the
- * parent will write, and the child is about to exec or _exit.
+ * In the child of a vfork (which shares our memory with its parent) nothing
+ * is written: the parent will write, and the child is about to exec or _exit.
  */
-void mmhint__finish(const char *reason) {
+/* The end signals (shim/signal.c), blocked while the statistics are written. */
+static const int end_mask_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+
+static void finish_as(const char *reason, int sig) {
   if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
   if (mmhint_os_getpid() != my_pid) return;
-  if (__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) return;
-  end_reason = reason;
-  if (write_stats(reason, stats_written_path, sizeof stats_written_path) < 0) stats_written_path[0] = '\0';
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (size_t i = 0; i < sizeof end_mask_signals / sizeof end_mask_signals[0]; i++) sigaddset(&block, end_mask_signals[i]);
+  int masked = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &old, sizeof(uint64_t)) == 0;
+  if (!__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) {
+    end_reason = reason;
+    end_signal = sig;
+    if (write_stats(reason, stats_written_path, sizeof stats_written_path) < 0) stats_written_path[0] = '\0';
+  }
+  if (masked) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(uint64_t));
 }
 
-/* An exec failed: the process goes on, so the file written for it is withdrawn. */
+void mmhint__finish(const char *reason) { finish_as(reason, 0); }
+
+void mmhint__finish_signal(int sig) { finish_as("signal", sig); }
+
 void mmhint__unfinish(void) {
   if (mmhint_os_getpid() != my_pid) return;
   if (stats_written_path[0]) mmhint_os_unlink(stats_written_path);
   stats_written_path[0] = '\0';
   end_reason = "exit";
+  end_signal = 0;
   __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
 }
 
@@ -287,9 +333,9 @@ static void release_hints(int fd, mmhint_ofd_t *o, void *ctx) {
   mmhint_hints_release(&o->hints);
 }
 
-/* The child of fork: its own statistics, from now. */
 void mmhint__after_fork_child(void) {
   my_pid = mmhint_os_getpid();
+  mmhint_clock_fork_child(); /* the child's process section starts at the fork */
   stats_written = 0;
   stats_written_path[0] = '\0';
   mmhint_ofd_foreach(release_hints, NULL);

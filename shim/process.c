@@ -14,9 +14,6 @@
 #include "shim.h"
 #include "shim/readmap.h"
 
-void mmhint__finish(const char *reason);
-void mmhint__unfinish(void);
-void mmhint__after_fork_child(void);
 
 /*
  * Both processes can move the offsets of descriptions that exist at a fork:

@@ -154,6 +154,22 @@ static inline long mmhint__enosys(void) {
 /* Writes one "mmhint: ..." line to stderr with a raw write (no stdio, no allocation). */
 void mmhint__warn(const char *a, const char *b, const char *c);
 
+/* ---- The end of the process (shim/bootstrap.c) ------------------------------------------ */
+
+/*
+ * Writes the statistics once, at the end of the process (`reason` goes into
+ * process.end_reason: "exit", "_exit", "exec"...).  Nothing in a vfork
+ * child.  The end signals are blocked while it writes, so that a SIGTERM
+ * arriving meanwhile ends the process only after the file is whole.
+ */
+void mmhint__finish(const char *reason);
+/* The same for a process that the default action of `sig` is about to end (end_reason "signal"). Async-signal-safe. */
+void mmhint__finish_signal(int sig);
+/* An exec failed: the process goes on, so the file written for it is withdrawn. */
+void mmhint__unfinish(void);
+/* In the child of fork: its own statistics from now (and its own start time). */
+void mmhint__after_fork_child(void);
+
 /* ---- Descriptors ------------------------------------------------------------ */
 
 /*

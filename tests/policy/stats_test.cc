@@ -82,6 +82,25 @@ TEST_F(StatsTest, ReadRecordingCountsSequentialAndConsecutive) {
   EXPECT_EQ(f->hist[1], 2u);                     // 100 and 100 bytes: 100-1K
 }
 
+TEST(StatsFileName, TitlesBecomeSafeNames) {
+  char out[64];
+  mmhint_stats_file_name("cat", out, sizeof out);
+  EXPECT_STREQ(out, "cat");
+  mmhint_stats_file_name("nginx: master process /usr/sbin/nginx -c /etc/n.conf", out, sizeof out);
+  EXPECT_STREQ(out, "nginx__master_process__usr_sbin_nginx_-c__etc_n.conf");
+  mmhint_stats_file_name(".hidden", out, sizeof out);  // never a hidden file
+  EXPECT_STREQ(out, "_hidden");
+  mmhint_stats_file_name("python3.11", out, sizeof out);
+  EXPECT_STREQ(out, "python3.11");
+  mmhint_stats_file_name("", out, sizeof out);
+  EXPECT_STREQ(out, "unknown");
+  mmhint_stats_file_name(nullptr, out, sizeof out);
+  EXPECT_STREQ(out, "unknown");
+  char small[5];
+  mmhint_stats_file_name("postgres", small, sizeof small);  // cut to the room there is
+  EXPECT_STREQ(small, "post");
+}
+
 TEST(StatsHist, BucketBoundsMatchTheDeclaredTable) {
   static const uint64_t bounds[] = MMHINT_READ_HIST_BOUNDS;
   for (int b = 0; b < MMHINT_READ_HIST_BUCKETS - 1; b++) {
