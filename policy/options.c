@@ -182,6 +182,39 @@ int mmhint_parse_size(const char *text, long long *out) {
   return 0;
 }
 
+/*
+ * Parses a duration: digits and an optional unit, ms, s, m or h (a bare
+ * number is seconds), blanks around it allowed.  *out gets milliseconds.
+ * Returns 0, or -1 (not a duration, or too large).
+ */
+static int parse_duration(const char *s, size_t n, long long *out) {
+  char tmp[32];
+  if (n == 0 || n >= sizeof tmp) return -1;
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  const char *p = tmp;
+  long long v;
+  if (parse_digits(p, &p, &v) != 0) return -1;
+  p = skip_space(p);
+  long long mult = 1000;
+  if (lower((unsigned char)p[0]) == 'm' && lower((unsigned char)p[1]) == 's') mult = 1, p += 2;
+  else if (lower((unsigned char)*p) == 's') mult = 1000, p++;
+  else if (lower((unsigned char)*p) == 'm') mult = 60000, p++;
+  else if (lower((unsigned char)*p) == 'h') mult = 3600000, p++;
+  if (*skip_space(p) != '\0' || v > LLONG_MAX / mult) return -1;
+  *out = v * mult;
+  return 0;
+}
+
+/* Formats a duration in milliseconds with the largest unit that represents it exactly ("0", "10s", "5m", "1h"). */
+static void format_duration(long long ms, char *buf, size_t len) {
+  if (ms == 0) snprintf(buf, len, "0");
+  else if (ms % 3600000 == 0) snprintf(buf, len, "%lldh", ms / 3600000);
+  else if (ms % 60000 == 0) snprintf(buf, len, "%lldm", ms / 60000);
+  else if (ms % 1000 == 0) snprintf(buf, len, "%llds", ms / 1000);
+  else snprintf(buf, len, "%lldms", ms);
+}
+
 /* Formats a size with the largest suffix that represents it exactly. */
 static void format_size(long long v, char *buf, size_t len) {
   static const char suffix[] = "KMGT";
@@ -305,6 +338,24 @@ int mmhint__value_parse(int id, const char *text, long long *num, char *err, siz
     *num = v;
     return 0;
   }
+  case MMHINT_T_DURATION: {
+    long long v;
+    if (parse_duration(s, n, &v) != 0) {
+      snprintf(err, errlen, "expected a duration such as 10s, 5m or 1h (a bare number is seconds; 0 is off), got '%s'",
+               quote_excerpt(text, q, sizeof q));
+      return -1;
+    }
+    if (v < d->min || v > d->max) {
+      char lo[32], hi[32], got[32];
+      format_duration(d->min, lo, sizeof lo);
+      format_duration(d->max, hi, sizeof hi);
+      format_duration(v, got, sizeof got);
+      snprintf(err, errlen, "%s is out of range; use %s to %s", got, lo, hi);
+      return -1;
+    }
+    *num = v;
+    return 0;
+  }
   case MMHINT_T_ENUM: {
     int idx = choice_index(d->choices, s, n);
     if (idx < 0) {
@@ -348,6 +399,7 @@ void mmhint__format_num(int id, long long num, char *buf, size_t len) {
   case MMHINT_T_BOOL: snprintf(buf, len, "%s", num ? "on" : "off"); break;
   case MMHINT_T_INT: snprintf(buf, len, "%lld", num); break;
   case MMHINT_T_SIZE: format_size(num, buf, len); break;
+  case MMHINT_T_DURATION: format_duration(num, buf, len); break;
   case MMHINT_T_ENUM:
     if (mmhint_option_choice_name(id, num, buf, len) != 0) snprintf(buf, len, "?");
     break;

@@ -26,7 +26,8 @@ typedef enum {
   MMHINT_OPT__COUNT
 } mmhint_opt_id_t;
 
-typedef enum { MMHINT_T_BOOL, MMHINT_T_INT, MMHINT_T_SIZE, MMHINT_T_ENUM, MMHINT_T_STRING } mmhint_opt_type_t;
+/* DURATION values are kept in milliseconds; they are written "10s", "5m", "1h", "500ms", a bare number is seconds. */
+typedef enum { MMHINT_T_BOOL, MMHINT_T_INT, MMHINT_T_SIZE, MMHINT_T_ENUM, MMHINT_T_STRING, MMHINT_T_DURATION } mmhint_opt_type_t;
 typedef enum { MMHINT_S_PROCESS, MMHINT_S_FILE } mmhint_opt_scope_t;
 
 typedef struct {

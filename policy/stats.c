@@ -534,3 +534,37 @@ long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char
   mmhint_os_unlink(tmp);
   return -EEXIST;
 }
+
+int mmhint_stats_file_id(const char *path, uint64_t *dev, uint64_t *ino) {
+  long fd = mmhint_os_open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) return (int)fd;
+  struct stat st;
+  long r = mmhint_os_fstat((int)fd, &st);
+  mmhint_os_close((int)fd);
+  if (r < 0) return (int)r;
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  *dev = (uint64_t)st.st_dev;
+  *ino = (uint64_t)st.st_ino;
+  return 0;
+}
+
+long mmhint_stats_replace_file(const char *path, uint64_t *dev, uint64_t *ino, const char *buf, size_t len) {
+  uint64_t d, i;
+  if (mmhint_stats_file_id(path, &d, &i) != 0 || d != *dev || i != *ino) return -ESTALE; /* not ours (any more) */
+  char tmp[4200];
+  size_t n = 0;
+  if (append(tmp, sizeof tmp, &n, path, strlen(path)) || append(tmp, sizeof tmp, &n, ".tmp.", 5) ||
+      append_uint(tmp, sizeof tmp, &n, (uint64_t)mmhint_os_getpid()))
+    return -ENAMETOOLONG;
+  long fd = mmhint_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return fd;
+  long r = mmhint_os_write_all((int)fd, buf, len);
+  struct stat st;
+  if (r == 0) r = mmhint_os_fstat((int)fd, &st);
+  long c = mmhint_os_close((int)fd);
+  if (r == 0 && c < 0) r = c;
+  if (r == 0) r = mmhint_os_rename(tmp, path); /* atomic: a reader sees the previous file or this one */
+  if (r == 0) *dev = (uint64_t)st.st_dev, *ino = (uint64_t)st.st_ino; /* the name is this new file now */
+  if (r < 0) mmhint_os_unlink(tmp);
+  return r;
+}

@@ -17,6 +17,7 @@
 #include "../include/mmhint.h"
 #include "../policy/arena.h"
 #include "../policy/fmt.h"
+#include "../policy/spin.h"
 #include "../policy/memroute.h"
 #include "shim.h"
 
@@ -203,7 +204,12 @@ static const char *write_error_text(long r) {
  * shim's write is discarded while ignored).  Raw rt_sigaction, so that the
  * program's sigaction wrappers and handlers never see it.
  */
-static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len, char *final, size_t final_len) {
+/* The file this process wrote last (a snapshot, or its final file), which its next write replaces. */
+static char own_path[4200];
+static uint64_t own_dev, own_ino;
+
+static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len, char *final, size_t final_len,
+                                  int own) {
   struct kernel_sigaction {
     void *handler;
     unsigned long flags;
@@ -211,7 +217,23 @@ static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len,
     uint64_t mask;
   } ign = {SIG_IGN, 0, NULL, 0}, old;
   int have_old = syscall(SYS_rt_sigaction, SIGXFSZ, &ign, &old, sizeof(uint64_t)) == 0;
-  long r = mmhint_stats_write_file(path, buf, len, final, final_len);
+  long r = -ESTALE;
+  if (own && own_path[0]) {
+    /* This process wrote a file already: replace it (a reader sees the old one or the new one, whole). */
+    r = mmhint_stats_replace_file(own_path, &own_dev, &own_ino, buf, len);
+    if (r == 0) {
+      size_t n = strlen(own_path);
+      if (n < final_len) memcpy(final, own_path, n + 1);
+    }
+  }
+  if (r == -ESTALE) {
+    /* None yet, or it is gone (or is not ours any more): a new file, never replacing anything. */
+    r = mmhint_stats_write_file(path, buf, len, final, final_len);
+    if (r == 0 && own) {
+      size_t n = strlen(final);
+      if (n < sizeof own_path && mmhint_stats_file_id(final, &own_dev, &own_ino) == 0) memcpy(own_path, final, n + 1);
+    }
+  }
   if (have_old) syscall(SYS_rt_sigaction, SIGXFSZ, &old, NULL, sizeof(uint64_t));
   return r;
 }
@@ -239,8 +261,13 @@ static int fallback_path(char *path, size_t cap, long pid) {
   return 1;
 }
 
-/* Writes the statistics file; `reason` goes into process.end_reason.  Returns 0 or -errno. */
-static long write_stats(const char *reason, char *final, size_t final_len) {
+/*
+ * Writes the statistics file; `reason` goes into process.end_reason.  `own`:
+ * the process's own file (snapshots and the final one), which replaces the
+ * one it wrote before; else a file of its own name (a flush).  Warnings are
+ * printed unless `quiet`.  Returns 0 or -errno.
+ */
+static long write_stats(const char *reason, char *final, size_t final_len, int own, int quiet) {
   if (!mmhint__stats_on) return -ENODATA;
   int saved_errno = errno;
   int was_busy = mmhint__busy;
@@ -266,23 +293,24 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
   long len = mmhint_stats_render(&info, &buf, &cap);
   long r;
   if (len < 0) {
-    warn_late("statistics not written: out of memory", "", "");
+    if (!quiet) warn_late("statistics not written: out of memory", "", "");
     r = -ENOMEM;
   } else {
     char path[4096];
     if (mmhint_stats_expand_path(mmhint__cfg.values.str[MMHINT_OPT_stats], info.pid, prog_name, host,
                                  mmhint_clock_unix_ns() / 1000000000u, path, sizeof path) != 0) {
-      warn_late("statistics not written: the stats path template is too long", "", "");
+      if (!quiet) warn_late("statistics not written: the stats path template is too long", "", "");
       r = -ENAMETOOLONG;
     } else {
-      r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len);
+      r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len, own);
       if (name_problem(r) && fallback_path(path, sizeof path, info.pid)) {
         /* A name the template made that cannot be created: say so, and write under one that can. */
-        warn_late("statistics could not be written under the name the template gives", write_error_text(r),
-                  "; writing them as mmhint.PID.json in the same directory");
-        r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len);
+        if (!quiet)
+          warn_late("statistics could not be written under the name the template gives", write_error_text(r),
+                    "; writing them as mmhint.PID.json in the same directory");
+        r = write_file_no_sigxfsz(path, buf, (size_t)len, final, final_len, own);
       }
-      if (r < 0) warn_late("statistics not written to ", path, write_error_text(r));
+      if (r < 0 && !quiet) warn_late("statistics not written to ", path, write_error_text(r));
     }
     mmhint_os_munmap(buf, cap);
   }
@@ -298,6 +326,9 @@ static long write_stats(const char *reason, char *final, size_t final_len) {
 /* The end signals (shim/signal.c), blocked while the statistics are written. */
 static const int end_mask_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
 
+/* Taken by every write of the process's own file, so that a snapshot and the final write never interleave. */
+static int write_lock;
+
 static void finish_as(const char *reason, int sig) {
   if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
   if (mmhint_os_getpid() != my_pid) return;
@@ -308,9 +339,29 @@ static void finish_as(const char *reason, int sig) {
   if (!__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) {
     end_reason = reason;
     end_signal = sig;
-    if (write_stats(reason, stats_written_path, sizeof stats_written_path) < 0) stats_written_path[0] = '\0';
+    mmhint_spin_lock(&write_lock); /* a snapshot being written by the snapshot thread finishes first */
+    if (write_stats(reason, stats_written_path, sizeof stats_written_path, 1, 0) < 0) stats_written_path[0] = '\0';
+    mmhint_spin_unlock(&write_lock);
   }
   if (masked) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(uint64_t));
+}
+
+void mmhint__snapshot(void) {
+  static int warned;
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
+  if (mmhint_os_getpid() != my_pid) return;
+  mmhint_spin_lock(&write_lock);
+  if (!__atomic_load_n(&stats_written, __ATOMIC_ACQUIRE)) {
+    char final[4200];
+    /* One line the first time a snapshot fails (the previous one is kept); the next ones retry quietly. */
+    long r = write_stats("snapshot", final, sizeof final, 1, warned);
+    if (r < 0 && !warned) {
+      warned = 1;
+      warn_late("statistics snapshots are failing (the previous snapshot is kept); retrying quietly every stats_interval",
+                "", "");
+    }
+  }
+  mmhint_spin_unlock(&write_lock);
 }
 
 void mmhint__finish(const char *reason) { finish_as(reason, 0); }
@@ -321,6 +372,7 @@ void mmhint__unfinish(void) {
   if (mmhint_os_getpid() != my_pid) return;
   if (stats_written_path[0]) mmhint_os_unlink(stats_written_path);
   stats_written_path[0] = '\0';
+  own_path[0] = '\0'; /* the file it replaced is gone with it */
   end_reason = "exit";
   end_signal = 0;
   __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
@@ -338,6 +390,8 @@ void mmhint__after_fork_child(void) {
   mmhint_clock_fork_child(); /* the child's process section starts at the fork */
   stats_written = 0;
   stats_written_path[0] = '\0';
+  own_path[0] = '\0'; /* the parent's file is the parent's */
+  write_lock = 0;       /* the parent's snapshot thread may have held it: it does not exist here */
   mmhint_ofd_foreach(release_hints, NULL);
   mmhint_stats_reset_after_fork();
   capture_process();
@@ -374,7 +428,7 @@ MMHINT_EXPORT int mmhint_stats_flush(void) {
   }
   /* A flush file is a snapshot under its own name; it does not count as the final write. */
   char snapshot[4200];
-  long r = write_stats("flush", snapshot, sizeof snapshot);
+  long r = write_stats("flush", snapshot, sizeof snapshot, 0, 0);
   if (r < 0) {
     errno = (int)-r;
     return -1;

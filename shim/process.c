@@ -61,7 +61,10 @@ static inline pid_t after_fork(pid_t r) {
     else spawn_end();
   }
   fork_locked = 0;
-  if (r == 0) mmhint__after_fork_child();
+  if (r == 0) {
+    mmhint__after_fork_child();
+    mmhint__snapshot_after_fork();
+  }
   errno = saved_errno;
   return r;
 }

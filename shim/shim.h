@@ -165,6 +165,14 @@ void mmhint__warn(const char *a, const char *b, const char *c);
 void mmhint__finish(const char *reason);
 /* The same for a process that the default action of `sig` is about to end (end_reason "signal"). Async-signal-safe. */
 void mmhint__finish_signal(int sig);
+/*
+ * Writes a snapshot of the statistics (end_reason "snapshot") over the
+ * process's own previous file, unless the final file was written.  Called by
+ * the snapshot thread (shim/snapshot.c) every stats_interval.
+ */
+void mmhint__snapshot(void);
+/* In the child of fork: starts the child's own snapshot thread when snapshots are on (shim/snapshot.c). */
+void mmhint__snapshot_after_fork(void);
 /* An exec failed: the process goes on, so the file written for it is withdrawn. */
 void mmhint__unfinish(void);
 /* In the child of fork: its own statistics from now (and its own start time). */
