@@ -143,6 +143,34 @@ class EffectsTest(unittest.TestCase):
             self.assertIn("`%s`" % r, doc, r)
 
 
+class HtmlMemoryTest(unittest.TestCase):
+    def page(self, doc):
+        with tempfile.TemporaryDirectory() as d:
+            write(os.path.join(d, "x.json"), doc)
+            out = os.path.join(d, "r.html")
+            r = mmhint("report", "--html", out, d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out) as f:
+                html = f.read()
+        return html[html.index("<h2>Memory</h2>"):]
+
+    def test_no_policy_means_no_outcome_chart(self):
+        doc = load("sqlite.3001.json")
+        doc["memory"].update({"huge_requested_bytes": 0, "hugetlb_bytes": 0, "huge_pages": {
+            "requested_bytes": 0, "obtained_bytes": 0, "thp_bytes": 0}, "numa_pages": {"0": 0}})
+        mem = self.page(doc)
+        self.assertIn("no memory policy in force", mem)
+        self.assertNotIn("requested vs obtained", mem)
+        self.assertNotIn("malloc_calls", mem, "no dump of the raw counters")
+
+    def test_requested_vs_obtained_in_binary_units(self):
+        mem = self.page(hinted_doc())
+        self.assertIn("huge pages: 60M obtained of 64M requested", mem)
+        self.assertIn("requested vs obtained", mem)
+        self.assertIn(">64M<", mem)
+        self.assertIn(">60M<", mem)
+
+
 class ExplainDirectoryTest(unittest.TestCase):
     def test_a_stats_directory_is_explained_file_by_file(self):
         binary = explain_binary()
