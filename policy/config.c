@@ -121,6 +121,7 @@ typedef struct {
   mmhint_rule_t *rule;  /* the rule being filled when section == IN_RULE */
   int rule_capacity;    /* rules the array can hold */
   int rules_full_warned;
+  int rule_has_path;    /* the rule being filled has a `path =` line */
 } parser_t;
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
@@ -134,9 +135,26 @@ static void trim(const char **s, size_t *n) {
 /* Returns 1 when the first n bytes of s equal the NUL-terminated word. */
 static int is_word(const char *s, size_t n, const char *word) { return strlen(word) == n && memcmp(s, word, n) == 0; }
 
+/*
+ * Ends the rule being filled, if any.  A rule without a `path =` line would
+ * apply to every file the program opens, which is rarely what its author
+ * meant (a forgotten line, or a typo in the key); such a rule matches nothing
+ * and says so once.  `path = **` is how a rule asks for every file.
+ */
+static void end_rule(parser_t *p) {
+  if (p->section == IN_RULE && p->rule != NULL && !p->rule_has_path && p->rule->mode >= 0) {
+    warn(p->cfg, "mmhint: %s:%d: this [rule] has no 'path' line, so it would apply to every file; it will match "
+         "nothing (write 'path = **' to apply it to every file)", short_name(p->file), p->rule->line);
+    p->rule->mode = -1;
+  }
+  p->rule = NULL;
+  p->rule_has_path = 0;
+}
+
 /* Starts a new rule at the current line, or skips its body when there is no room. */
 static void begin_rule(parser_t *p) {
   mmhint_config_t *cfg = p->cfg;
+  end_rule(p);
   if (cfg->n_rules >= p->rule_capacity) {
     if (!p->rules_full_warned)
       warn(cfg, "mmhint: %s:%d: too many rules (at most %d); ignoring this one and the rest", short_name(p->file),
@@ -185,6 +203,7 @@ static int rule_match_key(parser_t *p, const char *key, size_t kn, const char *v
   char q[64];
   if (is_word(key, kn, "path") || is_word(key, kn, "program")) {
     int is_path = key[1] == 'a';
+    if (is_path && vn > 0) p->rule_has_path = 1;
     char *dst = is_path ? r->path : r->program;
     size_t cap = is_path ? sizeof r->path : sizeof r->program;
     if (vn >= cap) {
@@ -334,6 +353,7 @@ static void parse_line(parser_t *p, const char *s, size_t n) {
     if (is_word(name, nn, "rule")) {
       begin_rule(p);
     } else {
+      end_rule(p);
       warn(p->cfg, "mmhint: %s:%d: unknown section '[%s]' (the only section is [rule]); ignoring it and its keys", f,
            p->line, excerpt(name, nn, q, sizeof q));
       p->section = IN_SKIP;
@@ -436,6 +456,7 @@ void mmhint_config_parse(mmhint_config_t *cfg, const char *filename, const char 
       parse_line(&p, text + i, n);
     i = end + 1;
   }
+  end_rule(&p);
 }
 
 /* ---- Loading: file, then environment ------------------------------------- */

@@ -159,12 +159,15 @@ static int rule_matches(const mmhint_rule_t *rule, const mmhint_file_facts_t *fa
     if (facts->size < 0 || facts->size < rule->min_size) return 0;
     if (rule->max_size >= 0 && facts->size > rule->max_size) return 0;
   }
-  /* Modes are bit sets: `read` matches every open that can read (read-only
-   * and read-write), `write` every open that can write, `rdwr` only
-   * read-write.  A rule whose match keys were invalid has a negative mode
-   * and matches nothing. */
+  /* A rule's mode names one access mode exactly, as the open's O_ACCMODE
+   * gives it: `read` only read-only opens, `write` only write-only opens,
+   * `rdwr` only read-write opens; `any` (MMHINT_MODE_ANY, 0) every open.
+   * `read` must not match a read-write open: a rule written for read-only
+   * descriptions (examples/configs/readonly-db.conf) would otherwise give a
+   * writer's database advice and mappings meant for readers.  A rule whose
+   * match keys were invalid has a negative mode and matches nothing. */
   if (rule->mode < 0) return 0;
-  if ((facts->mode & rule->mode) != rule->mode) return 0;
+  if (rule->mode != MMHINT_MODE_ANY && facts->mode != rule->mode) return 0;
   return 1;
 }
 

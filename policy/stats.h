@@ -143,7 +143,10 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
   }
   mmhint_count_st(st, &f->c[MMHINT_FC_reads], 1);
   mmhint_count_st(st, &f->c[MMHINT_FC_bytes_read], (uint64_t)r);
-  mmhint_count_st(st, &f->hist[mmhint_hist_bucket((uint64_t)r)], 1);
+  /* A read that returns 0 is the end of the file, not a read of a size: it
+   * goes to eof_reads, so that it does not fill the smallest bucket. */
+  if (r == 0) mmhint_count_st(st, &f->c[MMHINT_FC_eof_reads], 1);
+  else mmhint_count_st(st, &f->hist[mmhint_hist_bucket((uint64_t)r)], 1);
   if (offset >= 0) {
     if (prev_end >= 0 && offset >= prev_end) {
       mmhint_count_st(st, &f->c[MMHINT_FC_seq_reads], 1);

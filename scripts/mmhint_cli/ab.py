@@ -66,9 +66,33 @@ def drop_caches():
         f.write("3\n")
 
 
-def run_once(cmd, env, out_path, err_path, masks):
-    """Runs CMD once; returns the measurement dict."""
-    with open(out_path, "wb") as out, open(err_path, "wb") as err, open(os.devnull, "rb") as nul:
+def stdin_check(input_path):
+    """Every run reads its stdin from INPUT_PATH, or from /dev/null without
+    it (as hyperfine does).  Without --input, a stdin that carries data (a
+    pipe, a file, a socket) is refused: the runs would not see it, and ab
+    would measure the program doing nothing.  A terminal or /dev/null is
+    fine: no data was meant for the program."""
+    if input_path:
+        if not os.path.isfile(input_path):
+            raise UserError("ab: --input %s is not a regular file" % input_path)
+        return os.path.abspath(input_path)
+    try:
+        st_ = os.fstat(0)
+    except OSError:
+        return os.devnull
+    import stat as stat_
+    if stat_.S_ISCHR(st_.st_mode):
+        return os.devnull
+    if stat_.S_ISFIFO(st_.st_mode) or stat_.S_ISREG(st_.st_mode) or stat_.S_ISSOCK(st_.st_mode):
+        raise UserError("ab: stdin is a %s, but every run reads /dev/null; to give each run the same input use "
+                        "--input FILE" % ("pipe" if stat_.S_ISFIFO(st_.st_mode) else
+                                          "file" if stat_.S_ISREG(st_.st_mode) else "socket"))
+    return os.devnull
+
+
+def run_once(cmd, env, out_path, err_path, masks, input_path=os.devnull):
+    """Runs CMD once with stdin from INPUT_PATH; returns the measurement dict."""
+    with open(out_path, "wb") as out, open(err_path, "wb") as err, open(input_path, "rb") as nul:
         t0 = time.perf_counter()
         try:
             pid = os.posix_spawnp(cmd[0], cmd, env, file_actions=[
@@ -89,17 +113,19 @@ def run_once(cmd, env, out_path, err_path, masks):
 
 
 def spawn_rss_floor(root):
-    """The max RSS the kernel reports for a trivial command spawned from this
-    process: execve carries the spawning address space's peak into the
-    child's ru_maxrss, so no run can report less than this."""
+    """(max RSS in KiB, wall seconds) of a trivial command spawned from this
+    process, the fastest of three: execve carries the spawning address
+    space's peak into the child's ru_maxrss, so no run can report less than
+    this RSS, and no run can take less than this time."""
     true = shutil.which("true")
     if not true:
-        return None
+        return None, None
     try:
-        r = run_once([true], dict(os.environ), os.path.join(root, "floor.out"), os.path.join(root, "floor.err"), [])
+        rs = [run_once([true], dict(os.environ), os.path.join(root, "floor.out"), os.path.join(root, "floor.err"),
+                       []) for _ in range(3)]
     except UserError:
-        return None
-    return r["maxrss_kib"]
+        return None, None
+    return rs[0]["maxrss_kib"], min(r["wall_s"] for r in rs)
 
 
 def run_stats(stats_dir):
@@ -147,6 +173,53 @@ def bootstrap_ratio(a, b, iters=BOOT_ITER, seed=BOOT_SEED):
     return percentile(ratios, 0.025), percentile(ratios, 0.975)
 
 
+# A run is an outlier when its modified Z-score, 0.6745 (x - median) / MAD,
+# is above this; hyperfine's threshold (src/outlier_detection.rs).
+OUTLIER_Z = 14.0
+# A command shorter than this many times the cost of spawning `true` is
+# mostly process start-up (hyperfine warns below 5 ms for its shell).
+SPAWN_FACTOR = 5
+
+
+def outliers(vals):
+    """The values of VALS far from their median, by the median absolute
+    deviation (as hyperfine finds them); [] when the MAD is 0."""
+    if len(vals) < 3:
+        return []
+    med = statistics.median(vals)
+    mad = statistics.median([abs(v - med) for v in vals])
+    if mad <= 0:
+        return []
+    return [v for v in vals if abs(0.6745 * (v - med) / mad) > OUTLIER_Z]
+
+
+def quality_warnings(runs, spawn_s, resolution_s):
+    """Lines warning that the measurements may mislead: outliers on a side,
+    or a command shorter than the timer's resolution or than SPAWN_FACTOR times the
+    cost of spawning and waiting for a trivial command (then most of what is
+    measured is process start-up)."""
+    out = []
+    for side in ("A", "B"):
+        vals = [r["wall_s"] for r in runs if r["side"] == side and not r["warmup"]]
+        far = outliers(vals)
+        if far:
+            out.append("%s: %d of %d runs are statistical outliers (%s, median %s); another program may have "
+                       "interfered: run again on a quiet system, or with more --runs and --warmup"
+                       % (side, len(far), len(vals), ", ".join("%.3fs" % v for v in far),
+                          "%.3fs" % statistics.median(vals)))
+    for side in ("A", "B"):
+        vals = [r["wall_s"] for r in runs if r["side"] == side and not r["warmup"]]
+        med = statistics.median(vals)
+        if resolution_s and med < 10 * resolution_s:
+            out.append("%s: the command took %.6fs, close to the timer's resolution (%gs): the times are not "
+                       "accurate" % (side, med, resolution_s))
+        elif spawn_s and med < SPAWN_FACTOR * spawn_s:
+            out.append("%s: the command took %.1f ms, less than %d times the %.1f ms it takes to start a trivial "
+                       "command: much of what is measured is process start-up; give it more work"
+                       % (side, med * 1e3, SPAWN_FACTOR, spawn_s * 1e3))
+    return out
+
+
 def verdict(ratio, lo, hi):
     """Plain words for the B/A wall-time ratio and its CI."""
     if lo is None or hi is None or ratio is None:
@@ -164,6 +237,11 @@ def _seconds(v):
 
 def _integer(v):
     return "%d" % v
+
+
+def _count(v):
+    """A count (a median of counts may be x.5) as an integer, '-' for None."""
+    return "-" if v is None else "%d" % round(v)
 
 
 def _kib(v):
@@ -268,9 +346,8 @@ def render_markdown(a, b, summary, deltas, cmd):
         for d in deltas:
             A, B = d["A"] or {}, d["B"] or {}
             out.append("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
-                d["path"].replace("|", "\\|"), A.get("bytes_read", "-"), B.get("bytes_read", "-"),
-                A.get("reads", "-"), B.get("reads", "-"), A.get("converted_bytes", "-"),
-                B.get("converted_bytes", "-"), B.get("policy", "-")))
+                d["path"].replace("|", "\\|"), *(_count(s.get(k)) for k in ("bytes_read", "reads", "converted_bytes")
+                                                  for s in (A, B)), B.get("policy", "-")))
     out += ["", "**Verdict:** %s" % summary["verdict"], ""]
     return "\n".join(out)
 
@@ -345,6 +422,7 @@ def cmd_ab(args):
             raise UserError("ab: bad --mask regular expression '%s': %s" % (m, e))
     if args.cold:
         drop_caches_check()
+    input_path = stdin_check(args.input)
     A = Side("A", pa, args.config_a, args.plain_a, lib)
     B = Side("B", pb, args.config_b, False, lib)
     base = child_env()
@@ -362,7 +440,7 @@ def cmd_ab(args):
     for i in range(args.runs):
         schedule += [("A", i + 1, False), ("B", i + 1, False)]
     tty = sys.stderr.isatty()
-    rss_floor = spawn_rss_floor(root)
+    rss_floor, spawn_s = spawn_rss_floor(root)
     runs = []
     t_start = time.perf_counter()
     try:
@@ -380,8 +458,20 @@ def cmd_ab(args):
                 sys.stderr.flush()
             if args.cold:
                 drop_caches()
-            r = run_once(cmd, side.env(base, sdir), os.path.join(sdir, "stdout"), os.path.join(sdir, "stderr"), masks)
+            r = run_once(cmd, side.env(base, sdir), os.path.join(sdir, "stdout"), os.path.join(sdir, "stderr"), masks,
+                         input_path)
             r.update({"side": side_name, "index": idx, "warmup": warm, "stats_dir": sdir})
+            if n == 0 and r["exit"] != 0 and not args.ignore_failure:
+                if tty:
+                    sys.stderr.write("\r" + " " * 60 + "\r")
+                with open(os.path.join(sdir, "stderr"), "rb") as f:
+                    err = f.read()
+                sys.stderr.buffer.write(err[-4000:])
+                if err and not err.endswith(b"\n"):
+                    sys.stderr.write("\n")
+                raise UserError("ab: the command failed on A's first run (exit status %d; its stderr is above); "
+                                "there is nothing to measure. Fix the command, or pass --ignore-failure to "
+                                "measure a failing command on purpose" % r["exit"])
             r["stats"] = None if side.plain else run_stats(sdir)
             if args.show_output:
                 with open(os.path.join(sdir, "stdout"), "rb") as f:
@@ -404,7 +494,11 @@ def cmd_ab(args):
         if not B.plain and not any(r.get("stats") for r in runs if r["side"] == "B"):
             warn("ab: B wrote no stats files; is the library loading? (LD_PRELOAD=%s)" % lib)
         summary["maxrss_floor_kib"] = rss_floor
+        summary["spawn_s"] = spawn_s
+        summary["warnings"] = quality_warnings(runs, spawn_s, time.get_clock_info("perf_counter").resolution)
         sys.stdout.write(render_text(A, B, summary, deltas))
+        for line in summary["warnings"]:
+            warn("ab: warning: " + line)
         if rss_floor and min(summary[s]["maxrss_kib"]["median"] for s in ("A", "B")) <= rss_floor * 1.05:
             sys.stdout.write("note: max RSS is at the floor of %s that any command started from mmhint shows "
                              "(execve keeps the spawning process's peak); the program's own peak is lower\n"
@@ -414,7 +508,8 @@ def cmd_ab(args):
         for line in describe_diffs(ref, diffs):
             warn("WARNING: " + line)
         if args.json:
-            doc = {"schema": "mmhint-ab/1", "command": cmd, "runs_per_side": args.runs, "warmup": args.warmup,
+            doc = {"schema": "mmhint-ab/1", "command": cmd, "input": args.input and input_path,
+                   "runs_per_side": args.runs, "warmup": args.warmup,
                    "cold": args.cold, "masks": args.mask or [],
                    "a": {"options": dict(pa), "config": A.config, "plain": A.plain},
                    "b": {"options": dict(pb), "config": B.config, "plain": False},
@@ -469,6 +564,11 @@ def add_parser(sub):
     a.add_argument("--mask", metavar="REGEX", action="append",
                    help="replace matches of REGEX in stdout before comparing (e.g. timings the program prints); "
                         "repeatable")
+    a.add_argument("--input", metavar="FILE", help="give every run FILE as its stdin, the same bytes each time "
+                                                   "(default /dev/null; a pipe or file on ab's own stdin is refused)")
+    a.add_argument("--ignore-failure", action="store_true",
+                   help="measure the command even when it exits with a non-zero status (otherwise a failure of "
+                        "A's first run stops ab with its stderr and status 2)")
     a.add_argument("--show-output", action="store_true", help="print each run's stdout and stderr")
     a.add_argument("--json", metavar="FILE", help="write every run's raw data and the summary as JSON")
     a.add_argument("--markdown", metavar="FILE", help="write the comparison as a Markdown table")

@@ -176,11 +176,10 @@ def advise(merged, sources):
 # ---- The command ------------------------------------------------------------
 
 def cmd_advise(args):
-    paths = st.expand_inputs(args.inputs)
-    docs = [st.load_file(p) for p in paths]
+    docs, skipped = st.load_inputs(args.inputs)
     merged = st.merge(docs)
-    sys.stdout.write(advise(merged, paths))
-    return 0
+    sys.stdout.write(advise(merged, [d["_source"] for d in docs]))
+    return 1 if skipped else 0
 
 
 def add_parser(sub):

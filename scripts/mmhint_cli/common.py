@@ -45,6 +45,7 @@ def find_library(explicit=None):
         candidates.append(("installed", "/usr/local/lib/libmmhint.so"))
     for _, path in candidates:
         if os.path.isfile(path):
+            check_shared_library(path)
             return os.path.abspath(path)
         tried.append(path)
     raise UserError("cannot find libmmhint.so (looked at %s); build it with "
@@ -133,9 +134,154 @@ def load_options():
     table = {}
     for o in read_def_table("mmhint_options.def", "MMHINT_OPTIONS", OPTION_FIELDS):
         table[o["name"]] = {"type": o["type"], "scope": o["scope"], "default": o["default"],
+                            "min": _bound(o["min"]), "max": _bound(o["max"]),
                             "choices": o["choices"].split("|") if o["choices"] else [], "doc": o["doc"]}
     _options_cache = table
     return table
+
+
+_BOUND_UNITS = {"MMHINT_KIB": 1 << 10, "MMHINT_MIB": 1 << 20, "MMHINT_GIB": 1 << 30, "MMHINT_TIB": 1 << 40}
+
+
+def _bound(text):
+    """The value of a min/max field of the option table: a number, a unit
+    macro (MMHINT_GIB) or a product of them ('MMHINT_TIB * 64'); None when
+    it is something else."""
+    v = 1
+    for part in str(text).split("*"):
+        part = part.strip()
+        if re.fullmatch(r"-?\d+", part):
+            v *= int(part)
+        elif part in _BOUND_UNITS:
+            v *= _BOUND_UNITS[part]
+        else:
+            return None
+    return v
+
+
+# The library's limit on a string option's length (MMHINT_STRING_MAX - 1, policy/options.h).
+STRING_MAX = 4095
+_SIZE_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+LLONG_MAX = (1 << 63) - 1
+
+
+def _lib_parse_size(s):
+    """mmhint_parse_size of policy/options.c: digits, blanks, an optional
+    K/M/G/T, then 'iB' after a unit or a bare 'B', blanks.  None when it
+    does not parse."""
+    m = re.fullmatch(r"[ \t]*([0-9]+)[ \t]*([kKmMgGtT]?)((?<=[kKmMgGtT])[iI][bB]|[bB])?[ \t]*", s)
+    if not m:
+        return None
+    v, mult = int(m.group(1)), _SIZE_MULT[m.group(2).lower()]
+    if v > LLONG_MAX or v > LLONG_MAX // mult:
+        return None
+    return v * mult
+
+
+def check_value(option, text):
+    """Checks TEXT as a value of OPTION the way the library's parser does
+    (mmhint__value_parse in policy/options.c; tests/cli/test_units.py checks
+    that both agree).  Returns None when it is valid, else the reason, in
+    the library's words."""
+    o = load_options()[option]
+    t = o["type"]
+    if t == "STRING":
+        return None if len(text.encode()) <= STRING_MAX else "value is %d bytes long; the limit is %d" % (
+            len(text.encode()), STRING_MAX)
+    s = text.strip(" \t")
+    if t == "BOOL":
+        if s.lower() in ("1", "on", "yes", "true", "0", "off", "no", "false"):
+            return None
+        return "expected on or off (or 1/0, yes/no, true/false), got '%s'" % text
+    if t == "ENUM":
+        if s.lower() in [c.lower() for c in o["choices"]]:
+            return None
+        return "expected one of %s, got '%s'" % ("|".join(o["choices"]), text)
+    if t == "INT":
+        if not re.fullmatch(r"[-+]?[0-9]+", s) or int(s.lstrip("+-")) > LLONG_MAX:
+            return "expected a whole number, got '%s'" % text
+        v = int(s)
+    elif t == "SIZE":
+        v = _lib_parse_size(s)
+        if v is None:
+            return "expected a size such as 64K or 2M, got '%s'" % text
+    else:
+        return None
+    lo, hi = o.get("min"), o.get("max")
+    if lo is not None and hi is not None and not lo <= v <= hi:
+        return "%d is out of range; use %d to %d" % (v, lo, hi)
+    return None
+
+
+def check_assignment(key, value):
+    """Returns (canonical option, VALUE) or raises UserError naming the
+    option and what is wrong with the value."""
+    name = check_option(key)
+    why = check_value(name, value)
+    if why:
+        raise UserError("option %s: %s" % (name, why))
+    return name, value
+
+
+def check_shared_library(path):
+    """Raises UserError unless PATH is an ELF shared object (ET_DYN): the
+    dynamic loader only warns about a preloaded file it cannot load and
+    runs the program without it, which would measure nothing."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(18)
+    except OSError as e:
+        raise UserError("cannot read the library %s: %s" % (path, e.strerror or e))
+    if len(head) < 18 or head[:4] != b"\x7fELF":
+        raise UserError("%s is not a shared library (no ELF header); pass the path of libmmhint.so" % path)
+    e_type = int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+    if e_type != 3:
+        raise UserError("%s is an ELF file but not a shared library (e_type %d, not ET_DYN); pass the path of "
+                        "libmmhint.so" % (path, e_type))
+    if _elf_is_pie(path):
+        raise UserError("%s is a program (a position-independent executable), not a shared library; pass the "
+                        "path of libmmhint.so" % path)
+
+
+DF_1_PIE = 0x08000000  # elf.h: the object is a position-independent executable
+DT_FLAGS_1 = 0x6ffffffb
+PT_DYNAMIC = 2
+
+
+def _elf_is_pie(path):
+    """True when the ELF file PATH carries DF_1_PIE in DT_FLAGS_1, which is
+    how ld.so tells a PIE program (which it refuses to preload) from a
+    shared library; False when it does not or cannot be read."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(64)
+            cls64, order = ident[4] == 2, "<" if ident[5] == 1 else ">"
+            if cls64:
+                phoff, = struct.unpack_from(order + "Q", ident, 32)
+                phentsize, phnum = struct.unpack_from(order + "HH", ident, 54)
+            else:
+                phoff, = struct.unpack_from(order + "I", ident, 28)
+                phentsize, phnum = struct.unpack_from(order + "HH", ident, 42)
+            for i in range(min(phnum, 256)):
+                f.seek(phoff + i * phentsize)
+                ph = f.read(phentsize)
+                if struct.unpack_from(order + "I", ph, 0)[0] != PT_DYNAMIC:
+                    continue
+                off, size = (struct.unpack_from(order + "QQ", ph, 8)[0], struct.unpack_from(order + "Q", ph, 32)[0]) \
+                    if cls64 else (struct.unpack_from(order + "I", ph, 4)[0], struct.unpack_from(order + "I", ph, 16)[0])
+                f.seek(off)
+                dyn = f.read(min(size, 1 << 16))
+                fmt, step = (order + "qQ", 16) if cls64 else (order + "iI", 8)
+                for j in range(0, len(dyn) - step + 1, step):
+                    tag, val = struct.unpack_from(fmt, dyn, j)
+                    if tag == 0:
+                        break
+                    if tag == DT_FLAGS_1:
+                        return bool(val & DF_1_PIE)
+    except (OSError, struct.error, IndexError):
+        return False
+    return False
 
 
 def suggest(name, names):
@@ -174,7 +320,7 @@ def parse_assignments(specs, what):
             if "=" not in item:
                 raise UserError("%s: expected KEY=VALUE, got '%s'" % (what, item))
             k, v = item.split("=", 1)
-            out.append((check_option(k), v.strip()))
+            out.append(check_assignment(k, v.strip()))
     return out
 
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 from . import stats as st
-from .common import UserError, child_env, find_explain, table
+from .common import UserError, child_env, find_explain, table, warn
 from .parsing import Formatter
 
 
 def is_stats_file(path):
-    if not (os.path.isfile(path) and path.endswith(".json")):
+    if not (os.path.isfile(path) and st.STATS_NAME.match(path)):
         return False
     try:
         with open(path, "rb") as f:
@@ -85,17 +85,35 @@ def cmd_explain(args):
     binary = find_explain(args.explain_bin)
     plain = []
     groups = {}  # program name -> paths, from stats files
+    stats_files = []
     for a in args.paths:
-        if is_stats_file(a):
-            doc = st.load_file(a)
-            prog = os.path.basename(doc["process"].get("exe") or "") or None
-            for f in doc.get("files") or []:
-                if f.get("type", "regular") == "regular" and f.get("paths"):
-                    groups.setdefault(args.program or prog, [])
-                    if f["paths"][0] not in groups[args.program or prog]:
-                        groups[args.program or prog].append(f["paths"][0])
+        if os.path.isdir(a):
+            # A directory of statistics: explain every stats file in it, as for one file.
+            found = [p for p, _ in st.expand_inputs([a]) if is_stats_file(p)]
+            if not found:
+                raise UserError("explain: %s is a directory without mmhint stats files; give paths of files, "
+                                "or a stats file or directory" % a)
+            stats_files += [(p, True) for p in found]
+        elif is_stats_file(a):
+            stats_files.append((a, False))
         else:
             plain.append(os.path.abspath(a))
+    skipped = 0
+    for a, in_dir in stats_files:
+        try:
+            doc = st.load_file(a)
+        except UserError as e:
+            if not in_dir:
+                raise
+            warn("explain: skipping %s" % e)
+            skipped += 1
+            continue
+        prog = os.path.basename(doc["process"].get("exe") or "") or None
+        for f in doc.get("files") or []:
+            if f.get("type", "regular") == "regular" and f.get("paths"):
+                groups.setdefault(args.program or prog, [])
+                if f["paths"][0] not in groups[args.program or prog]:
+                    groups[args.program or prog].append(f["paths"][0])
     if plain:
         groups.setdefault(args.program, [])
         groups[args.program] = plain + groups[args.program]
@@ -108,7 +126,7 @@ def cmd_explain(args):
             sys.stdout.write("\n")
         first = False
         sys.stdout.write(render_explain(head, results, prog))
-    return 0
+    return 1 if skipped else 0
 
 
 def add_parser(sub):

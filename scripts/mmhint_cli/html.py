@@ -3,6 +3,7 @@ SVG drawn here; no scripts, no network)."""
 
 import html
 
+from . import effects
 from . import stats as st
 from .common import BYTES, COUNT, counter_unit, human, human_ns
 from .report import FILE_HEADERS, file_row, sorted_files
@@ -105,44 +106,22 @@ def scatter_chart(f, width=420, height=180):
 
 
 def memory_section(merged):
+    """What the memory policies did, in words (effects.memory_effects), and
+    a requested-vs-obtained chart only when a huge page policy asked; every
+    byte figure in binary units, as in the tables."""
     mem = merged["memory"]
-    out = []
-    policy = []
-    for p in merged["processes"]:
-        o = p.get("options") or {}
-        for k in ("hugepages", "numa", "numa_process"):
-            v = (o.get(k) or {}).get("value")
-            if v not in (None, "off", "", "0"):
-                policy.append("%s=%s (%s)" % (k, v, p["exe"]))
-    huge = {k: v for k, v in mem.items() if "huge" in k}
-    nodes = {k: v for k, v in mem.items() if "node" in k}
-    if not policy and not huge and not nodes:
-        out.append("<p><b>no memory policy in force</b> in these processes (hugepages and numa are off).</p>")
-    elif policy:
-        out.append("<p>memory policy in force: %s</p>" % e(", ".join(policy)))
-    if huge:
-        items = []
-        for k, v in huge.items():
-            if isinstance(v, dict):
-                items += [("%s %s" % (k, a), b) for a, b in v.items() if isinstance(b, (int, float))]
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                items.append((k, v))
-        out.append(hbar_chart("huge pages: requested vs obtained", items, lambda v: human(v, COUNT)))
-    elif policy:
-        out.append("<p>the stats hold no huge page outcome figures.</p>")
-    for k, v in nodes.items():
-        items = []
-        if isinstance(v, dict):
-            items = [("node %s" % a, b) for a, b in v.items() if isinstance(b, (int, float))]
-        elif isinstance(v, list):
-            items = [("node %d" % i, b) for i, b in enumerate(v) if isinstance(b, (int, float))]
+    out = ["<p>%s</p>" % e(l) if not l.startswith("no memory policy") else "<p><b>%s</b></p>" % e(l)
+           for l in effects.memory_effects(merged)]
+    asked = [s for _, s in effects.memory_policy(merged)]
+    hp = mem.get("huge_pages") or {}
+    if any(s.startswith("hugepages=") for s in asked):
+        items = [("requested", hp.get("requested_bytes") or 0), ("obtained", hp.get("obtained_bytes") or 0)]
+        out.append(hbar_chart("huge pages: requested vs obtained", items, lambda v: human(v, BYTES)))
+    if any(s.startswith("numa") for s in asked):
+        nodes = mem.get("numa_pages") or {}
+        items = [("node %s" % a, b * 4096) for a, b in sorted(nodes.items()) if isinstance(b, int)]
         if items:
-            out.append(hbar_chart("%s (pages per node)" % k, items, lambda v: human(v, COUNT)))
-    flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if flat:
-        out.append("<table><tr><th class=l>counter</th><th>value</th></tr>%s</table>" % "".join(
-            "<tr><td class=l>%s</td><td>%s</td></tr>" % (e(k), e(human(v, st.memory_unit(k))))
-            for k, v in flat))
+            out.append(hbar_chart("pages per NUMA node", items, lambda v: human(v, BYTES)))
     classes = mem.get("size_classes")
     if isinstance(classes, dict) and classes:
         out.append(hbar_chart("allocations by size class", list(classes.items()), lambda v: human(v, COUNT)))

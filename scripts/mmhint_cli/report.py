@@ -5,6 +5,7 @@ import json
 import re
 import sys
 
+from . import effects
 from . import stats as st
 from .common import BYTES, COUNT, UserError, counter_unit, human, human_ns, table
 from .parsing import Formatter
@@ -25,15 +26,28 @@ def sorted_files(merged, sort="bytes", top=None):
 def file_row(f):
     """One row of FILE_HEADERS for the merged file F; counters are shown in
     the unit the counter table gives them ('reads' and 'bytes' add the stdio
-    level to the read family, in the units of reads and bytes_read)."""
+    level to the read family, in the units of reads and bytes_read; 'opens'
+    adds fopen-family streams to open calls).  A file read only through
+    stdio has no timed reads ("not timed") and its size bucket comes from
+    the sampled stdio reads ("(stdio)").  Reads that returned 0 (end of
+    file) do not count in the average or the bucket."""
     reads = st.total_reads(f)
     nbytes = st.total_bytes(f)
     seq = st.seq_ratio(f)
-    return [f["path"], human(f.get("opens"), counter_unit("opens")), human(reads, counter_unit("reads")),
+    sized = reads - (f.get("eof_reads") or 0)
+    stdio_only = not (f.get("reads") or 0) and (f.get("stdio_reads") or 0)
+    if stdio_only:
+        bucket = st.dominant_bucket(f, effects.stdio_hist(f))
+        bucket = "%s (stdio)" % bucket if bucket else "-"
+    else:
+        bucket = st.dominant_bucket(f) or "-"
+    opens = (f.get("opens") or 0) + (f.get("stdio_opens") or 0)
+    return [f["path"], human(opens, counter_unit("opens")), human(reads, counter_unit("reads")),
             human(nbytes, counter_unit("bytes_read")),
-            human(f.get("read_time_ns") or 0, counter_unit("read_time_ns")) if reads else "-",
-            human(nbytes / reads, counter_unit("bytes_read")) if reads else "-",
-            st.dominant_bucket(f) or "-",
+            "not timed" if stdio_only else
+            (human(f.get("read_time_ns") or 0, counter_unit("read_time_ns")) if reads else "-"),
+            human(nbytes / sized, counter_unit("bytes_read")) if sized > 0 else "-",
+            bucket,
             ("%.0f%%" % (100 * seq)) if seq is not None else "-",
             human(f.get("converted_bytes"), counter_unit("converted_bytes")) if f.get("converted_bytes") else "-",
             st.policy_text(f.get("policy"))]
@@ -44,23 +58,24 @@ FILE_HEADERS = ["path", "opens", "reads", "bytes", "read time", "avg read", "siz
 
 
 def memory_lines(merged):
+    """The memory section: allocations by size class, then what the memory
+    policies did (or that none was in force).  Every raw counter is in
+    --json."""
     mem = merged["memory"]
     if not mem:
         return ["(no memory section in these stats)"]
     lines = []
-    flat = [(k, v) for k, v in mem.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    rows = [[k, human(v, st.memory_unit(k))] for k, v in flat]
-    lines.append(table(["counter", "value"], rows, align="lr"))
+    calls = sum(mem.get(k) or 0 for k in ("malloc_calls", "calloc_calls", "realloc_calls", "aligned_calls")
+                if isinstance(mem.get(k), int))
+    lines.append("allocations: %s calls, %s requested; %s anonymous mmap calls (%s)" % (
+        human(calls, COUNT), human(mem.get("bytes_requested") or 0, BYTES), human(mem.get("mmap_anon_calls") or 0,
+                                                                                  COUNT),
+        human(mem.get("mmap_anon_bytes") or 0, BYTES)))
     classes = mem.get("size_classes")
     if isinstance(classes, dict) and classes:
-        lines.append("")
         lines.append("allocation size classes: "
                      + "  ".join("%s:%s" % (k, human(v, COUNT)) for k, v in classes.items()))
-    for k, v in mem.items():
-        if isinstance(v, dict) and k != "size_classes":
-            lines.append("%s: %s" % (k, "  ".join("%s:%s" % (a, b) for a, b in v.items())))
-        elif isinstance(v, list):
-            lines.append("%s: %s" % (k, json.dumps(v)))
+    lines.extend(effects.memory_effects(merged))
     return lines
 
 
@@ -79,10 +94,19 @@ def render_text(merged, sort="bytes", top=20):
     out.append("== files (%s, by %s) ==" % (shown, sort))
     out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrl",
                      max_width=[60] + [None] * 9))
-    fb = [(f["path"], k, v) for f in files for k, v in sorted(f.get("fallbacks", {}).items())]
-    if fb:
+    did = [(f["path"], effects.file_effects(f)) for f in files]
+    did = [(p, lines) for p, lines in did if lines]
+    if did:
         out.append("")
-        out.append("read_mmap fallbacks: " + "; ".join("%s: %s x%d" % x for x in fb))
+        out.append("== what the policies did, per file ==")
+        for path, lines in did:
+            out.append(path)
+            out.extend("  " + l for l in lines)
+    untimed = effects.unobserved_files({"files": files})
+    if untimed:
+        out.append("")
+        out.append("read only through stdio (not timed; sizes from the samples): "
+                   + ", ".join(f["path"] for f in untimed))
     rules = [(f["path"], st.rule_text(f["policy"].get("rule"))) for f in files
              if st.rule_text(f["policy"].get("rule")) != "-"]
     if rules:
@@ -119,10 +143,16 @@ def render_json(merged, sort="bytes", top=None):
     return json.dumps(doc, indent=1, sort_keys=False) + "\n"
 
 
-# ---- OpenMetrics -------------------------------------------------------------
+# ---- OpenMetrics and the Prometheus text format ------------------------------
+#
+# Two expositions of the same families.  OpenMetrics (application/openmetrics-
+# text): "# TYPE mmhint_file_opens counter", samples "mmhint_file_opens_total",
+# ends with "# EOF".  The Prometheus text format 0.0.4, which promtool and
+# node_exporter's textfile collector read: the family is named like its
+# samples ("mmhint_file_opens_total"), no "# EOF".  Every family has HELP.
 
 def om_escape(v):
-    """Escapes a label value per the OpenMetrics text format."""
+    """Escapes a label value per the OpenMetrics and Prometheus text formats."""
     return str(v).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
@@ -130,20 +160,30 @@ def om_labels(pairs):
     return "{" + ",".join('%s="%s"' % (k, om_escape(v)) for k, v in pairs) + "}"
 
 
+def help_escape(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
 FILE_METRICS = [
-    # (metric family, type, help, function of the merged file, unit suffix handled in name)
-    ("mmhint_file_opens", "counter", "open calls that returned a descriptor for the file", lambda f: f.get("opens", 0)),
-    ("mmhint_file_reads", "counter", "read-family and stdio read calls that returned data", st.total_reads),
+    # (metric family, type, help, function of one process's file)
+    ("mmhint_file_opens", "counter", "open and fopen-family calls that returned a descriptor or stream for the file",
+     lambda f: (f.get("opens") or 0) + (f.get("stdio_opens") or 0)),
+    ("mmhint_file_reads", "counter", "read-family and stdio read calls that succeeded", st.total_reads),
+    ("mmhint_file_eof_reads", "counter", "read-family calls that returned 0 (end of file)",
+     lambda f: f.get("eof_reads") or 0),
     ("mmhint_file_bytes_read", "counter", "bytes returned by read-family and stdio read calls", st.total_bytes),
-    ("mmhint_file_read_seconds", "counter", "wall time spent in read-family calls",
+    ("mmhint_file_read_seconds", "counter", "wall time spent in read-family calls (stdio reads are not timed)",
      lambda f: (f.get("read_time_ns") or 0) / 1e9),
     ("mmhint_file_seq_reads", "counter", "reads that started at or after the end of the previous read",
-     lambda f: f.get("seq_reads", 0)),
-    ("mmhint_file_mmaps", "counter", "mmap calls of the program on the file", lambda f: f.get("mmaps", 0)),
+     lambda f: f.get("seq_reads") or 0),
+    ("mmhint_file_mmaps", "counter", "mmap calls of the program on the file", lambda f: f.get("mmaps") or 0),
     ("mmhint_file_converted_bytes", "counter", "bytes served from a mapping instead of a system call",
-     lambda f: f.get("converted_bytes", 0)),
-    ("mmhint_file_size_bytes", "gauge", "largest file size seen at open", lambda f: f.get("size", 0)),
+     lambda f: f.get("converted_bytes") or 0),
+    ("mmhint_file_size_bytes", "gauge", "largest file size seen at open", lambda f: f.get("size") or 0),
 ]
+
+# Memory figures that are levels at the end of the run, not counts of events.
+MEMORY_GAUGES = {"live_bytes", "live_regions", "numa_sample_limit_pages"}
 
 
 def _num(v):
@@ -152,61 +192,113 @@ def _num(v):
     return str(v)
 
 
-def render_openmetrics(docs):
-    """OpenMetrics text exposition.  File metrics are labelled path and exe
-    (the processes of each executable merged); process metrics pid, exe and
-    host."""
-    by_exe = {}
-    for d in docs:
-        by_exe.setdefault(d["process"].get("exe") or "?", []).append(d)
-    merged_by_exe = {exe: st.merge(ds) for exe, ds in sorted(by_exe.items())}
-    out = []
+class _Families:
+    """Collects metric families in order; renders them in either format."""
+
+    def __init__(self):
+        self.order = []
+        self.fams = {}
+
+    def add(self, name, typ, help_, labels, value):
+        if name not in self.fams:
+            self.fams[name] = (typ, help_, [])
+            self.order.append(name)
+        self.fams[name][2].append((labels, value))
+
+    def render(self, fmt):
+        out = []
+        for name in self.order:
+            typ, help_, samples = self.fams[name]
+            suffix = "_total" if typ == "counter" else ""
+            family = name if fmt == "openmetrics" else name + suffix
+            out.append("# HELP %s %s" % (family, help_escape(help_)))
+            out.append("# TYPE %s %s" % (family, typ))
+            for labels, value in samples:
+                out.append("%s%s%s %s" % (name, suffix, om_labels(labels), _num(value)))
+        if fmt == "openmetrics":
+            out.append("# EOF")
+        return "\n".join(out) + "\n"
+
+
+def _doc_key(d):
+    return (str(d["process"].get("exe")), d["process"].get("pid") or 0, d.get("_id", ""))
+
+
+def render_metrics(docs, fmt="openmetrics"):
+    """The stats DOCS as OpenMetrics (FMT "openmetrics") or the Prometheus
+    text format ("prometheus").  Every process is its own series: file
+    metrics are labelled path, exe and process (the pid, with ".N" when
+    several stats files have that pid, as the writer names them), process
+    and memory metrics process, pid, exe and host."""
+    if not all("_id" in d for d in docs):
+        st.assign_process_ids(docs)
+    fams = _Families()
+    docs = sorted(docs, key=_doc_key)
+    per_doc = [(d, st.merge([d])) for d in docs]
     for name, typ, help_, fn in FILE_METRICS:
-        out.append("# TYPE %s %s" % (name, typ))
-        out.append("# HELP %s %s" % (name, help_))
-        for exe, m in merged_by_exe.items():
+        for d, m in per_doc:
+            exe = d["process"].get("exe") or "?"
             for f in m["files"]:
-                suffix = "_total" if typ == "counter" else ""
-                out.append("%s%s%s %s" % (name, suffix, om_labels([("path", f["path"]), ("exe", exe)]), _num(fn(f))))
-    procs = sorted((d["process"] for d in docs), key=lambda p: (str(p.get("exe")), p.get("pid") or 0))
-    out.append("# TYPE mmhint_process_wall_seconds gauge")
-    out.append("# HELP mmhint_process_wall_seconds time from the shim's start to the end of the process")
-    for p in procs:
-        out.append("mmhint_process_wall_seconds%s %s" % (
-            om_labels([("pid", p.get("pid")), ("exe", p.get("exe")), ("host", p.get("host") or "")]),
-            _num((p.get("wall_ns") or 0) / 1e9)))
-    out.append("# TYPE mmhint_process_files gauge")
-    out.append("# HELP mmhint_process_files files the process touched")
-    for d in sorted(docs, key=lambda d: (str(d["process"].get("exe")), d["process"].get("pid") or 0)):
+                fams.add(name, typ, help_, [("path", f["path"]), ("exe", exe), ("process", d["_id"])], fn(f))
+
+    def plabels(d):
         p = d["process"]
-        out.append("mmhint_process_files%s %d" % (
-            om_labels([("pid", p.get("pid")), ("exe", p.get("exe")), ("host", p.get("host") or "")]),
-            len(d.get("files") or [])))
+        return [("process", d["_id"]), ("pid", p.get("pid")), ("exe", p.get("exe")), ("host", p.get("host") or "")]
+
+    for d in docs:
+        fams.add("mmhint_process_wall_seconds", "gauge", "time from the shim's start to the end of the process",
+                 plabels(d), (d["process"].get("wall_ns") or 0) / 1e9)
+    for d in docs:
+        fams.add("mmhint_process_files", "gauge", "files the process touched", plabels(d), len(d.get("files") or []))
     mem_keys = []
     for d in docs:
         for k, v in (d.get("memory") or {}).items():
-            if isinstance(v, int) and not isinstance(v, bool) and k not in mem_keys:
+            if st._check_int(v) and k not in mem_keys:
                 mem_keys.append(k)
     for k in mem_keys:
         name = "mmhint_memory_" + re.sub(r"[^a-zA-Z0-9_]", "_", k)
-        out.append("# TYPE %s counter" % name)
-        out.append("# HELP %s the library's memory counter %s" % (name, k))
-        for d in sorted(docs, key=lambda d: (str(d["process"].get("exe")), d["process"].get("pid") or 0)):
-            p = d["process"]
+        typ = "gauge" if k in MEMORY_GAUGES else "counter"
+        for d in docs:
             v = (d.get("memory") or {}).get(k)
-            if isinstance(v, int):
-                out.append("%s_total%s %d" % (name, om_labels([("pid", p.get("pid")), ("exe", p.get("exe")),
-                                                                  ("host", p.get("host") or "")]), v))
-    out.append("# EOF")
-    return "\n".join(out) + "\n"
+            if st._check_int(v):
+                fams.add(name, typ, "the library's memory %s %s (docs/MEMORY.md)"
+                         % ("level" if typ == "gauge" else "counter", k), plabels(d), v)
+    return fams.render(fmt)
+
+
+def render_openmetrics(docs):
+    return render_metrics(docs, "openmetrics")
 
 
 # ---- The command ------------------------------------------------------------
 
+# The formats report can print on stdout; one at a time.
+FORMATS = ("text", "json", "openmetrics", "prometheus")
+
+
+def chosen_format(args):
+    """The one stdout format ARGS ask for; UserError when two are asked."""
+    asked = []
+    if args.format:
+        asked.append("--format %s" % args.format)
+    if args.json:
+        asked.append("--json")
+    if args.openmetrics:
+        asked.append("--openmetrics")
+    if len(asked) > 1:
+        raise UserError("report: %s print different formats on stdout; give one of them" % " and ".join(asked))
+    if args.json:
+        return "json"
+    if args.openmetrics:
+        return "openmetrics"
+    return args.format
+
+
 def cmd_report(args):
     if args.top is not None and args.top < 1:
         raise UserError("report: --top must be at least 1")
-    docs = st.load_all(args.inputs)
+    fmt = chosen_format(args)
+    docs, skipped = st.load_inputs(args.inputs)
     merged = st.merge(docs)
     if args.html:
         from .html import render_html
@@ -216,15 +308,15 @@ def cmd_report(args):
                 f.write(text)
         except OSError as e:
             raise UserError("report: cannot write %s: %s" % (args.html, e.strerror or e))
-    if args.openmetrics:
-        sys.stdout.write(render_openmetrics(docs))
-    elif args.json:
+    if fmt in ("openmetrics", "prometheus"):
+        sys.stdout.write(render_metrics(docs, fmt))
+    elif fmt == "json":
         sys.stdout.write(render_json(merged, args.sort, args.top))
-    elif not args.html:
+    elif fmt == "text" or not args.html:
         sys.stdout.write(render_text(merged, args.sort, args.top or 20))
     else:
         print("wrote %s" % args.html)
-    return 0
+    return 1 if skipped else 0
 
 
 def add_parser(sub):
@@ -239,12 +331,16 @@ def add_parser(sub):
                                     "of read-family calls that started at or after the previous read's end.",
                         epilog="examples:\n  mmhint report /tmp/s\n  mmhint report --sort time --top 5 run.json\n"
                                "  mmhint report /tmp/s --html report.html\n  mmhint report /tmp/s --openmetrics > "
-                               "mmhint.prom")
+                               "mmhint.om\n  mmhint report /tmp/s --format prometheus > "
+                               "/var/lib/prometheus/node-exporter/mmhint.prom")
     rp.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     rp.add_argument("--top", type=int, metavar="N", help="show the top N files (default 20; --json: all)")
     rp.add_argument("--sort", choices=["bytes", "time", "reads"], default="bytes", help="sort files by (default bytes)")
-    rp.add_argument("--json", action="store_true", help="print the merged data as JSON")
+    rp.add_argument("--format", choices=FORMATS, help="what to print on stdout: text (the default without --html), "
+                                                      "json, openmetrics, or prometheus (the text format promtool "
+                                                      "and node_exporter's textfile collector read)")
+    rp.add_argument("--json", action="store_true", help="print the merged data as JSON (--format json)")
     rp.add_argument("--html", metavar="OUT.html", help="write one self-contained HTML page with charts")
-    rp.add_argument("--openmetrics", action="store_true", help="print OpenMetrics (Prometheus) text")
+    rp.add_argument("--openmetrics", action="store_true", help="print OpenMetrics text (--format openmetrics)")
     rp.set_defaults(func=cmd_report)
     return rp

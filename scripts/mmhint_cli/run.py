@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from .common import UserError, check_option, child_env, env_name, find_library, load_options, preload_with
+from .common import UserError, check_assignment, child_env, env_name, find_library, load_options, preload_with
 from .parsing import Formatter, strip_dashdash
 
 
@@ -18,7 +18,7 @@ def cmd_run(args):
         if "=" not in s:
             raise UserError("run: --set expects KEY=VALUE, got '%s'" % s)
         k, v = s.split("=", 1)
-        pairs.append((check_option(k), v))
+        pairs.append(check_assignment(k, v))
     lib = find_library(args.lib)
     env = child_env()
     env["LD_PRELOAD"] = preload_with(env, lib)

@@ -10,8 +10,9 @@ added; samples are put on one time axis (ns since the earliest process start).
 
 import json
 import os
+import re
 
-from .common import BYTES, COUNT, UserError, load_counters
+from .common import BYTES, COUNT, UserError, load_counters, warn
 
 SCHEMA = "mmhint-stats/1"
 HIST_NAMES = ["0-100", "100-1K", "1K-10K", "10K-100K", "100K-1M", "1M-4M", "4M-10M",
@@ -72,10 +73,19 @@ def load_file(path):
     return doc
 
 
+# A stats file's name: the writer appends .1, .2, ... when the name exists
+# (docs/STATS.md), so "x.json.1" is as much a stats file as "x.json".
+STATS_NAME = re.compile(r".*\.json(\.[0-9]+)?$")
+# Other JSON documents mmhint writes (ab --json, report --json), which a
+# directory of results may hold beside the stats files.
+OTHER_SCHEMAS = ("mmhint-ab/", "mmhint-report/")
+
+
 def expand_inputs(args):
-    """Returns the stats file paths named by ARGS: a file as it is, a
-    directory as every *.json below it (sorted).  Raises UserError when an
-    argument does not exist or a directory holds no stats files."""
+    """Returns [(path, found_in_directory)] for the stats files named by ARGS:
+    a file as it is, a directory as every *.json and *.json.N below it
+    (sorted).  Raises UserError when an argument does not exist or a
+    directory holds no stats files."""
     out = []
     if not args:
         raise UserError("no stats files given")
@@ -85,20 +95,76 @@ def expand_inputs(args):
             for root, dirs, names in os.walk(a):
                 dirs.sort()
                 for n in sorted(names):
-                    if n.endswith(".json"):
+                    if STATS_NAME.match(n):
                         found.append(os.path.join(root, n))
             if not found:
                 raise UserError("%s: no *.json stats files in this directory" % a)
-            out.extend(found)
+            out.extend((p, True) for p in found)
         elif os.path.exists(a):
-            out.append(a)
+            out.append((a, False))
         else:
             raise UserError("%s: no such file or directory" % a)
     return out
 
 
+def _other_document(path):
+    """True when PATH is a JSON document of another mmhint schema (ab.json)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return False
+    m = re.search(rb'"schema"\s*:\s*"([^"]*)"', head)
+    return bool(m) and any(m.group(1).decode(errors="replace").startswith(s) for s in OTHER_SCHEMAS)
+
+
+def load_inputs(args):
+    """Loads the stats files named by ARGS.  A file named on the command
+    line must be valid (UserError otherwise); a file found in a directory
+    that is not valid is named on stderr and skipped, and the other files
+    are still read.  JSON documents of other mmhint schemas in a directory
+    (ab.json) are skipped without a word.  Returns (docs, skipped), skipped
+    being the number of bad files left out; raises UserError when no file
+    remains."""
+    docs, skipped = [], 0
+    for path, in_dir in expand_inputs(args):
+        if in_dir and _other_document(path):
+            continue
+        try:
+            docs.append(load_file(path))
+        except UserError as e:
+            if not in_dir:
+                raise
+            warn("skipping %s" % e)
+            skipped += 1
+    if not docs:
+        raise UserError("no valid stats files in %s" % ", ".join(args))
+    assign_process_ids(docs)
+    return docs, skipped
+
+
 def load_all(args):
-    return [load_file(p) for p in expand_inputs(args)]
+    """The documents of load_inputs(ARGS), bad files of a directory skipped."""
+    return load_inputs(args)[0]
+
+
+def assign_process_ids(docs):
+    """Gives each document a "_id", distinct across DOCS: the pid, with the
+    writer's ".N" suffix when the file has one (an exec of the same program
+    keeps the pid and the name), else ".N" in the order of start time when
+    two documents share a pid."""
+    seen = {}
+    for d in sorted(docs, key=lambda d: (_proc_start(d), d["_source"])):
+        pid = d["process"].get("pid")
+        m = re.search(r"\.json\.([0-9]+)$", d["_source"])
+        ident = "%s.%s" % (pid, m.group(1)) if m else str(pid)
+        n = 0
+        base = ident
+        while ident in seen:
+            n += 1
+            ident = "%s.%d" % (base, n)
+        seen[ident] = d
+        d["_id"] = ident
 
 
 # ---- Merging ---------------------------------------------------------------
@@ -144,6 +210,29 @@ def _add_dict(dst, src):
             dst[k] = v
 
 
+# Hint figures that are not added across processes: the first residency at
+# open, the last at close, the last pattern; logs are concatenated (bounded).
+HINT_LOG_MAX = 256
+
+
+def _merge_hints(dst, src):
+    for k, v in src.items():
+        if k == "residency_open":
+            if dst.get(k) is None:
+                dst[k] = v
+        elif k in ("residency_close", "pattern", "dropped_bytes_exact", "est_hit_permille"):
+            if v is not None:
+                dst[k] = v
+        elif isinstance(v, list):
+            dst[k] = (dst.get(k) or []) + v[:max(0, HINT_LOG_MAX - len(dst.get(k) or []))]
+        elif isinstance(v, dict):
+            _add_dict(dst.setdefault(k, {}), v)
+        elif _check_int(v):
+            dst[k] = (dst.get(k) or 0) + v
+        else:
+            dst[k] = v
+
+
 def _proc_start(doc):
     p = doc["process"]
     s = p.get("start_ns")
@@ -173,7 +262,7 @@ def merge(docs):
         pfiles = doc.get("files") or []
         pbytes = sum((f.get("bytes_read") or 0) + (f.get("stdio_bytes_read") or 0) for f in pfiles)
         processes.append({
-            "pid": p.get("pid"), "ppid": p.get("ppid"), "exe": exe, "argv": p.get("argv") or [],
+            "pid": p.get("pid"), "process": doc.get("_id", str(p.get("pid"))), "ppid": p.get("ppid"), "exe": exe, "argv": p.get("argv") or [],
             "host": p.get("host"), "wall_ns": p.get("wall_ns"), "start_ns": p.get("start_ns"),
             "end_reason": p.get("end_reason"), "files": len(pfiles), "bytes": pbytes,
             "options": p.get("options") or {}, "source": doc["_source"],
@@ -214,6 +303,9 @@ def merge(docs):
             for k, v in (f.get("fallbacks") or {}).items():
                 if _check_int(v):
                     m["fallbacks"][k] = m["fallbacks"].get(k, 0) + v
+            hints = f.get("hints")
+            if isinstance(hints, dict):
+                _merge_hints(m.setdefault("hints", {}), hints)
             pol = f.get("policy")
             if isinstance(pol, dict):
                 if m["policy"] is None:
@@ -278,8 +370,16 @@ def memory_unit(key):
     return BYTES if "bytes" in key else COUNT
 
 
-def dominant_bucket(f):
-    hist = f.get("read_size_hist") or {}
+def bucket_of(n):
+    """The name of the read-size histogram bucket of a read of N bytes."""
+    for name, bound in zip(HIST_NAMES, HIST_BOUNDS):
+        if bound is None or n < bound:
+            return name
+    return HIST_NAMES[-1]
+
+
+def dominant_bucket(f, hist=None):
+    hist = hist if hist is not None else (f.get("read_size_hist") or {})
     best = None
     for name in HIST_NAMES:
         v = hist.get(name, 0)

@@ -32,9 +32,10 @@ def mmhint(*args, env=None, input=None, timeout=300, cwd=HERE):
     """Runs scripts/mmhint ARGS in tests/cli (so that fixture paths are
     relative and golden files do not depend on the checkout's location);
     returns CompletedProcess with text stdout/stderr."""
+    stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}  # not the test runner's stdin
     return subprocess.run([sys.executable, MMHINT] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=env if env is not None else clean_env(), input=input, timeout=timeout, text=True,
-                          cwd=cwd)
+                          cwd=cwd, **stdin)
 
 
 def real_library():

@@ -9,12 +9,15 @@ library compiled here, and the cases that need the library's stats skip."""
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.dont_write_bytecode = True  # keep tests/cli free of __pycache__
-from cli_helpers import clean_env, mmhint, real_library, run_tests, standin_library
+from cli_helpers import MMHINT, SOURCE, clean_env, mmhint, real_library, run_tests, standin_library
+
+sys.path.insert(0, os.path.join(SOURCE, "scripts"))
 
 
 def some_library():
@@ -130,6 +133,65 @@ class AbTest(unittest.TestCase):
                    "sh", "-c", 'test -n "$LD_PRELOAD" && exit 1; exit 0')
         self.assertEqual(r.returncode, 3)
         self.assertIn("mmhint: WARNING: A and B differ: exit status differs in 2 B run(s)", r.stderr)
+
+    def test_stdin_is_given_with_input_only(self):
+        with tempfile.TemporaryDirectory() as d:
+            q = os.path.join(d, "q.sql")
+            with open(q, "w") as f:
+                f.write("select 1;\n")
+            js = os.path.join(d, "ab.json")
+            r = mmhint("ab", "--lib", self.lib, "--runs", "2", "--warmup", "1", "--input", q, "--json", js,
+                       "--show-output", "--", "cat")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.count("select 1;"), 6, "every run reads the same bytes")
+            # A file or a pipe on ab's own stdin is refused with one line naming --input.
+            argv = [sys.executable, MMHINT, "ab", "--lib", self.lib, "--runs", "2", "--", "cat"]
+            with open(q) as f:
+                from_file = subprocess.run(argv, stdin=f, capture_output=True, text=True, env=clean_env(), timeout=60)
+            from_pipe = subprocess.run(argv, input="x", capture_output=True, text=True, env=clean_env(), timeout=60)
+            for p in (from_file, from_pipe):
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+                self.assertIn("--input", p.stderr)
+                self.assertEqual(p.stdout, "")
+
+    def test_a_failing_command_stops_ab(self):
+        r = mmhint("ab", "--lib", self.lib, "--runs", "2", "--warmup", "1", "--", "wc", "-l", "missing.txt")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("missing.txt", r.stderr)             # the command's own stderr is shown
+        self.assertIn("--ignore-failure", r.stderr)
+        self.assertNotIn("verdict", r.stdout)
+        r = mmhint("ab", "--lib", self.lib, "--runs", "2", "--warmup", "0", "--ignore-failure", "--",
+                   "wc", "-l", "missing.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("verdict", r.stdout)
+
+    def test_outliers_and_short_commands_are_warned_about(self):
+        from mmhint_cli import ab
+        self.assertEqual(ab.outliers([1.0, 1.01, 0.99, 1.0, 1.02, 5.0]), [5.0])
+        self.assertEqual(ab.outliers([1.0, 1.01, 0.99, 1.0, 1.02]), [])
+        runs = [{"side": s, "warmup": False, "wall_s": v} for s in "AB" for v in (1.0, 1.01, 0.99, 1.0, 1.02, 5.0)]
+        w = ab.quality_warnings(runs, 0.001, 1e-9)
+        self.assertEqual(len(w), 2)
+        self.assertIn("outliers (5.000s", w[0])
+        runs = [{"side": s, "warmup": False, "wall_s": 0.002} for s in "AB" for _ in range(3)]
+        w = ab.quality_warnings(runs, 0.0015, 1e-9)
+        self.assertEqual(len(w), 2)
+        self.assertIn("process start-up", w[0])
+        r = mmhint("ab", "--lib", self.lib, "--runs", "2", "--warmup", "0", "--", "true")
+        self.assertIn("process start-up", r.stderr)
+
+    def test_markdown_counts_are_integers(self):
+        from mmhint_cli import ab
+        deltas = [{"path": "/x", "A": {"bytes_read": 402653184.0, "reads": 98304.5, "converted_bytes": 0.0},
+                   "B": {"bytes_read": 402653184.0, "reads": 98304.0, "converted_bytes": 402653184.0,
+                         "policy": "read_mmap=on"}}]
+        summary = {s: {k: {"median": 1, "min": 1, "max": 1} for k, _, _ in ab.METRICS} for s in "AB"}
+        summary["verdict"] = "v"
+        md = ab.render_markdown(ab.Side("A", [], None, True, None), ab.Side("B", [], None, False, None), summary,
+                                deltas, ["prog"])
+        self.assertIn("| `/x` | 402653184 | 402653184 | 98304 | 98304 | 0 | 402653184 | read_mmap=on |", md)
+        self.assertNotIn(".0 |", md)
 
     def test_clear_difference_is_called(self):
         # B sleeps longer than A; the verdict must say B is slower, with a CI above 1.

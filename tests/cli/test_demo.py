@@ -1,7 +1,7 @@
-"""mmhint demo and its workload, build/examples/index_lookup.
+"""mmhint demo, and build/examples/index_lookup (its earlier workload).
 
-A smoke test: `mmhint demo --size small --runs 2` with the built library must
-run its six steps, write an advised config with the hugepages proposal and a
+A smoke test: `mmhint demo --size small --runs 2 --max-time 1` with the built
+library must run its six steps, write an advised config with a read_mmap
 rule for the data file, an ab.json whose outputs agree, and a B run whose stats
 show the policy in force.  The verdict itself is NOT checked (two runs on a
 busy machine decide nothing).  Skipped when the library or index_lookup is
@@ -16,7 +16,9 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True  # keep tests/cli free of __pycache__
-from cli_helpers import BUILD, clean_env, mmhint, real_library, run_tests
+from cli_helpers import BUILD, SOURCE, clean_env, mmhint, real_library, run_tests
+
+sys.path.insert(0, os.path.join(SOURCE, "scripts"))
 
 
 def index_lookup():
@@ -92,30 +94,28 @@ class DemoTest(unittest.TestCase):
 
     def test_small_demo(self):
         with tempfile.TemporaryDirectory() as d:
-            r = mmhint("demo", "--size", "small", "--runs", "2", "--dir", d, "--lib", self.lib, timeout=300)
+            r = mmhint("demo", "--size", "small", "--runs", "2", "--max-time", "0", "--dir", d, "--lib", self.lib,
+                       timeout=300)
             self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
             out = r.stdout
             # The six steps, in order, each showing the command it runs.
             pos = [out.find("==> step %d/6:" % i) for i in range(1, 7)]
             self.assertTrue(all(p >= 0 for p in pos), out[:2000])
             self.assertEqual(pos, sorted(pos))
-            data = os.path.join(d, "index.dat")
-            self.assertEqual(os.path.getsize(data), 64 << 20)
-            self.assertIn("$ %s --make %s" % (index_lookup(), data), out)
+            data = os.path.join(d, "data.bin")
+            self.assertEqual(os.path.getsize(data), 16 << 20)
             self.assertRegex(out, r"\$ .*mmhint ab .*--plain-a --config-b %s" % re.escape(os.path.join(d, "advised.conf")))
-            # advise proposed huge pages (the arena blocks and the table are >= 1 MiB
-            # allocations) and a rule for the data file.
+            # advise proposed read->mmap for the data file read in 4 KiB calls.
             with open(os.path.join(d, "advised.conf")) as f:
                 conf = f.read()
-            self.assertRegex(conf, r"(?m)^hugepages = thp$")
             self.assertRegex(conf, r"(?m)^path = %s$" % re.escape(data))
-            # ab ran 2 measured runs per side and the outputs agreed.
+            self.assertRegex(conf, r"(?m)^read_mmap = auto$")
             with open(os.path.join(d, "ab.json")) as f:
                 ab = json.load(f)
             self.assertEqual(ab["schema"], "mmhint-ab/1")
             self.assertTrue(ab["outputs_identical"])
             measured = [x for x in ab["runs"] if not x["warmup"]]
-            self.assertEqual(sorted(x["side"] for x in measured), ["A", "A", "B", "B"])
+            self.assertEqual(sorted(x["side"] for x in measured), ["A", "A", "B", "B"], "--max-time 0: one round")
             self.assertIn("verdict", ab["summary"])
             self.assertTrue(os.path.isfile(os.path.join(d, "ab.md")))
             self.assertTrue(os.path.isfile(os.path.join(d, "report.html")))
@@ -123,16 +123,31 @@ class DemoTest(unittest.TestCase):
             rep = mmhint("report", "--json", os.path.join(d, "ab", "b-2"))
             self.assertEqual(rep.returncode, 0, rep.stderr)
             doc = json.loads(rep.stdout)
-            self.assertEqual(doc["memory"]["policy"]["hugepages"], "thp")
-            self.assertGreater(doc["memory"]["huge_pages"]["requested_bytes"], 0)
             f = [x for x in doc["files"] if data in x["paths"]][0]
-            self.assertEqual(f["bytes_read"], 64 << 20)
+            self.assertEqual(f["bytes_read"], 3 * (16 << 20))
+            self.assertGreater(f["converted_bytes"], 0)
+            # The report of the demo's own directory works (ab.json is not a stats file).
+            rep = mmhint("report", d)
+            self.assertEqual((rep.returncode, rep.stderr), (0, ""))
             # The summary at the end, read back from those files.
             tail = out[out.rfind("==> summary"):]
-            self.assertRegex(tail, r"advised:  hugepages = thp")
+            self.assertRegex(tail, r"advised:  read_mmap = auto")
             self.assertRegex(tail, r"verdict:  (B is |no difference)")
-            self.assertRegex(tail, r"huge pages in the last B run: \S+ obtained of \S+ requested \(hugepages=thp\)")
-            self.assertIn("%s in the last B run: 64M in" % data, tail)
+            self.assertIn("%s in the last B run: 48M in" % data, tail)
+
+    def test_fresh_directory_and_stated_duration(self):
+        from mmhint_cli import demo
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            self.assertIn("scripts/mmhint demo     # the main job (%s)" % demo.DURATION, f.read())
+        r = mmhint("demo", "--help")
+        self.assertIn(demo.DURATION, " ".join(r.stdout.split()))
+        with tempfile.TemporaryDirectory() as t:
+            r = mmhint("demo", "--size", "small", "--runs", "2", "--max-time", "0", "--lib", self.lib,
+                       env=clean_env(TMPDIR=t), timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            made = os.listdir(t)
+            self.assertEqual(len([m for m in made if m.startswith("mmhint-demo-")]), 1, made)
+            self.assertNotIn("mmhint-demo", made)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class ReportTest(unittest.TestCase):
     def test_sort_and_top(self):
         r = mmhint("report", "--sort", "time", "--top", "2", *ALL)
         self.assertEqual(r.returncode, 0, r.stderr)
-        files = r.stdout.split("== files")[1].split("== memory")[0]
+        files = r.stdout.split("== files")[1].split("\n\n")[0]
         self.assertIn("top 2 of 6, by time", files)
         rows = [l.split()[0] for l in files.splitlines()[3:] if l.startswith("/")]
         # dump.bin spent 41.8 ms reading, main.db 29.5 ms: the two slowest.
@@ -68,7 +68,8 @@ class ReportTest(unittest.TestCase):
         lines = r.stdout.splitlines()
         self.assertEqual(lines[-1], "# EOF")
         self.assertIn("# TYPE mmhint_file_bytes_read counter", lines)
-        self.assertIn('mmhint_file_bytes_read_total{path="/data/logs/app-1.log",exe="/usr/bin/wc"} 4194304', lines)
+        self.assertIn('mmhint_file_bytes_read_total{path="/data/logs/app-1.log",exe="/usr/bin/wc",process="2101"} '
+                      '4194304', lines)
         sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$')
         for l in lines:
             if not l.startswith("#"):

@@ -139,6 +139,7 @@ TEST_F(Config, Rules) {
         "advice = random\n"
         "advice = sequential\n"
         "[ rule ]  # second\n"
+        "path = **\n"
         "drop_behind = yes\n");
   EXPECT_EQ(0, cfg_.n_warnings) << Warnings()[0];
   ASSERT_EQ(2, cfg_.n_rules);
@@ -168,8 +169,8 @@ TEST_F(Config, ProcessOptionInsideARule) {
 }
 
 TEST_F(Config, BadValueInsideARule) {
-  Parse("[rule]\nadvice = sideways\ndrop_behind = on\n");
-  OneWarning({":2:", "advice: expected one of none|normal"});
+  Parse("[rule]\npath = **\nadvice = sideways\ndrop_behind = on\n");
+  OneWarning({":3:", "advice: expected one of none|normal"});
   ASSERT_EQ(1, cfg_.n_rules);
   ASSERT_EQ(1, cfg_.rules[0].n_set);
   EXPECT_EQ(MMHINT_OPT_drop_behind, cfg_.rules[0].set_id[0]);
@@ -183,16 +184,39 @@ TEST_F(Config, BadMatchKeysMakeTheRuleMatchNothing) {
   };
   for (auto &c : cases) {
     Reset();
-    Parse(std::string("[rule]\n") + c[0] + "\nadvice = random\n");
-    OneWarning({":2:", c[1], "match nothing"});
+    Parse(std::string("[rule]\npath = **\n") + c[0] + "\nadvice = random\n");
+    OneWarning({":3:", c[1], "match nothing"});
     mmhint_values_t out;
     mmhint_file_facts_t f = {"/x", "p", 1 << 20, MMHINT_MODE_RDWR};
     EXPECT_EQ(0, mmhint_config_for_file(&cfg_, &f, &out)) << c[0];
   }
 }
 
+TEST_F(Config, RuleWithoutPathMatchesNothingAndSaysSo) {
+  Parse("[rule]\nsize = 1M-\nadvice = random\n[rule]\npath = /a\n[rule]\nmode = read\n");
+  std::vector<std::string> w = Warnings();
+  ASSERT_EQ(2u, w.size());
+  EXPECT_NE(std::string::npos, w[0].find(":1: this [rule] has no 'path' line")) << w[0];
+  EXPECT_NE(std::string::npos, w[0].find("path = **")) << w[0];
+  EXPECT_NE(std::string::npos, w[1].find(":6: this [rule] has no 'path' line")) << w[1];
+  mmhint_values_t out;
+  mmhint_file_facts_t f = {"/x", "p", 1 << 20, MMHINT_MODE_READ};
+  EXPECT_EQ(0, mmhint_config_for_file(&cfg_, &f, &out));
+  Reset();
+  Parse("[rule]\npath =\nadvice = random\n");
+  OneWarning({":1:", "no 'path' line"});
+  Reset();
+  Parse("[rule]\npath = **\nadvice = random\n[weird]\n");
+  ASSERT_EQ(1, cfg_.n_warnings);
+  EXPECT_EQ(1, mmhint_config_for_file(&cfg_, &f, &out)) << "path = ** matches every file";
+  Reset();
+  Parse("[rule]\nadvice = random\n[weird]\nx = 1\n");
+  EXPECT_EQ(2, cfg_.n_warnings) << "the rule ends at the next section header";
+}
+
 TEST_F(Config, OpenEndedSizeRanges) {
-  Parse("[rule]\nsize = 1M-\n[rule]\nsize = -64K\n[rule]\nsize = 1K - 2K\n[rule]\nsize = -\n");
+  Parse("[rule]\npath = **\nsize = 1M-\n[rule]\npath = **\nsize = -64K\n[rule]\npath = **\nsize = 1K - 2K\n"
+        "[rule]\npath = **\nsize = -\n");
   EXPECT_EQ(0, cfg_.n_warnings) << Warnings()[0];
   ASSERT_EQ(4, cfg_.n_rules);
   EXPECT_EQ(1 << 20, cfg_.rules[0].min_size);
@@ -210,12 +234,12 @@ TEST_F(Config, RelativePathGlobCannotMatch) {
 }
 
 TEST_F(Config, ProgramGlobWithADirectoryCannotMatch) {
-  Parse("[rule]\nprogram = /usr/bin/sqlite3\n[rule]\nprogram = sqlite?\n");
-  OneWarning({":2:", "program glob '/usr/bin/sqlite3' can never match", "drop the directory"});
+  Parse("[rule]\npath = **\nprogram = /usr/bin/sqlite3\n[rule]\npath = **\nprogram = sqlite?\n");
+  OneWarning({":3:", "program glob '/usr/bin/sqlite3' can never match", "drop the directory"});
 }
 
 TEST_F(Config, UnknownSectionSkipsItsKeys) {
-  Parse("[global]\nverbose = 2\nbogus = 1\n[rule]\nadvice = random\n");
+  Parse("[global]\nverbose = 2\nbogus = 1\n[rule]\npath = **\nadvice = random\n");
   OneWarning({":1:", "unknown section '[global]'"});
   EXPECT_EQ(0, Num(MMHINT_OPT_verbose));
   EXPECT_EQ(1, cfg_.n_rules);
@@ -277,7 +301,7 @@ TEST_F(Config, ExactlyMaxWarningsAreAllKept) {
 
 TEST_F(Config, TooManyRules) {
   std::string text;
-  for (int i = 0; i < MMHINT_MAX_RULES + 5; i++) text += "[rule]\nadvice = random\n";
+  for (int i = 0; i < MMHINT_MAX_RULES + 5; i++) text += "[rule]\npath = **\nadvice = random\n";
   Parse(text);
   EXPECT_EQ(MMHINT_MAX_RULES, cfg_.n_rules);
   OneWarning({"too many rules"});

@@ -219,9 +219,9 @@ TEST_F(ForFile, LaterRulesWin) {
 }
 
 TEST_F(ForFile, SizeRanges) {
-  Parse("[rule]\nsize = 1M-\ndrop_behind = on\n"
-        "[rule]\nsize = -64K\nadvice = random\n"
-        "[rule]\nsize = 4K-8K\nadvice = sequential\n");
+  Parse("[rule]\npath = **\nsize = 1M-\ndrop_behind = on\n"
+        "[rule]\npath = **\nsize = -64K\nadvice = random\n"
+        "[rule]\npath = **\nsize = 4K-8K\nadvice = sequential\n");
   EXPECT_EQ(1, For("/f", 1 << 20));
   EXPECT_EQ(1, Num(MMHINT_OPT_drop_behind));
   EXPECT_EQ(0, For("/f", (1 << 20) - 1));
@@ -236,9 +236,9 @@ TEST_F(ForFile, SizeRanges) {
 }
 
 TEST_F(ForFile, ProgramAndMode) {
-  Parse("[rule]\nprogram = sqlite*\nadvice = random\n"
-        "[rule]\nmode = write\ndrop_behind = on\n"
-        "[rule]\nmode = rdwr\nwillneed_ahead = 1M\n");
+  Parse("[rule]\npath = **\nprogram = sqlite*\nadvice = random\n"
+        "[rule]\npath = **\nmode = write\ndrop_behind = on\n"
+        "[rule]\npath = **\nmode = rdwr\nwillneed_ahead = 1M\n");
   EXPECT_EQ(1, For("/db", 10, MMHINT_MODE_READ, "sqlite3"));
   EXPECT_EQ(0, For("/db", 10, MMHINT_MODE_READ, "cat"));
   EXPECT_EQ(0, For("/db", 10, MMHINT_MODE_READ, nullptr));
@@ -246,19 +246,48 @@ TEST_F(ForFile, ProgramAndMode) {
   EXPECT_EQ(0, Num(MMHINT_OPT_willneed_ahead));
   EXPECT_EQ(3, For("/db", 10, MMHINT_MODE_RDWR, "sqlite3"));
   EXPECT_EQ(3, Num(MMHINT_OPT_advice));
-  EXPECT_EQ(1, Num(MMHINT_OPT_drop_behind)) << "rdwr can write";
+  EXPECT_EQ(0, Num(MMHINT_OPT_drop_behind)) << "mode = write is write-only opens, not read-write ones";
   EXPECT_EQ(1 << 20, Num(MMHINT_OPT_willneed_ahead));
 }
 
-TEST_F(ForFile, ModeReadMatchesEveryReadableOpen) {
-  Parse("[rule]\nmode = read\nadvice = random\n");
+// Each mode names one access mode exactly (docs/CLI.md, README: read is
+// O_RDONLY, write O_WRONLY, rdwr O_RDWR, any all of them).
+TEST_F(ForFile, ModeReadMatchesOnlyReadOnlyOpens) {
+  Parse("[rule]\npath = **\nmode = read\nadvice = random\n");
   EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_READ));
+  EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_RDWR)) << "sqlite3's read-write database is not opened read-only";
+  EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_WRITE));
+}
+
+TEST_F(ForFile, ModeWriteMatchesOnlyWriteOnlyOpens) {
+  Parse("[rule]\npath = **\nmode = write\nadvice = random\n");
+  EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_READ));
+  EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_RDWR));
+  EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_WRITE));
+}
+
+TEST_F(ForFile, ModeRdwrMatchesOnlyReadWriteOpens) {
+  Parse("[rule]\npath = **\nmode = rdwr\nadvice = random\n");
+  EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_READ));
   EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_RDWR));
   EXPECT_EQ(0, For("/f", 1, MMHINT_MODE_WRITE));
 }
 
-TEST_F(ForFile, RuleWithoutMatchKeysMatchesEverything) {
+TEST_F(ForFile, ModeAnyMatchesEveryOpen) {
+  Parse("[rule]\npath = **\nmode = any\nadvice = random\n");
+  EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_READ));
+  EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_RDWR));
+  EXPECT_EQ(1, For("/f", 1, MMHINT_MODE_WRITE));
+}
+
+TEST_F(ForFile, RuleWithoutPathMatchesNothing) {
   Parse("[rule]\nadvice = sequential\n");
+  EXPECT_EQ(0, For("/anything", -1, MMHINT_MODE_WRITE, nullptr));
+  EXPECT_EQ(0, Num(MMHINT_OPT_advice));
+}
+
+TEST_F(ForFile, PathDoubleStarMatchesEverything) {
+  Parse("[rule]\npath = **\nadvice = sequential\n");
   EXPECT_EQ(1, For("/anything", -1, MMHINT_MODE_WRITE, nullptr));
   EXPECT_EQ(2, Num(MMHINT_OPT_advice));
 }

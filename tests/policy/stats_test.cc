@@ -78,7 +78,8 @@ TEST_F(StatsTest, ReadRecordingCountsSequentialAndConsecutive) {
   EXPECT_EQ(f->c[MMHINT_FC_consec_reads], 2u);
   EXPECT_EQ(f->c[MMHINT_FC_max_byte_read], 350u);
   EXPECT_EQ(f->c[MMHINT_FC_read_time_ns], 60u);  // ticks until rendered
-  EXPECT_EQ(f->hist[0], 3u);                     // 50, 10 and 0 bytes: 0-100
+  EXPECT_EQ(f->c[MMHINT_FC_eof_reads], 1u);      // the read of 0 is the end of the file
+  EXPECT_EQ(f->hist[0], 2u);                     // 50 and 10 bytes: 0-100 (not the read of 0)
   EXPECT_EQ(f->hist[1], 2u);                     // 100 and 100 bytes: 100-1K
 }
 
