@@ -178,6 +178,21 @@ def _lib_parse_size(s):
     return v * mult
 
 
+_DURATION_MS = {"ms": 1, "s": 1000, "": 1000, "m": 60000, "h": 3600000}
+
+
+def _lib_parse_duration(s):
+    """parse_duration of policy/options.c: digits, blanks, an optional ms, s,
+    m or h (a bare number is seconds), blanks.  Milliseconds, or None."""
+    m = re.fullmatch(r"[ \t]*([0-9]+)[ \t]*(ms|MS|mS|Ms|[sSmMhH]?)[ \t]*", s)
+    if not m:
+        return None
+    v, mult = int(m.group(1)), _DURATION_MS[m.group(2).lower()]
+    if v > LLONG_MAX // mult:
+        return None
+    return v * mult
+
+
 def check_value(option, text):
     """Checks TEXT as a value of OPTION the way the library's parser does
     (mmhint__value_parse in policy/options.c; tests/cli/test_units.py checks
@@ -205,6 +220,11 @@ def check_value(option, text):
         v = _lib_parse_size(s)
         if v is None:
             return "expected a size such as 64K or 2M, got '%s'" % text
+    elif t == "DURATION":
+        v = _lib_parse_duration(s)
+        if v is None:
+            return ("expected a duration such as 10s, 5m or 1h (a bare number is seconds; 0 is off), got '%s'"
+                    % text)
     else:
         return None
     lo, hi = o.get("min"), o.get("max")

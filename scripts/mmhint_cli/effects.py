@@ -3,7 +3,7 @@ the fadvise/madvise hints, drop-behind, residency) and per run (huge pages,
 NUMA placement).  report.py prints these lines, html.py puts them in the
 page's headline and tables.
 
-The reason names are declared once in the library (policy/stats.h
+The reason names are declared once in the library (policy/readmap_fallbacks.h
 MMHINT_FALLBACKS for read->mmap, docs/MEMORY.md for memory); the words here
 say the same for a reader of the report, and tests/cli/test_report.py checks
 that every declared reason has words."""
@@ -11,7 +11,7 @@ that every declared reason has words."""
 from . import stats as st
 from .common import BYTES, COUNT, human
 
-# read->mmap fallbacks (policy/stats.h MMHINT_FALLBACKS), in words.
+# read->mmap fallbacks (policy/readmap_fallbacks.h MMHINT_FALLBACKS), in words.
 FALLBACK_WORDS = {
     "not_regular": "not a regular file",
     "too_small": "smaller than read_mmap_min_file",

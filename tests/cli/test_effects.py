@@ -130,7 +130,7 @@ class EffectsTest(unittest.TestCase):
         self.assertIn("10K-100K", row)
 
     def test_every_fallback_reason_has_words(self):
-        with open(os.path.join(SOURCE, "policy", "stats.h")) as f:
+        with open(os.path.join(SOURCE, "policy", "readmap_fallbacks.h")) as f:
             text = f.read()
         block = text[text.index("#define MMHINT_FALLBACKS"):]
         block = block[:block.index("\n\n")]
@@ -195,7 +195,9 @@ class RunChecksTest(unittest.TestCase):
             [("read_mmap", v) for v in ("on", "AUTO", "maybe", " off ")] + \
             [("drop_behind", v) for v in ("yes", "TRUE", "2", "nope")] + \
             [("stats_samples", v) for v in ("16", "+16", "-1", "65537", "1e3")] + \
-            [("hugepage_max", v) for v in ("64T", "65T")]
+            [("hugepage_max", v) for v in ("64T", "65T")] + \
+            [("stats_interval", v) for v in ("10s", "5m", "1h", "30", "500ms", " 2 s ", "0", "abc", "-5", "1.5s",
+                                             "8d", "169h", "168h")]
 
     def test_values_are_refused_with_status_2(self):
         lib = real_library()
