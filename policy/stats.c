@@ -535,7 +535,14 @@ long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char
   return -EEXIST;
 }
 
-int mmhint_stats_file_id(const char *path, uint64_t *dev, uint64_t *ino) {
+static void id_of(const struct stat *st, mmhint_file_id_t *id) {
+  id->dev = (uint64_t)st->st_dev;
+  id->ino = (uint64_t)st->st_ino;
+  id->size = (uint64_t)st->st_size;
+  id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+int mmhint_stats_file_id(const char *path, mmhint_file_id_t *id) {
   long fd = mmhint_os_open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
   if (fd < 0) return (int)fd;
   struct stat st;
@@ -543,14 +550,16 @@ int mmhint_stats_file_id(const char *path, uint64_t *dev, uint64_t *ino) {
   mmhint_os_close((int)fd);
   if (r < 0) return (int)r;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
-  *dev = (uint64_t)st.st_dev;
-  *ino = (uint64_t)st.st_ino;
+  id_of(&st, id);
   return 0;
 }
 
-long mmhint_stats_replace_file(const char *path, uint64_t *dev, uint64_t *ino, const char *buf, size_t len) {
-  uint64_t d, i;
-  if (mmhint_stats_file_id(path, &d, &i) != 0 || d != *dev || i != *ino) return -ESTALE; /* not ours (any more) */
+long mmhint_stats_replace_file(const char *path, mmhint_file_id_t *id, const char *buf, size_t len) {
+  mmhint_file_id_t now;
+  /* Not ours (any more): removed, or another file at the name, even one that reuses our inode number. */
+  if (mmhint_stats_file_id(path, &now) != 0 || now.dev != id->dev || now.ino != id->ino || now.size != id->size ||
+      now.mtime_ns != id->mtime_ns)
+    return -ESTALE;
   char tmp[4200];
   size_t n = 0;
   if (append(tmp, sizeof tmp, &n, path, strlen(path)) || append(tmp, sizeof tmp, &n, ".tmp.", 5) ||
@@ -564,7 +573,7 @@ long mmhint_stats_replace_file(const char *path, uint64_t *dev, uint64_t *ino, c
   long c = mmhint_os_close((int)fd);
   if (r == 0 && c < 0) r = c;
   if (r == 0) r = mmhint_os_rename(tmp, path); /* atomic: a reader sees the previous file or this one */
-  if (r == 0) *dev = (uint64_t)st.st_dev, *ino = (uint64_t)st.st_ino; /* the name is this new file now */
+  if (r == 0) id_of(&st, id); /* the name is this new file now */
   if (r < 0) mmhint_os_unlink(tmp);
   return r;
 }

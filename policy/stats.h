@@ -293,19 +293,24 @@ int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const
  */
 long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char *final, size_t final_len);
 
-/* Sets *dev and *ino of the regular file at `path` (not following a symlink).  Returns 0 or -errno. */
-int mmhint_stats_file_id(const char *path, uint64_t *dev, uint64_t *ino);
+/* What tells one file from another at a name, even when an inode number is reused. */
+typedef struct {
+  uint64_t dev, ino, size, mtime_ns;
+} mmhint_file_id_t;
+
+/* Fills *id for the regular file at `path` (not following a symlink).  Returns 0 or -errno. */
+int mmhint_stats_file_id(const char *path, mmhint_file_id_t *id);
 
 /*
  * Replaces the file at `path`, which must still be the one this process
- * wrote (device *dev, inode *ino, which become the new file's), with `buf`: a temporary file in the
+ * wrote (*id, which becomes the new file's), with `buf`: a temporary file in the
  * same directory (0600, O_EXCL|O_NOFOLLOW) renamed over it, so that a reader
  * sees the previous file or the new one, whole.  Returns 0, -ESTALE when the
  * name is no longer that file (removed, or replaced by someone else: the
  * caller creates a new one instead), or -errno; the previous file is kept
  * on any failure.
  */
-long mmhint_stats_replace_file(const char *path, uint64_t *dev, uint64_t *ino, const char *buf, size_t len);
+long mmhint_stats_replace_file(const char *path, mmhint_file_id_t *id, const char *buf, size_t len);
 
 #ifdef __cplusplus
 }

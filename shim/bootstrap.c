@@ -206,7 +206,7 @@ static const char *write_error_text(long r) {
  */
 /* The file this process wrote last (a snapshot, or its final file), which its next write replaces. */
 static char own_path[4200];
-static uint64_t own_dev, own_ino;
+static mmhint_file_id_t own_id;
 
 static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len, char *final, size_t final_len,
                                   int own) {
@@ -220,7 +220,7 @@ static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len,
   long r = -ESTALE;
   if (own && own_path[0]) {
     /* This process wrote a file already: replace it (a reader sees the old one or the new one, whole). */
-    r = mmhint_stats_replace_file(own_path, &own_dev, &own_ino, buf, len);
+    r = mmhint_stats_replace_file(own_path, &own_id, buf, len);
     if (r == 0) {
       size_t n = strlen(own_path);
       if (n < final_len) memcpy(final, own_path, n + 1);
@@ -231,17 +231,20 @@ static long write_file_no_sigxfsz(const char *path, const char *buf, size_t len,
     r = mmhint_stats_write_file(path, buf, len, final, final_len);
     if (r == 0 && own) {
       size_t n = strlen(final);
-      if (n < sizeof own_path && mmhint_stats_file_id(final, &own_dev, &own_ino) == 0) memcpy(own_path, final, n + 1);
+      if (n < sizeof own_path && mmhint_stats_file_id(final, &own_id) == 0) memcpy(own_path, final, n + 1);
     }
   }
   if (have_old) syscall(SYS_rt_sigaction, SIGXFSZ, &old, NULL, sizeof(uint64_t));
   return r;
 }
 
-/* Nonzero when a write failed for a reason the file's name may cause (not the directory's, the disk's). */
-static int name_problem(long r) {
-  return r == -ENOENT || r == -ENAMETOOLONG || r == -EINVAL || r == -EEXIST || r == -ENOTDIR || r == -EISDIR;
-}
+/*
+ * Nonzero when a write failed for a reason the file's name causes (too long,
+ * refused by the filesystem, every .N taken), not the directory (missing,
+ * not writable: ENOENT, EACCES) nor the disk.  %e is made safe at start-up,
+ * so a missing directory is never a '/' in the program's name.
+ */
+static int name_problem(long r) { return r == -ENAMETOOLONG || r == -EINVAL || r == -EILSEQ || r == -EEXIST; }
 
 /*
  * Rewrites `path` (`cap` bytes of room) as mmhint.PID.json in the
@@ -326,6 +329,9 @@ static long write_stats(const char *reason, char *final, size_t final_len, int o
 /* The end signals (shim/signal.c), blocked while the statistics are written. */
 static const int end_mask_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
 
+/* Nonzero once a snapshot failed and said so: the final write then fails quietly too (one line in all). */
+static int snapshot_warned;
+
 /* Taken by every write of the process's own file, so that a snapshot and the final write never interleave. */
 static int write_lock;
 
@@ -340,26 +346,21 @@ static void finish_as(const char *reason, int sig) {
     end_reason = reason;
     end_signal = sig;
     mmhint_spin_lock(&write_lock); /* a snapshot being written by the snapshot thread finishes first */
-    if (write_stats(reason, stats_written_path, sizeof stats_written_path, 1, 0) < 0) stats_written_path[0] = '\0';
+    if (write_stats(reason, stats_written_path, sizeof stats_written_path, 1, snapshot_warned) < 0)
+      stats_written_path[0] = '\0';
     mmhint_spin_unlock(&write_lock);
   }
   if (masked) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(uint64_t));
 }
 
 void mmhint__snapshot(void) {
-  static int warned;
   if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
   if (mmhint_os_getpid() != my_pid) return;
   mmhint_spin_lock(&write_lock);
   if (!__atomic_load_n(&stats_written, __ATOMIC_ACQUIRE)) {
     char final[4200];
     /* One line the first time a snapshot fails (the previous one is kept); the next ones retry quietly. */
-    long r = write_stats("snapshot", final, sizeof final, 1, warned);
-    if (r < 0 && !warned) {
-      warned = 1;
-      warn_late("statistics snapshots are failing (the previous snapshot is kept); retrying quietly every stats_interval",
-                "", "");
-    }
+    if (write_stats("snapshot", final, sizeof final, 1, snapshot_warned) < 0) snapshot_warned = 1;
   }
   mmhint_spin_unlock(&write_lock);
 }
@@ -391,6 +392,7 @@ void mmhint__after_fork_child(void) {
   stats_written = 0;
   stats_written_path[0] = '\0';
   own_path[0] = '\0'; /* the parent's file is the parent's */
+  snapshot_warned = 0;
   write_lock = 0;       /* the parent's snapshot thread may have held it: it does not exist here */
   mmhint_ofd_foreach(release_hints, NULL);
   mmhint_stats_reset_after_fork();
