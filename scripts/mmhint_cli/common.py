@@ -29,17 +29,81 @@ def warn(msg):
 
 
 # ---- Locating the library and the helpers ----------------------------------
+#
+# Two layouts.  In a checkout this package is <repo>/scripts/mmhint_cli and
+# the build is <repo>/build.  In an install (cmake --install, the Debian
+# package) the install wrote installed.py beside this file: the version and
+# where the library, the helper and the tables are, relative to the directory
+# holding this package, so that a prefix moved as a whole still works and no
+# environment variable is needed.
+
+try:
+    from . import installed as _installed
+except ImportError:
+    _installed = None
+
+INSTALLED = _installed is not None
+
+# The directory that holds this package (realpath: the command may be reached
+# through a symlink).
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def install_path(rel):
+    """The absolute path of REL (a path of installed.py, relative to the
+    directory holding this package)."""
+    return os.path.normpath(os.path.join(PACKAGE_PARENT, rel))
+
+
+# The mmhint command itself (demo runs it for each step).
+COMMAND = install_path(_installed.COMMAND) if INSTALLED else os.path.join(REPO, "scripts", "mmhint")
+
+
+def command_version():
+    """The version of this command: installed.py's, else the project version
+    in the checkout's CMakeLists.txt, else "unknown"."""
+    if INSTALLED:
+        return _installed.VERSION
+    try:
+        with open(os.path.join(REPO, "CMakeLists.txt"), encoding="utf-8") as f:
+            m = re.search(r"project\(\s*mmhint\s+VERSION\s+([0-9.]+)", f.read())
+        return m.group(1) if m else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def installed_library_problem(path):
+    """One line for an install whose library PATH is missing: what is in its
+    directory instead (another version, or nothing) and how to fix it."""
+    d = os.path.dirname(path)
+    try:
+        names = [os.path.join(d, n) for n in os.listdir(d) if n.startswith("libmmhint.so")]
+        others = sorted({os.path.basename(os.path.realpath(n)) for n in names if os.path.exists(n)})
+    except OSError:
+        others = []
+    found = ("; %s holds %s instead" % (d, ", ".join(others))) if others else ""
+    return ("cannot find libmmhint.so %s of this mmhint (looked at %s%s); reinstall a matching library "
+            "(apt-get install --reinstall mmhint, or cmake --install from the same source) or pass --lib PATH"
+            % (_installed.VERSION, path, found))
+
 
 def find_library(explicit=None):
-    """Returns the path of libmmhint.so: EXPLICIT, else $MMHINT_LIB, else
-    <repo>/build/libmmhint.so, else /usr/local/lib/libmmhint.so.  Raises
-    UserError naming every place it looked when none exists."""
+    """Returns the path of libmmhint.so: EXPLICIT, else $MMHINT_LIB, else in
+    an install the installed library of the same version
+    (<libdir>/libmmhint.so.VERSION), else <repo>/build/libmmhint.so, else
+    /usr/local/lib/libmmhint.so.  Raises UserError naming every place it
+    looked at and the fix when none exists."""
     tried = []
     candidates = []
     if explicit:
         candidates.append(("--lib", explicit))
     elif os.environ.get("MMHINT_LIB"):
         candidates.append(("$MMHINT_LIB", os.environ["MMHINT_LIB"]))
+    elif INSTALLED:
+        path = install_path(_installed.LIBRARY)
+        if os.path.isfile(path):
+            return path
+        raise UserError(installed_library_problem(path))
     else:
         candidates.append(("build", os.path.join(REPO, "build", "libmmhint.so")))
         candidates.append(("installed", "/usr/local/lib/libmmhint.so"))
@@ -62,8 +126,8 @@ def find_library_or_none(explicit=None):
 
 def find_explain(explicit=None):
     """Returns the path of the mmhint-explain helper or raises UserError.
-    Order: EXPLICIT, $MMHINT_EXPLAIN, next to $MMHINT_LIB, <repo>/build,
-    /usr/local/bin."""
+    Order: EXPLICIT, $MMHINT_EXPLAIN, next to $MMHINT_LIB, the installed
+    helper (in an install), else <repo>/build, /usr/local/bin."""
     candidates = []
     if explicit:
         candidates.append(explicit)
@@ -72,28 +136,36 @@ def find_explain(explicit=None):
     else:
         if os.environ.get("MMHINT_LIB"):
             candidates.append(os.path.join(os.path.dirname(os.environ["MMHINT_LIB"]), "mmhint-explain"))
-        candidates.append(os.path.join(REPO, "build", "mmhint-explain"))
-        candidates.append("/usr/local/bin/mmhint-explain")
+        if INSTALLED:
+            candidates.append(install_path(_installed.EXPLAIN))
+        else:
+            candidates.append(os.path.join(REPO, "build", "mmhint-explain"))
+            candidates.append("/usr/local/bin/mmhint-explain")
     for path in candidates:
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return os.path.abspath(path)
-    raise UserError("cannot find the mmhint-explain helper (looked at %s); build the project "
-                    "or pass --explain-bin PATH" % ", ".join(candidates))
+    fix = "reinstall mmhint" if INSTALLED else "build the project"
+    raise UserError("cannot find the mmhint-explain helper (looked at %s); %s "
+                    "or pass --explain-bin PATH" % (", ".join(candidates), fix))
 
 
 def def_dirs():
     """The directories searched for the declared-once tables, in order:
-    $MMHINT_INCLUDE_DIR, the include/ directory of the checkout this package
-    belongs to, /usr/local/share/mmhint."""
+    $MMHINT_INCLUDE_DIR, then in an install the installed tables, else the
+    include/ directory of the checkout this package belongs to and
+    /usr/local/share/mmhint."""
     env = os.environ.get("MMHINT_INCLUDE_DIR")
+    if INSTALLED:
+        return ([env] if env else []) + [install_path(_installed.TABLES)]
     return ([env] if env else []) + [os.path.join(REPO, "include"), "/usr/local/share/mmhint"]
 
 
 def find_def_file(name):
     """Returns the path of the table NAME (e.g. mmhint_counters.def), the
     first of def_dirs() that holds it.  Raises UserError naming every place
-    looked at and the fix when none does: the tables ship with the source,
-    so a copy of the command outside a checkout needs $MMHINT_INCLUDE_DIR."""
+    looked at and the fix when none does: the tables ship with the source
+    and with an install, so a copy of the command outside both needs
+    $MMHINT_INCLUDE_DIR."""
     tried = []
     for d in def_dirs():
         path = os.path.join(d, name)

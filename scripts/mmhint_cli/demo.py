@@ -12,10 +12,10 @@ import tempfile
 import time
 
 from . import stats as st
-from .common import BYTES, COUNT, REPO, UserError, find_library_or_none, human, parse_size
+from .common import BYTES, COMMAND, COUNT, REPO, UserError, find_library_or_none, human, parse_size
 from .parsing import Formatter
 
-SELF = os.path.join(REPO, "scripts", "mmhint")
+SELF = COMMAND
 # How long the demo takes with its defaults, measured on the 2-vCPU machine
 # docs/CLI.md describes (README.md says the same).
 DURATION = "10-20 s"

@@ -141,7 +141,7 @@ def add_parser(sub):
     e.add_argument("--config", metavar="FILE", help="config file to evaluate (default: as the library finds it)")
     e.add_argument("--program", metavar="NAME", help="program name that 'program =' globs match")
     e.add_argument("--explain-bin", metavar="PATH", help="the mmhint-explain helper (default: $MMHINT_EXPLAIN, "
-                                                         "<repo>/build/mmhint-explain)")
+                                                         "the installed one, <repo>/build/mmhint-explain)")
     e.add_argument("paths", nargs="*", metavar="PATH|STATS.json")
     e.set_defaults(func=cmd_explain)
     return e

@@ -4,7 +4,7 @@ parser (add_parser) and names its function with set_defaults(func=...)."""
 
 import sys
 
-from . import ab, advise, demo, explain, report, run
+from . import ab, advise, demo, explain, report, run, version
 from .common import PROG, UserError, warn
 from .parsing import Formatter, Parser
 
@@ -19,6 +19,7 @@ COMMANDS = (run, explain, ab, report, advise, demo)
 
 def build_parser():
     p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=Formatter)
+    version.add_argument(p)
     sub = p.add_subparsers(dest="sub", metavar="SUBCOMMAND", parser_class=Parser)
     for module in COMMANDS:
         module.add_parser(sub)

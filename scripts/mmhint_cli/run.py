@@ -64,8 +64,8 @@ def add_parser(sub):
     r.add_argument("--set", metavar="KEY=VALUE", action="append",
                    help="set option KEY (sets MMHINT_<KEY>); repeatable; unknown keys are refused")
     r.add_argument("--stats", metavar="DIR", help="write stats files into DIR (created; sets MMHINT_STATS=DIR/)")
-    r.add_argument("--lib", metavar="PATH", help="libmmhint.so to load (default: $MMHINT_LIB, "
-                                                 "<repo>/build/libmmhint.so, /usr/local/lib/libmmhint.so)")
+    r.add_argument("--lib", metavar="PATH", help="libmmhint.so to load (default: $MMHINT_LIB, the "
+                                                 "installed one, <repo>/build/libmmhint.so)")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
     r.set_defaults(func=cmd_run)
     return r

@@ -33,6 +33,8 @@ else
   L=$D/lib
   mkdir -p "$L" "$D/st.secure" "$D/st.plain"
   cp "$MH_LIB" "$L/libmmhint.so"
+  # The program names the library by its soname (NEEDED libmmhint.so.0).
+  ln -s libmmhint.so "$L/libmmhint.so.0"
   chmod 755 "$L" && chmod 644 "$L/libmmhint.so"
   cat >"$D/sec.c" <<'EOF'
 #include <fcntl.h>
