@@ -1,7 +1,7 @@
 /*
  * policy/alloc.c: the allocator's counters; see alloc.h.
  */
-#include "alloc.h"
+#include "policy/alloc.h"
 
 #include <string.h>
 

@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "count.h"
-#include "json.h"
+#include "policy/count.h"
+#include "policy/json.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,12 +6,12 @@
  * with its tail unused.  Allocation is a compare-and-swap on the current
  * chunk's cursor, which keeps it safe in signal handlers and across threads.
  */
-#include "arena.h"
+#include "policy/arena.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "os/os.h"
+#include "policy/os/os.h"
 
 #define MMHINT_ARENA_CHUNK (1u << 20) /* 1 MiB: small enough to not matter, large enough to be rare */
 

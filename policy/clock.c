@@ -1,7 +1,7 @@
 /*
  * policy/clock.c: tick reference points and conversion; see clock.h.
  */
-#include "clock.h"
+#include "policy/clock.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

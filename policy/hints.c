@@ -1,7 +1,7 @@
 /*
  * policy/hints.c: the hints policy; see hints.h and docs/HINTS.md.
  */
-#include "hints.h"
+#include "policy/hints.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "clock.h"
-#include "os/os.h"
-#include "stats.h"
+#include "policy/clock.h"
+#include "policy/os/os.h"
+#include "policy/stats.h"
 
 void (*mmhint_hints_warn)(const char *line);
 

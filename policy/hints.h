@@ -23,10 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
-#include "options.h"
-#include "pattern.h"
-#include "residency.h"
+#include "policy/json.h"
+#include "policy/options.h"
+#include "policy/pattern.h"
+#include "policy/residency.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,13 +1,13 @@
 /*
  * policy/json.c: see json.h.
  */
-#include "json.h"
+#include "policy/json.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
-#include "fmt.h"
-#include "os/os.h"
+#include "policy/fmt.h"
+#include "policy/os/os.h"
 
 void mmhint_json_init(mmhint_json_t *j) { memset(j, 0, sizeof *j); }
 

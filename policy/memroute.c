@@ -1,7 +1,7 @@
 /*
  * policy/memroute.c: the allocation router; see memroute.h and docs/MEMORY.md.
  */
-#include "memroute.h"
+#include "policy/memroute.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +9,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "fmt.h"
-#include "os/os.h"
-#include "stats.h"
+#include "policy/alloc.h"
+#include "policy/fmt.h"
+#include "policy/os/os.h"
+#include "policy/stats.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26

@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "count.h"
-#include "json.h"
-#include "nodes.h"
-#include "options.h"
+#include "policy/count.h"
+#include "policy/json.h"
+#include "policy/nodes.h"
+#include "policy/options.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,12 +2,12 @@
  * policy/nodes.c: NUMA policy strings and node lists.  See nodes.h for the
  * grammar and for why nothing here calls libnuma, the kernel or malloc.
  */
-#include "nodes.h"
+#include "policy/nodes.h"
 
 #include <linux/mempolicy.h>
 #include <string.h>
 
-#include "fmt.h"
+#include "policy/fmt.h"
 
 /* ---- A bounded text builder ---------------------------------------------
  *

@@ -6,15 +6,15 @@
  * on another thread (a race in the program itself) reads a valid, if
  * unrelated, record rather than freed memory.
  */
-#include "ofd.h"
+#include "policy/ofd.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
-#include "arena.h"
-#include "os/os.h"
-#include "readmap.h"
-#include "spin.h"
+#include "policy/arena.h"
+#include "policy/os/os.h"
+#include "policy/readmap.h"
+#include "policy/spin.h"
 
 uint64_t mmhint_ofd_untracked;
 

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "fork.h"
-#include "stats.h"
+#include "policy/fork.h"
+#include "policy/stats.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#include "../include/mmhint_options.def"
+#include "include/mmhint_options.def"
 
 /* ---- The table ---------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * policy/pattern.c: the slow half of the access-pattern classifier (its
  * switch log and names); the per-access part is inline in pattern.h.
  */
-#include "pattern.h"
+#include "policy/pattern.h"
 
 void mmhint__pattern_log(mmhint_pattern_log_t *log, uint64_t ticks, int64_t offset, int from, int to) {
   /* Racing threads may both take one slot: an entry is then lost, never out of bounds. */

@@ -18,18 +18,18 @@
  * operations, so either the reader sees the new gen or the unmapper sees the
  * reader, and then leaves the window mapped.
  */
-#include "readmap.h"
+#include "policy/readmap.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "arena.h"
-#include "fork.h"
-#include "options.h"
-#include "os/os.h"
-#include "spin.h"
+#include "policy/arena.h"
+#include "policy/fork.h"
+#include "policy/options.h"
+#include "policy/os/os.h"
+#include "policy/spin.h"
 
 #define RM_PAGE 4096
 #define RM_BUCKETS 4096

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "stats.h"
+#include "policy/stats.h"
 
 #ifdef __cplusplus
 extern "C" {

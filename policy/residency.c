@@ -1,9 +1,9 @@
 /*
  * policy/residency.c: page-cache residency maps and counts; see residency.h.
  */
-#include "residency.h"
+#include "policy/residency.h"
 
-#include "fork.h"
+#include "policy/fork.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "os/os.h"
-#include "spin.h"
+#include "policy/arena.h"
+#include "policy/os/os.h"
+#include "policy/spin.h"
 
 /* ---- Page size ------------------------------------------------------------ */
 

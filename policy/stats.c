@@ -1,7 +1,7 @@
 /*
  * policy/stats.c: the statistics store and its JSON writer; see stats.h.
  */
-#include "stats.h"
+#include "policy/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,14 +9,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "../include/mmhint.h"
-#include "arena.h"
-#include "clock.h"
-#include "fmt.h"
-#include "fork.h"
-#include "json.h"
-#include "os/os.h"
-#include "spin.h"
+#include "include/mmhint.h"
+#include "policy/arena.h"
+#include "policy/clock.h"
+#include "policy/fmt.h"
+#include "policy/fork.h"
+#include "policy/json.h"
+#include "policy/os/os.h"
+#include "policy/spin.h"
 
 #define MMHINT_BUCKETS 4096 /* power of two; chains stay short for tens of thousands of files */
 

@@ -15,12 +15,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../include/mmhint_counters.def"
-#include "count.h"
-#include "hints.h"
-#include "json.h"
-#include "options.h"
-#include "readmap_fallbacks.h"
+#include "include/mmhint_counters.def"
+#include "policy/count.h"
+#include "policy/hints.h"
+#include "policy/json.h"
+#include "policy/options.h"
+#include "policy/readmap_fallbacks.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../policy/alloc.h"
-#include "../policy/memroute.h"
-#include "shim.h"
+#include "policy/alloc.h"
+#include "policy/memroute.h"
+#include "shim/shim.h"
 
 /* Tells scripts/numa-vm-test (nm -D) that this build places allocations on NUMA nodes. */
 MMHINT_EXPORT int mmhint_numa_supported = 1;

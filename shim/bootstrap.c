@@ -14,12 +14,12 @@
 #include <sys/auxv.h>
 #include <sys/utsname.h>
 
-#include "../include/mmhint.h"
-#include "../policy/arena.h"
-#include "../policy/fmt.h"
-#include "../policy/spin.h"
-#include "../policy/memroute.h"
-#include "shim.h"
+#include "include/mmhint.h"
+#include "policy/arena.h"
+#include "policy/fmt.h"
+#include "policy/spin.h"
+#include "policy/memroute.h"
+#include "shim/shim.h"
 
 /* ---- Real functions --------------------------------------------------------- */
 

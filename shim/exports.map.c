@@ -1,5 +1,5 @@
 /* Preprocessed into the linker version script: export the wrappers and the public API, nothing else. */
-#include "symbols.def"
+#include "shim/symbols.def"
 #define S(name) name;
 {
   global:

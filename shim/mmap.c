@@ -11,9 +11,9 @@
  */
 #include <stdarg.h>
 
-#include "../policy/alloc.h"
-#include "../policy/memroute.h"
-#include "shim.h"
+#include "policy/alloc.h"
+#include "policy/memroute.h"
+#include "shim/shim.h"
 
 /* Flags the router accepts on an anonymous mapping: anything else (FIXED, SHARED, POPULATE...) maps as asked. */
 #define MMHINT_ROUTABLE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)

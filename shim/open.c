@@ -7,8 +7,8 @@
  */
 #include <stdarg.h>
 
-#include "../policy/readmap.h"
-#include "shim.h"
+#include "policy/readmap.h"
+#include "shim/shim.h"
 #include "shim/readmap.h"
 
 /* Reads the mode argument of open/openat, present only with O_CREAT or O_TMPFILE. */

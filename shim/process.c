@@ -10,8 +10,8 @@
 #include <alloca.h>
 #include <stdarg.h>
 
-#include "../policy/readmap.h"
-#include "shim.h"
+#include "policy/readmap.h"
+#include "shim/shim.h"
 #include "shim/readmap.h"
 
 

@@ -9,8 +9,8 @@
  */
 #include <string.h>
 
-#include "../policy/readmap.h"
-#include "shim.h"
+#include "policy/readmap.h"
+#include "shim/shim.h"
 #include "shim/readmap.h"
 
 /* glibc defines some of these as macros when optimising; the wrappers need the functions. */

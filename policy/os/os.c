@@ -1,7 +1,7 @@
 /*
  * policy/os/os.c: raw system calls for policy/.  See os.h for why.
  */
-#include "os.h"
+#include "policy/os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>

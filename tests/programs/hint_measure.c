@@ -31,13 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../policy/arena.c"
-#include "../../policy/clock.c"
-#include "../../policy/hints.c"
-#include "../../policy/json.c"
-#include "../../policy/os/os.c"
-#include "../../policy/pattern.c"
-#include "../../policy/residency.c"
+#include "policy/arena.c"
+#include "policy/clock.c"
+#include "policy/hints.c"
+#include "policy/json.c"
+#include "policy/os/os.c"
+#include "policy/pattern.c"
+#include "policy/residency.c"
 
 /*
  * The hints policy registers its per-file section with the statistics store
