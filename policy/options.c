@@ -229,6 +229,18 @@ static void format_size(long long v, char *buf, size_t len) {
     snprintf(buf, len, "%lld%c", v, suffix[unit]);
 }
 
+/* Nonzero (and err says what to use, in the option's own units) when v is outside d's bounds. */
+static int out_of_range(const mmhint_option_desc_t *d, long long v, void (*format)(long long, char *, size_t), char *err,
+                        size_t errlen) {
+  if (v >= d->min && v <= d->max) return 0;
+  char lo[32], hi[32], got[32];
+  format(d->min, lo, sizeof lo);
+  format(d->max, hi, sizeof hi);
+  format(v, got, sizeof got);
+  snprintf(err, errlen, "%s is out of range; use %s to %s", got, lo, hi);
+  return 1;
+}
+
 /*
  * Finds `word` (length n, case-insensitive) in the '|'-separated `choices`.
  * Returns its index, or -1.
@@ -327,14 +339,7 @@ int mmhint__value_parse(int id, const char *text, long long *num, char *err, siz
       snprintf(err, errlen, "expected a size such as 64K or 2M, got '%s'", quote_excerpt(text, q, sizeof q));
       return -1;
     }
-    if (v < d->min || v > d->max) {
-      char lo[32], hi[32], got[32];
-      format_size(d->min, lo, sizeof lo);
-      format_size(d->max, hi, sizeof hi);
-      format_size(v, got, sizeof got);
-      snprintf(err, errlen, "%s is out of range; use %s to %s", got, lo, hi);
-      return -1;
-    }
+    if (out_of_range(d, v, format_size, err, errlen)) return -1;
     *num = v;
     return 0;
   }
@@ -345,14 +350,7 @@ int mmhint__value_parse(int id, const char *text, long long *num, char *err, siz
                quote_excerpt(text, q, sizeof q));
       return -1;
     }
-    if (v < d->min || v > d->max) {
-      char lo[32], hi[32], got[32];
-      format_duration(d->min, lo, sizeof lo);
-      format_duration(d->max, hi, sizeof hi);
-      format_duration(v, got, sizeof got);
-      snprintf(err, errlen, "%s is out of range; use %s to %s", got, lo, hi);
-      return -1;
-    }
+    if (out_of_range(d, v, format_duration, err, errlen)) return -1;
     *num = v;
     return 0;
   }

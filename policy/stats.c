@@ -496,21 +496,30 @@ int mmhint_stats_expand_path(const char *tmpl, long pid, const char *prog, const
   return 0;
 }
 
-long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char *final, size_t final_len) {
-  char tmp[4200];
+/*
+ * Writes buf whole to a new temporary file beside `path` (PATH.tmp.PID, 0600,
+ * O_EXCL|O_NOFOLLOW), named in tmp; fills *st (when not NULL) from it.
+ * Returns 0, or -errno with the temporary file removed.
+ */
+static long write_temp(const char *path, const char *buf, size_t len, char *tmp, size_t tmp_len, struct stat *st) {
   size_t n = 0;
-  if (append(tmp, sizeof tmp, &n, path, strlen(path)) || append(tmp, sizeof tmp, &n, ".tmp.", 5) ||
-      append_uint(tmp, sizeof tmp, &n, (uint64_t)mmhint_os_getpid()))
+  if (append(tmp, tmp_len, &n, path, strlen(path)) || append(tmp, tmp_len, &n, ".tmp.", 5) ||
+      append_uint(tmp, tmp_len, &n, (uint64_t)mmhint_os_getpid()))
     return -ENAMETOOLONG;
   long fd = mmhint_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return fd;
   long r = mmhint_os_write_all((int)fd, buf, len);
+  if (r == 0 && st) r = mmhint_os_fstat((int)fd, st);
   long c = mmhint_os_close((int)fd);
   if (r == 0 && c < 0) r = c;
-  if (r < 0) {
-    mmhint_os_unlink(tmp);
-    return r;
-  }
+  if (r < 0) mmhint_os_unlink(tmp);
+  return r;
+}
+
+long mmhint_stats_write_file(const char *path, const char *buf, size_t len, char *final, size_t final_len) {
+  char tmp[4200];
+  long r = write_temp(path, buf, len, tmp, sizeof tmp, NULL);
+  if (r < 0) return r;
   /* link() never replaces and never follows a symlink planted at the new name. */
   for (int i = 0; i < 1000; i++) {
     size_t m = 0;
@@ -561,18 +570,10 @@ long mmhint_stats_replace_file(const char *path, mmhint_file_id_t *id, const cha
       now.mtime_ns != id->mtime_ns)
     return -ESTALE;
   char tmp[4200];
-  size_t n = 0;
-  if (append(tmp, sizeof tmp, &n, path, strlen(path)) || append(tmp, sizeof tmp, &n, ".tmp.", 5) ||
-      append_uint(tmp, sizeof tmp, &n, (uint64_t)mmhint_os_getpid()))
-    return -ENAMETOOLONG;
-  long fd = mmhint_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return fd;
-  long r = mmhint_os_write_all((int)fd, buf, len);
   struct stat st;
-  if (r == 0) r = mmhint_os_fstat((int)fd, &st);
-  long c = mmhint_os_close((int)fd);
-  if (r == 0 && c < 0) r = c;
-  if (r == 0) r = mmhint_os_rename(tmp, path); /* atomic: a reader sees the previous file or this one */
+  long r = write_temp(path, buf, len, tmp, sizeof tmp, &st);
+  if (r < 0) return r;
+  r = mmhint_os_rename(tmp, path); /* atomic: a reader sees the previous file or this one */
   if (r == 0) id_of(&st, id); /* the name is this new file now */
   if (r < 0) mmhint_os_unlink(tmp);
   return r;
