@@ -13,6 +13,7 @@ SORT_KEYS = {
     "bytes": lambda f: st.total_bytes(f),
     "time": lambda f: f.get("read_time_ns") or 0,
     "reads": lambda f: st.total_reads(f),
+    "written": lambda f: st.total_bytes_written(f),
 }
 
 
@@ -36,11 +37,13 @@ def file_row(f):
             st.dominant_bucket(f) or "-",
             ("%.0f%%" % (100 * seq)) if seq is not None else "-",
             human(f.get("converted_bytes"), counter_unit("converted_bytes")) if f.get("converted_bytes") else "-",
+            human(st.total_writes(f), counter_unit("writes")) if st.total_writes(f) else "-",
+            human(st.total_bytes_written(f), counter_unit("bytes_written")) if st.total_writes(f) else "-",
             st.policy_text(f.get("policy"))]
 
 
 FILE_HEADERS = ["path", "opens", "reads", "bytes", "read time", "avg read", "size bucket",
-                "seq", "converted", "policy"]
+                "seq", "converted", "writes", "written", "policy"]
 
 
 def memory_lines(merged):
@@ -77,8 +80,8 @@ def render_text(merged, sort="bytes", top=20):
     total = len(merged["files"])
     shown = "top %d of %d" % (len(files), total) if len(files) < total else "%d" % total
     out.append("== files (%s, by %s) ==" % (shown, sort))
-    out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrl",
-                     max_width=[60] + [None] * 9))
+    out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrrrl",
+                     max_width=[60] + [None] * 11))
     fb = [(f["path"], k, v) for f in files for k, v in sorted(f.get("fallbacks", {}).items())]
     if fb:
         out.append("")
@@ -143,6 +146,13 @@ FILE_METRICS = [
     ("mmhint_file_converted_bytes", "counter", "bytes served from a mapping instead of a system call",
      lambda f: f.get("converted_bytes", 0)),
     ("mmhint_file_size_bytes", "gauge", "largest file size seen at open", lambda f: f.get("size", 0)),
+    ("mmhint_file_writes", "counter", "write-family and stdio write calls", st.total_writes),
+    ("mmhint_file_bytes_written", "counter", "bytes written by write-family and stdio write calls",
+     st.total_bytes_written),
+    ("mmhint_file_write_seconds", "counter", "wall time spent in write-family calls",
+     lambda f: (f.get("write_time_ns") or 0) / 1e9),
+    ("mmhint_file_syncs", "counter", "fsync, fdatasync, sync_file_range and msync calls on the file",
+     lambda f: sum(f.get(k) or 0 for k in ("fsyncs", "fdatasyncs", "sync_file_ranges", "msyncs"))),
 ]
 
 
@@ -242,7 +252,7 @@ def add_parser(sub):
                                "mmhint.prom")
     rp.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     rp.add_argument("--top", type=int, metavar="N", help="show the top N files (default 20; --json: all)")
-    rp.add_argument("--sort", choices=["bytes", "time", "reads"], default="bytes", help="sort files by (default bytes)")
+    rp.add_argument("--sort", choices=["bytes", "time", "reads", "written"], default="bytes", help="sort files by (default bytes)")
     rp.add_argument("--json", action="store_true", help="print the merged data as JSON")
     rp.add_argument("--html", metavar="OUT.html", help="write one self-contained HTML page with charts")
     rp.add_argument("--openmetrics", action="store_true", help="print OpenMetrics (Prometheus) text")
