@@ -4,6 +4,8 @@
  * bench/overhead.py, which interleaves the two and compares.
  *
  *   overhead read FILE BLOCK     read() FILE to its end in BLOCK-byte calls
+ *   overhead write FILE BLOCK COUNT
+ *                                write() COUNT BLOCK-byte blocks to FILE (created or truncated)
  *   overhead malloc N SIZE       N malloc(SIZE)/free pairs
  *
  * Prints one line: "ns_per_op=<float> ops=<n> bytes=<n>".
@@ -50,6 +52,32 @@ int main(int argc, char **argv) {
            (unsigned long long)bytes, sum);
     return 0;
   }
+  if (argc == 5 && strcmp(argv[1], "write") == 0) {
+    size_t block = strtoull(argv[3], NULL, 0);
+    uint64_t count = strtoull(argv[4], NULL, 0);
+    char *buf = malloc(block ? block : 1);
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || !buf) {
+      perror(argv[2]);
+      return 1;
+    }
+    memset(buf, 'w', block);
+    uint64_t bytes = 0;
+    double t0 = now_ns();
+    for (uint64_t i = 0; i < count; i++) {
+      ssize_t n = write(fd, buf, block);
+      if (n < 0) {
+        perror("write");
+        return 1;
+      }
+      bytes += (uint64_t)n;
+    }
+    double t1 = now_ns();
+    close(fd);
+    printf("ns_per_op=%.2f ops=%llu bytes=%llu\n", count ? (t1 - t0) / count : 0.0, (unsigned long long)count,
+           (unsigned long long)bytes);
+    return 0;
+  }
   if (argc == 4 && strcmp(argv[1], "malloc") == 0) {
     uint64_t n = strtoull(argv[2], NULL, 0);
     size_t size = strtoull(argv[3], NULL, 0);
@@ -65,6 +93,6 @@ int main(int argc, char **argv) {
     printf("ns_per_op=%.3f ops=%llu bytes=0\n", (t1 - t0) / n, (unsigned long long)n);
     return 0;
   }
-  fprintf(stderr, "usage: overhead read FILE BLOCK | overhead malloc N SIZE\n");
+  fprintf(stderr, "usage: overhead read FILE BLOCK | overhead write FILE BLOCK COUNT | overhead malloc N SIZE\n");
   return 2;
 }

@@ -33,6 +33,7 @@ mmhint_ofd_t *mmhint_ofd_new(void) {
   if (!o) return NULL;
   memset(o, 0, sizeof *o);
   o->last_end = -1;
+  o->last_wend = -1;
   return o;
 }
 

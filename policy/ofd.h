@@ -33,6 +33,7 @@ enum {
   MMHINT_OFD_SHARED = 1 << 1,   /* another process may move the offset (fork, inherited) */
   MMHINT_OFD_SEEKABLE = 1 << 2, /* lseek works: offsets are meaningful */
   MMHINT_OFD_STDIO = 1 << 3,    /* a stdio stream was made on it */
+  MMHINT_OFD_OUTSIDE = 1 << 4,  /* inherited, forked or passed over a socket: its offset is the kernel's to tell */
 };
 
 typedef struct mmhint_ofd {
@@ -42,6 +43,7 @@ typedef struct mmhint_ofd {
   mmhint_file_t *file;     /* statistics record; NULL when untracked */
   int64_t pos;             /* the offset as far as this process has moved it */
   int64_t last_end;        /* end of the previous read, -1 before the first */
+  int64_t last_wend;       /* end of the previous write, -1 before the first */
   struct mmhint_rm *rm;    /* read->mmap state (policy/readmap.h), NULL when read_mmap is off; freed with the description */
   mmhint_hints_state_t hints; /* access hints (policy/hints.h); all zero: inactive */
   struct mmhint_ofd *next_free;
@@ -60,8 +62,10 @@ static inline int mmhint_ofd_type_has_stats(uint32_t type) {
  * The MMHINT_OFD_SEEKABLE and MMHINT_OFD_SHARED flags a description of a
  * file of this type, opened with `oflags`, starts with: regular files and
  * block devices have meaningful offsets; a description opened for writing
- * has its offset moved by writes the shim does not follow, so reads on it
- * ask the kernel where they are.  Pure.
+ * has its offset moved by writes the shim may not follow (stdio's own
+ * write(2) calls, O_APPEND), so reads on it ask the kernel where they are.
+ * (Writes follow their own position where they can: mmhint__record_write in
+ * shim/shim.h.)  Pure.
  */
 static inline uint32_t mmhint_ofd_flags_for(uint32_t type, int oflags) {
   uint32_t f = 0;

@@ -65,6 +65,8 @@ mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int6
   return f;
 }
 
+mmhint_file_t *mmhint_stats_lookup(uint64_t dev, uint64_t ino) { return find(bucket_of(dev, ino), dev, ino); }
+
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path) {
   if (!path || !*path) return;
   if (__atomic_load_n(&f->npaths, __ATOMIC_ACQUIRE) >= MMHINT_MAX_PATHS) return;
@@ -125,6 +127,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   (void)ctx;
   memset(f->c, 0, sizeof f->c);
   memset(f->hist, 0, sizeof f->hist);
+  memset(f->whist, 0, sizeof f->whist);
   memset(f->fallbacks, 0, sizeof f->fallbacks);
   f->lock = 0;
   memset(&f->hints, 0, sizeof f->hints);
@@ -267,6 +270,12 @@ static void render_file(mmhint_file_t *f, void *vctx) {
     mmhint_json_kv_uint(j, hist_names[i], f->hist[i]);
   }
   mmhint_json_end_object(j);
+  mmhint_json_key(j, "write_size_hist");
+  mmhint_json_begin_object(j);
+  for (int i = 0; i < MMHINT_READ_HIST_BUCKETS; i++) {
+    mmhint_json_kv_uint(j, hist_names[i], f->whist[i]);
+  }
+  mmhint_json_end_object(j);
 
   mmhint_json_key(j, "samples");
   mmhint_json_begin_object(j);
@@ -387,7 +396,12 @@ long mmhint_stats_render(const mmhint_process_info_t *info, char **out, size_t *
   mmhint_json_string(j, "raw system calls (syscall(2)), io_uring and statically linked programs are not observed");
   mmhint_json_string(j, "stdio reads are counted at the stdio level (fread, fgets, getline, getdelim); "
                         "getc/fgetc/fscanf and the read(2) calls stdio makes internally are not observed");
-  mmhint_json_string(j, "writes are not observed");
+  mmhint_json_string(j, "stdio writes are counted at the stdio level (fwrite, fputs, fflush of one stream); "
+                        "fputc/putc/fprintf/printf, fflush(NULL) and the write(2) calls stdio makes internally are "
+                        "not observed");
+  mmhint_json_string(j, "bytes that sendfile, copy_file_range and splice move into a file are not counted as writes");
+  mmhint_json_string(j, "msync is counted against a file only for shared writable mappings the program made with "
+                        "mmap (at most 64 at a time); stores into mappings are not observed");
   mmhint_json_string(j, "calls made after this file was written at exit are not in it: destructors of libraries "
                         "initialised before libmmhint (those the program links directly) run after it");
   if (info->reentrant_calls) {

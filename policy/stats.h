@@ -35,8 +35,16 @@ typedef enum {
 
 #define MMHINT_MAX_PATHS 8
 
-/* Operations kept in the access samples. */
-enum { MMHINT_OP_READ = 'r', MMHINT_OP_PREAD = 'p', MMHINT_OP_STDIO = 's', MMHINT_OP_MMAP = 'm' };
+/* Operations kept in the access samples: reads in lower case, writes in upper case (and 'w'). */
+enum {
+  MMHINT_OP_READ = 'r',        /* read, readv, preadv2 at the current position */
+  MMHINT_OP_PREAD = 'p',       /* pread, preadv... at an offset */
+  MMHINT_OP_STDIO = 's',       /* a stdio read */
+  MMHINT_OP_MMAP = 'm',        /* the program mapped the file */
+  MMHINT_OP_WRITE = 'w',       /* write, writev, pwritev2 at the current position */
+  MMHINT_OP_PWRITE = 'W',      /* pwrite, pwritev... at an offset */
+  MMHINT_OP_STDIO_WRITE = 'S', /* a stdio write (fwrite, fputs) */
+};
 
 typedef struct {
   uint64_t ticks;
@@ -53,6 +61,7 @@ typedef struct mmhint_file {
 
   uint64_t c[MMHINT_FC__COUNT];
   uint64_t hist[MMHINT_READ_HIST_BUCKETS];
+  uint64_t whist[MMHINT_READ_HIST_BUCKETS]; /* write sizes, in the read histogram's buckets */
   uint64_t fallbacks[MMHINT_FB__COUNT];
 
   int lock;                 /* guards paths and samples (spin; taken off the hot path only) */
@@ -99,6 +108,9 @@ void mmhint_stats_init(uint32_t samples);
  * for lookups; creation takes a short lock.
  */
 mmhint_file_t *mmhint_stats_file(uint64_t dev, uint64_t ino, uint32_t mode, int64_t size);
+
+/* Returns the record of (dev, ino) when there is one, else NULL (never creates one).  Lock-free. */
+mmhint_file_t *mmhint_stats_lookup(uint64_t dev, uint64_t ino);
 
 /* Adds `path` to the record's paths unless it is already there or the list is full. */
 void mmhint_stats_add_path(mmhint_file_t *f, const char *path);
@@ -178,6 +190,49 @@ static inline void mmhint_stats_read_dur(mmhint_file_t *f, long r, int64_t offse
 static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t t0,
                                      uint64_t t1, int op) {
   mmhint_stats_read_dur(f, r, offset, prev_end, t1 - t0, t0, t1, op);
+}
+
+/*
+ * The body of mmhint_stats_write_dur for a known answer to "one thread?", as
+ * mmhint__stats_read_as is for reads: the same counting, into the write
+ * counters and the write-size histogram.
+ */
+static inline __attribute__((always_inline)) void mmhint__stats_write_as(const int st, mmhint_file_t *f, long r,
+                                                                         int64_t offset, int64_t prev_end,
+                                                                         uint64_t dur, uint64_t t0, uint64_t t1,
+                                                                         int op) {
+  mmhint_count_st(st, &f->c[MMHINT_FC_write_time_ns], dur); /* in ticks until written */
+  if (r < 0) {
+    mmhint_count_st(st, &f->c[MMHINT_FC_write_errors], 1);
+    return;
+  }
+  mmhint_count_st(st, &f->c[MMHINT_FC_writes], 1);
+  mmhint_count_st(st, &f->c[MMHINT_FC_bytes_written], (uint64_t)r);
+  mmhint_count_st(st, &f->whist[mmhint_hist_bucket((uint64_t)r)], 1);
+  if (offset >= 0) {
+    if (prev_end >= 0 && offset >= prev_end) {
+      mmhint_count_st(st, &f->c[MMHINT_FC_seq_writes], 1);
+      if (offset == prev_end) mmhint_count_st(st, &f->c[MMHINT_FC_consec_writes], 1);
+    }
+    if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_written], (uint64_t)(offset + r));
+  }
+  mmhint_stats_touch(f, t0, t1);
+  mmhint_count_st(st, &f->samples_seen, 1);
+  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
+                           __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
+    mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
+}
+
+/*
+ * Records one write-family call that returned r at `offset` (-1 unknown);
+ * prev_end is where the previous write on the same description ended (-1
+ * none).  `dur`, t0, t1 and `op` as for mmhint_stats_read_dur.  Inline: it is
+ * on every write's path.
+ */
+static inline void mmhint_stats_write_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                                          uint64_t t0, uint64_t t1, int op) {
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, f, r, offset, prev_end, dur, t0, t1, op);
+  else mmhint__stats_write_as(0, f, r, offset, prev_end, dur, t0, t1, op);
 }
 
 /*

@@ -8,11 +8,15 @@
  * the program gave no address, madvise(MADV_HUGEPAGE) or MAP_HUGETLB, and
  * mbind, all before the pointer is returned.  munmap rounds the length of a
  * hugetlb region it knows to 2 MiB; mremap follows a region that moves.
+ *
+ * Shared writable mappings of files are remembered (policy/wmaps.h), so that
+ * msync is counted against the file it writes back.
  */
 #include <stdarg.h>
 
 #include "policy/alloc.h"
 #include "policy/memroute.h"
+#include "policy/wmaps.h"
 #include "shim/shim.h"
 
 /* Flags the router accepts on an anonymous mapping: anything else (FIXED, SHARED, POPULATE...) maps as asked. */
@@ -33,8 +37,9 @@ static inline void *route_anon(void *addr, size_t len, int prot, int flags, int 
 }
 
 /* Records a successful mapping. */
-static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) {
+static inline void *mapped(void *r, size_t len, int prot, int flags, int fd, off64_t off) {
   if (r == MAP_FAILED || !mmhint__enter()) return r;
+  if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0)) mmhint_wmaps_forget(r, len); /* MAP_FIXED over a remembered one */
   if (flags & MAP_ANONYMOUS) {
     mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_mmap_anon_calls], 1);
     mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_mmap_anon_bytes], len);
@@ -50,6 +55,7 @@ static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) 
     mmhint_stats_touch(f, now, now);
     mmhint_stats_sample(f, now, off, len, MMHINT_OP_MMAP);
     mmhint_hints_mmap(r, len, &o->hints, &f->hints, NULL, now); /* mmap_advice, chosen at open */
+    if ((flags & MAP_SHARED) && (prot & PROT_WRITE) && mmhint__stats_on) mmhint_wmaps_add(r, len, f);
     mmhint__busy = 0;
   }
   return r;
@@ -57,16 +63,16 @@ static inline void *mapped(void *r, size_t len, int flags, int fd, off64_t off) 
 
 MMHINT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   void *r = route_anon(addr, len, prot, flags, fd);
-  if (r) return mapped(r, len, flags, fd, off);
+  if (r) return mapped(r, len, prot, flags, fd, off);
   r = MMHINT_CALL_REAL(mmap, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
-  return mapped(r, len, flags, fd, off);
+  return mapped(r, len, prot, flags, fd, off);
 }
 
 MMHINT_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
   void *r = route_anon(addr, len, prot, flags, fd);
-  if (r) return mapped(r, len, flags, fd, off);
+  if (r) return mapped(r, len, prot, flags, fd, off);
   r = MMHINT_CALL_REAL(mmap64, mmhint_os_mmap(addr, len, prot, flags, fd, off), addr, len, prot, flags, fd, off);
-  return mapped(r, len, flags, fd, off);
+  return mapped(r, len, prot, flags, fd, off);
 }
 
 MMHINT_EXPORT int munmap(void *addr, size_t len) {
@@ -76,6 +82,7 @@ MMHINT_EXPORT int munmap(void *addr, size_t len) {
     len = mmhint_memroute_munmap(addr, len);
     mmhint__busy = 0;
   }
+  if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0)) mmhint_wmaps_forget(addr, len);
   return MMHINT_CALL_REAL(munmap, (int)syscall(SYS_munmap, addr, len), addr, len);
 }
 
@@ -93,6 +100,28 @@ MMHINT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
     mmhint__busy = 1;
     mmhint_memroute_moved(old, r, new_len);
     mmhint__busy = 0;
+  }
+  /* A remembered shared writable mapping that moved or changed size is remembered where it is now. */
+  if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0) && r != MAP_FAILED) {
+    mmhint_file_t *f = mmhint_wmaps_find(old);
+    mmhint_wmaps_forget(old, old_len);
+    if (f) mmhint_wmaps_add(r, new_len, f);
+  }
+  return r;
+}
+
+/* msync writes a shared mapping back to its file: counted against that file when the mapping is remembered. */
+MMHINT_EXPORT int msync(void *addr, size_t len, int flags) {
+  int r = MMHINT_CALL_REAL(msync, (int)syscall(SYS_msync, addr, len, flags), addr, len, flags);
+  if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0) && r == 0 && mmhint__enter()) {
+    mmhint_file_t *f = mmhint_wmaps_find(addr);
+    if (f) {
+      mmhint__busy = 1;
+      uint64_t now = mmhint_ticks();
+      mmhint_count(&f->c[MMHINT_FC_msyncs], 1);
+      mmhint_stats_touch(f, now, now);
+      mmhint__busy = 0;
+    }
   }
   return r;
 }

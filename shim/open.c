@@ -173,6 +173,11 @@ static inline int fcntl_common(__typeof__(fcntl) *real, int fd, int cmd, long ar
   }
   int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) copied(fd, r);
+  /* Writes on an O_APPEND description land at the end: the write statistics ask the kernel where (shim/shim.h). */
+  if (cmd == F_SETFL && r == 0 && mmhint__state == MMHINT_STATE_READY) {
+    mmhint_ofd_t *o = mmhint_ofd_get(fd);
+    if (o) o->oflags = (o->oflags & ~O_APPEND) | ((int)arg & O_APPEND);
+  }
   return r;
 }
 
@@ -294,7 +299,7 @@ static void passing(const struct msghdr *msg) {
     for (size_t i = 0; i < n; i++) {
       mmhint_ofd_t *o = mmhint_ofd_get(fds[i]);
       if (!o) continue;
-      o->flags |= MMHINT_OFD_SHARED;
+      o->flags |= MMHINT_OFD_SHARED | MMHINT_OFD_OUTSIDE;
       if (o->rm) mmhint__rm_stop(fds[i], o, MMHINT_FB_shared);
     }
   }

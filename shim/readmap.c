@@ -102,8 +102,7 @@ ssize_t mmhint__rm_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, int c
   } else if (rm->active) {
     /* The kernel's offset lags: write where the program believes it is, exactly as write(2) would there. */
     int64_t pos = o->pos;
-    if (cnt == 1) r = pwrite64(fd, iov[0].iov_base, iov[0].iov_len, pos); /* libc's: not wrapped */
-    else r = pwritev64(fd, iov, cnt, pos);
+    r = mmhint__real_pwritev(fd, iov, cnt, pos); /* the real one: the write wrapper records this write */
     saved_errno = errno;
     if (r > 0) {
       o->pos = pos + r;

@@ -51,6 +51,7 @@ int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __write(int fd, const void *buf, size_t n);
+ssize_t __pwrite64(int fd, const void *buf, size_t n, off64_t off);
 ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
 size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
@@ -249,6 +250,64 @@ static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int6
 static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t t0, uint64_t t1,
                                        int op) {
   mmhint__record_read_dur(o, fd, r, offset, t1 - t0, t0, t1, op);
+}
+
+/*
+ * The real positional write, for the shim's own writes at a shadow offset
+ * (shim/readmap.c, shim/write.c): never through the pwrite wrappers, which
+ * would record it a second time.  A raw system call before start-up.
+ */
+static inline ssize_t mmhint__real_pwritev(int fd, const struct iovec *iov, int cnt, int64_t pos) {
+  if (cnt == 1) {
+    if (MMHINT_REAL(pwrite64)) return MMHINT_REAL(pwrite64)(fd, iov[0].iov_base, iov[0].iov_len, pos);
+    return syscall(SYS_pwrite64, fd, iov[0].iov_base, iov[0].iov_len, pos);
+  }
+  if (MMHINT_REAL(pwritev64)) return MMHINT_REAL(pwritev64)(fd, iov, cnt, pos);
+  return syscall(SYS_pwritev, fd, iov, cnt, (long)pos, (long)((uint64_t)pos >> 32));
+}
+
+/*
+ * Nonzero when a write at the current position on o must ask the kernel
+ * where it landed: O_APPEND (or RWF_APPEND, `append`) writes at the end,
+ * which another process may have moved; stdio writes through libc's own
+ * write(2), which no wrapper sees; and a description inherited, forked or
+ * passed over a socket is moved by others.  Every other offset change of a
+ * description this process opened goes through a wrapper.
+ */
+static inline int mmhint__write_pos_unknown(const mmhint_ofd_t *o, int append) {
+  return (o->flags & (MMHINT_OFD_STDIO | MMHINT_OFD_OUTSIDE)) || (o->oflags & O_APPEND) || append;
+}
+
+/*
+ * Records a write-family call on o that returned r, the way
+ * mmhint__record_read_dur records reads.  `offset` is where it wrote
+ * (pwrite) or -1 for "at the current position" (write, writev), which moves
+ * the tracked position; -2 means "at the current position, which the caller
+ * has already moved" (a converting description's shadow, shim/readmap.c), in
+ * which case the write started r bytes before o->pos.  `append` marks an
+ * RWF_APPEND write.  Preserves errno.
+ */
+static inline void mmhint__record_write_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append,
+                                            uint64_t dur, uint64_t t0, uint64_t t1, int op) {
+  mmhint__busy = 1;
+  int64_t prev_end = o->last_wend;
+  if (offset < 0 && (o->flags & MMHINT_OFD_SEEKABLE)) {
+    if (offset == -2) {
+      offset = o->pos - (r > 0 ? r : 0);
+    } else if (MMHINT_UNLIKELY(mmhint__write_pos_unknown(o, append))) {
+      long cur = mmhint_os_lseek(fd, 0, SEEK_CUR); /* preserves errno */
+      offset = cur >= 0 ? cur - (r > 0 ? r : 0) : -1;
+      if (cur >= 0) o->pos = cur;
+    } else {
+      offset = o->pos;
+      if (r > 0) o->pos += r;
+    }
+  } else if (offset < 0) {
+    offset = -1;
+  }
+  if (r > 0 && offset >= 0) o->last_wend = offset + r;
+  mmhint_stats_write_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
+  mmhint__busy = 0;
 }
 
 #endif

@@ -1,10 +1,13 @@
 /*
- * shim/stdio.c: the stdio read path.
+ * shim/stdio.c: the stdio read and write paths.
  *
- * glibc's stdio reads through internal entry points, never the public read(),
- * so the read wrappers do not see what a stream reads.  Streams are counted
- * here, at their own level: opens, calls that returned data, and the bytes
- * they returned.  Closing a stream closes its descriptor inside libc, so
+ * glibc's stdio reads and writes through internal entry points, never the
+ * public read() and write(), so those wrappers do not see what a stream
+ * reads or writes.  Streams are counted here, at their own level: opens,
+ * calls that moved data and their bytes (fread, fgets, getline, getdelim;
+ * fwrite, fputs), flushes and positioning.  Character-at-a-time and
+ * formatted output (fputc, putc, fprintf, printf...) is not wrapped, to keep
+ * such programs fast, and is listed as unobserved.  Closing a stream closes its descriptor inside libc, so
  * fclose and freopen forget the descriptor themselves.
  */
 #include <string.h>
@@ -17,6 +20,9 @@
 #undef fread_unlocked
 #undef fgets_unlocked
 #undef getline
+#undef fwrite_unlocked
+#undef fputs_unlocked
+#undef fflush_unlocked
 
 /* Translates an fopen mode string into open(2) access flags, for rule matching. */
 static int mode_flags(const char *mode) {
@@ -181,6 +187,69 @@ MMHINT_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *fp) {
 
 MMHINT_EXPORT ssize_t __getdelim(char **line, size_t *n, int delim, FILE *fp) {
   MMHINT_STDIO_BODY(__getdelim, (errno = ENOSYS, (ssize_t)-1), fp, r > 0 ? (uint64_t)r : 0, line, n, delim, fp);
+}
+
+/* ---- Writing ----------------------------------------------------------------- */
+
+/* Records a stdio write that took `bytes` (0 counts nothing). */
+static inline void stream_wrote(FILE *fp, uint64_t bytes, uint64_t t0) {
+  if (!bytes) return;
+  mmhint_ofd_t *o = mmhint__track(fileno_unlocked(fp));
+  if (!o) return;
+  mmhint__busy = 1;
+  mmhint_file_t *f = o->file;
+  mmhint_count(&f->c[MMHINT_FC_stdio_writes], 1);
+  mmhint_count(&f->c[MMHINT_FC_stdio_bytes_written], bytes);
+  mmhint_stats_touch(f, t0, t0);
+  mmhint_stats_sample(f, t0, -1, bytes, MMHINT_OP_STDIO_WRITE);
+  mmhint__busy = 0;
+}
+
+/* The common body of the stdio write wrappers, as MMHINT_STDIO_BODY is of the read ones. */
+#define MMHINT_STDIO_WRITE_BODY(name, fallback, fp, bytes_of_r, ...)        \
+  do {                                                                      \
+    if (!mmhint__enter() || !mmhint__stats_on) return MMHINT_CALL_REAL(name, fallback, __VA_ARGS__); \
+    uint64_t t0_ = mmhint_ticks();                                          \
+    __typeof__(MMHINT_REAL(name)(__VA_ARGS__)) r = MMHINT_REAL(name)(__VA_ARGS__); \
+    int saved_errno_ = errno;                                               \
+    if (fp) stream_wrote(fp, (bytes_of_r), t0_);                            \
+    errno = saved_errno_;                                                   \
+    return r;                                                               \
+  } while (0)
+
+MMHINT_EXPORT size_t fwrite(const void *ptr, size_t size, size_t n, FILE *fp) {
+  MMHINT_STDIO_WRITE_BODY(fwrite, (errno = ENOSYS, (size_t)0), fp, r * size, ptr, size, n, fp);
+}
+
+MMHINT_EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t n, FILE *fp) {
+  MMHINT_STDIO_WRITE_BODY(fwrite_unlocked, (errno = ENOSYS, (size_t)0), fp, r * size, ptr, size, n, fp);
+}
+
+MMHINT_EXPORT int fputs(const char *str, FILE *fp) {
+  MMHINT_STDIO_WRITE_BODY(fputs, (errno = ENOSYS, EOF), fp, r != EOF ? strlen(str) : 0, str, fp);
+}
+
+MMHINT_EXPORT int fputs_unlocked(const char *str, FILE *fp) {
+  MMHINT_STDIO_WRITE_BODY(fputs_unlocked, (errno = ENOSYS, EOF), fp, r != EOF ? strlen(str) : 0, str, fp);
+}
+
+/* Counts a flush of one stream (fflush(NULL) flushes them all and is not attributed to a file). */
+static inline void stream_flush(FILE *fp) {
+  if (!fp || !mmhint__stats_on || !mmhint__enter()) return;
+  int saved_errno = errno;
+  mmhint_ofd_t *o = mmhint__track(fileno_unlocked(fp));
+  if (o) mmhint_count(&o->file->c[MMHINT_FC_stdio_flushes], 1);
+  errno = saved_errno;
+}
+
+MMHINT_EXPORT int fflush(FILE *fp) {
+  stream_flush(fp);
+  return MMHINT_CALL_REAL(fflush, (errno = ENOSYS, EOF), fp);
+}
+
+MMHINT_EXPORT int fflush_unlocked(FILE *fp) {
+  stream_flush(fp);
+  return MMHINT_CALL_REAL(fflush_unlocked, (errno = ENOSYS, EOF), fp);
 }
 
 /* ---- Positioning ---------------------------------------------------------------- */

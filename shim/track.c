@@ -124,7 +124,7 @@ mmhint_ofd_t *mmhint__adopt(int fd) {
   mmhint_ofd_t *o = NULL;
   mmhint_file_t *f = NULL;
   if (fl >= 0) {
-    o = describe(fd, (int)fl, MMHINT_OFD_SHARED, NULL, &f);
+    o = describe(fd, (int)fl, MMHINT_OFD_SHARED | MMHINT_OFD_OUTSIDE, NULL, &f);
     if (o) {
       long pos = mmhint_os_lseek(fd, 0, SEEK_CUR);
       o->pos = pos >= 0 ? pos : 0;
@@ -140,7 +140,7 @@ mmhint_ofd_t *mmhint__adopt(int fd) {
 static void mark_shared(int fd, mmhint_ofd_t *o, void *ctx) {
   (void)fd;
   (void)ctx;
-  o->flags |= MMHINT_OFD_SHARED;
+  o->flags |= MMHINT_OFD_SHARED | MMHINT_OFD_OUTSIDE;
 }
 
 void mmhint__mark_all_shared(void) { mmhint_ofd_foreach_locked(mark_shared, NULL); }

@@ -35,11 +35,25 @@ static inline ssize_t moved(int in_fd, const void *offp, ssize_t r, int counter)
   return r;
 }
 
+/*
+ * With a NULL offset pointer on the output side, the call moved out_fd's
+ * position too: the tracked position that writes follow (shim/shim.h)
+ * moves with it.
+ */
+static inline ssize_t moved_out(int out_fd, const void *offp, ssize_t r) {
+  if (r > 0 && !offp && mmhint__state == MMHINT_STATE_READY) {
+    mmhint_ofd_t *o = mmhint_ofd_get(out_fd);
+    if (o) o->pos += r;
+  }
+  return r;
+}
+
 MMHINT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n) {
   moving(in_fd, off);
   moving(out_fd, NULL);
   return moved(in_fd, off,
-               MMHINT_CALL_REAL(sendfile, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
+               moved_out(out_fd, NULL,
+                         MMHINT_CALL_REAL(sendfile, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n)),
                MMHINT_FC_sendfile_bytes);
 }
 
@@ -47,7 +61,9 @@ MMHINT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n) 
   moving(in_fd, off);
   moving(out_fd, NULL);
   return moved(in_fd, off,
-               MMHINT_CALL_REAL(sendfile64, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off, n),
+               moved_out(out_fd, NULL,
+                         MMHINT_CALL_REAL(sendfile64, syscall(SYS_sendfile, out_fd, in_fd, off, n), out_fd, in_fd, off,
+                                          n)),
                MMHINT_FC_sendfile_bytes);
 }
 
@@ -56,8 +72,10 @@ MMHINT_EXPORT ssize_t copy_file_range(int in_fd, off64_t *in_off, int out_fd, of
   moving(in_fd, in_off);
   moving(out_fd, out_off);
   return moved(in_fd, in_off,
-               MMHINT_CALL_REAL(copy_file_range, syscall(SYS_copy_file_range, in_fd, in_off, out_fd, out_off, n, flags),
-                                in_fd, in_off, out_fd, out_off, n, flags),
+               moved_out(out_fd, out_off,
+                         MMHINT_CALL_REAL(copy_file_range,
+                                          syscall(SYS_copy_file_range, in_fd, in_off, out_fd, out_off, n, flags), in_fd,
+                                          in_off, out_fd, out_off, n, flags)),
                MMHINT_FC_copy_range_bytes);
 }
 
@@ -65,7 +83,8 @@ MMHINT_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *ou
   moving(in_fd, in_off);
   moving(out_fd, out_off);
   return moved(in_fd, in_off,
-               MMHINT_CALL_REAL(splice, syscall(SYS_splice, in_fd, in_off, out_fd, out_off, n, flags), in_fd, in_off,
-                                out_fd, out_off, n, flags),
+               moved_out(out_fd, out_off,
+                         MMHINT_CALL_REAL(splice, syscall(SYS_splice, in_fd, in_off, out_fd, out_off, n, flags), in_fd,
+                                          in_off, out_fd, out_off, n, flags)),
                MMHINT_FC_splice_bytes);
 }

@@ -147,6 +147,7 @@ def run_stats(stats_dir):
     return {"processes": len(m["processes"]),
             "files": {f["path"]: {"reads": st.total_reads(f), "bytes_read": st.total_bytes(f),
                                   "converted_bytes": f.get("converted_bytes", 0), "mmaps": f.get("mmaps", 0),
+                                  "writes": st.total_writes(f), "bytes_written": st.total_bytes_written(f),
                                   "policy": st.policy_text(f.get("policy"))}
                       for f in m["files"]}}
 
@@ -254,7 +255,8 @@ METRICS = [("wall_s", "wall", _seconds), ("user_s", "user", _seconds), ("sys_s",
            ("minflt", "minor faults", _integer)]
 
 # The per-file counters compared in the text table, with their column label.
-FILE_COLUMNS = [("bytes_read", "bytes"), ("reads", "calls"), ("converted_bytes", "conv")]
+FILE_COLUMNS = [("bytes_read", "bytes"), ("reads", "calls"), ("converted_bytes", "conv"),
+                ("bytes_written", "written")]
 
 
 def summarize(runs):
@@ -292,13 +294,14 @@ def file_deltas(runs):
         for side in ("A", "B"):
             vs = per[side].get(p)
             if vs:
-                row[side] = {k: statistics.median([v[k] for v in vs])
-                             for k in ("reads", "bytes_read", "converted_bytes", "mmaps")}
+                row[side] = {k: statistics.median([v.get(k, 0) for v in vs])
+                             for k in ("reads", "bytes_read", "converted_bytes", "mmaps", "writes", "bytes_written")}
                 row[side]["policy"] = vs[-1]["policy"]
             else:
                 row[side] = None
         rows.append(row)
-    rows.sort(key=lambda r: -max((r[s] or {}).get("bytes_read", 0) for s in ("A", "B")))
+    rows.sort(key=lambda r: -max((r[s] or {}).get("bytes_read", 0) + (r[s] or {}).get("bytes_written", 0)
+                                 for s in ("A", "B")))
     return rows
 
 
@@ -341,13 +344,15 @@ def render_markdown(a, b, summary, deltas, cmd):
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             label, *(fmt(s[k]) for s in (sa, sb) for k in ("median", "min", "max")), ratio))
     if deltas:
-        out += ["", "| file | bytes A | bytes B | calls A | calls B | converted A | converted B | policy B |",
-                "|---|---:|---:|---:|---:|---:|---:|---|"]
+        out += ["", "| file | bytes A | bytes B | calls A | calls B | converted A | converted B | written A "
+                "| written B | policy B |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for d in deltas:
             A, B = d["A"] or {}, d["B"] or {}
-            out.append("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
-                d["path"].replace("|", "\\|"), *(_count(s.get(k)) for k in ("bytes_read", "reads", "converted_bytes")
-                                                  for s in (A, B)), B.get("policy", "-")))
+            out.append("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                d["path"].replace("|", "\\|"),
+                *(_count(s.get(k)) for k in ("bytes_read", "reads", "converted_bytes", "bytes_written")
+                  for s in (A, B)), B.get("policy", "-")))
     out += ["", "**Verdict:** %s" % summary["verdict"], ""]
     return "\n".join(out)
 

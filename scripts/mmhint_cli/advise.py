@@ -13,6 +13,8 @@ Heuristics (each proposal is printed with the numbers that led to it):
                               gives ~100%, random offsets ~50%) -> mmap_advice = random
   large allocations           >= 4 allocations in the 1M-32M and 32M+ size classes
                               -> hugepages = thp (process option)
+A file that is mostly written (more bytes written to it than read from it)
+gets no read policy, whatever its reads look like.
 """
 
 import os
@@ -69,6 +71,9 @@ def classify(f):
     """Returns (options dict, evidence lines) for one merged file, or (None, ...)."""
     if f.get("type") not in (None, "regular"):
         return None, []
+    if st.mostly_written(f):
+        return None, ["%s written, %s read: mostly written, no read policy"
+                      % (human(st.total_bytes_written(f), BYTES), human(st.total_bytes(f), BYTES))]
     size = f.get("size") or 0
     reads = f.get("reads") or 0
     nbytes = f.get("bytes_read") or 0

@@ -18,8 +18,9 @@ th{background:#f3f5f8} td.l,th.l{text-align:left;font-family:ui-monospace,monosp
 svg text{font:11px system-ui,sans-serif;fill:#333}
 """
 
-COLORS = {"r": "#2b6cb0", "p": "#c05621", "s": "#2f855a", "m": "#805ad5"}
-OPS = {"r": "read", "p": "pread", "s": "stdio", "m": "mmap"}
+COLORS = {"r": "#2b6cb0", "p": "#c05621", "s": "#2f855a", "m": "#805ad5",
+          "w": "#c53030", "W": "#b7791f", "S": "#2c7a7b"}
+OPS = {"r": "read", "p": "pread", "s": "stdio", "m": "mmap", "w": "write", "W": "pwrite", "S": "stdio write"}
 
 
 def e(x):
@@ -151,7 +152,7 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
                          for h in FILE_HEADERS)))
     for f in files:
         row = file_row(f)
-        p.append("<tr>%s</tr>" % "".join('<td%s>%s</td>' % (" class=l" if i in (0, 6, 9) else "", e(c))
+        p.append("<tr>%s</tr>" % "".join('<td%s>%s</td>' % (" class=l" if i in (0, 6, len(row) - 1) else "", e(c))
                                          for i, c in enumerate(row)))
     p.append("</table>")
     p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
@@ -162,9 +163,12 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
     p.append("<h2>Access patterns</h2>")
     for f in files:
         p.append("<h3>%s</h3>" % e(f["path"]))
-        p.append('<p class="muted">size %s; %s reads, %s; policy: %s; rule: %s</p>' % (
+        written = ("; %s writes, %s written" % (human(st.total_writes(f), counter_unit("writes")),
+                                                 human(st.total_bytes_written(f), counter_unit("bytes_written")))
+                   if st.total_writes(f) else "")
+        p.append('<p class="muted">size %s; %s reads, %s%s; policy: %s; rule: %s</p>' % (
             e(human(f.get("size"), BYTES)), e(human(st.total_reads(f), counter_unit("reads"))),
-            e(human(st.total_bytes(f), counter_unit("bytes_read"))),
+            e(human(st.total_bytes(f), counter_unit("bytes_read"))), e(written),
             e(st.policy_text(f.get("policy"))), e(st.rule_text((f.get("policy") or {}).get("rule")))))
         p.append('<div class="charts"><div class="card">%s</div><div class="card">%s</div></div>' % (
             histogram_chart(f), scatter_chart(f)))

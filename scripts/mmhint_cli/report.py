@@ -14,6 +14,7 @@ SORT_KEYS = {
     "bytes": lambda f: st.total_bytes(f),
     "time": lambda f: f.get("read_time_ns") or 0,
     "reads": lambda f: st.total_reads(f),
+    "written": lambda f: st.total_bytes_written(f),
 }
 
 
@@ -50,11 +51,13 @@ def file_row(f):
             bucket,
             ("%.0f%%" % (100 * seq)) if seq is not None else "-",
             human(f.get("converted_bytes"), counter_unit("converted_bytes")) if f.get("converted_bytes") else "-",
+            human(st.total_writes(f), counter_unit("writes")) if st.total_writes(f) else "-",
+            human(st.total_bytes_written(f), counter_unit("bytes_written")) if st.total_writes(f) else "-",
             st.policy_text(f.get("policy"))]
 
 
 FILE_HEADERS = ["path", "opens", "reads", "bytes", "read time", "avg read", "size bucket",
-                "seq", "converted", "policy"]
+                "seq", "converted", "writes", "written", "policy"]
 
 
 def memory_lines(merged):
@@ -92,8 +95,8 @@ def render_text(merged, sort="bytes", top=20):
     total = len(merged["files"])
     shown = "top %d of %d" % (len(files), total) if len(files) < total else "%d" % total
     out.append("== files (%s, by %s) ==" % (shown, sort))
-    out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrl",
-                     max_width=[60] + [None] * 9))
+    out.append(table(FILE_HEADERS, [file_row(f) for f in files], align="lrrrrrlrrrrl",
+                     max_width=[60] + [None] * 11))
     did = [(f["path"], effects.file_effects(f)) for f in files]
     did = [(p, lines) for p, lines in did if lines]
     if did:
@@ -180,6 +183,13 @@ FILE_METRICS = [
     ("mmhint_file_converted_bytes", "counter", "bytes served from a mapping instead of a system call",
      lambda f: f.get("converted_bytes") or 0),
     ("mmhint_file_size_bytes", "gauge", "largest file size seen at open", lambda f: f.get("size") or 0),
+    ("mmhint_file_writes", "counter", "write-family and stdio write calls", st.total_writes),
+    ("mmhint_file_bytes_written", "counter", "bytes written by write-family and stdio write calls",
+     st.total_bytes_written),
+    ("mmhint_file_write_seconds", "counter", "wall time spent in write-family calls",
+     lambda f: (f.get("write_time_ns") or 0) / 1e9),
+    ("mmhint_file_syncs", "counter", "fsync, fdatasync, sync_file_range and msync calls on the file",
+     lambda f: sum(f.get(k) or 0 for k in ("fsyncs", "fdatasyncs", "sync_file_ranges", "msyncs"))),
 ]
 
 # Memory figures that are levels at the end of the run, not counts of events.
@@ -335,7 +345,7 @@ def add_parser(sub):
                                "/var/lib/prometheus/node-exporter/mmhint.prom")
     rp.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     rp.add_argument("--top", type=int, metavar="N", help="show the top N files (default 20; --json: all)")
-    rp.add_argument("--sort", choices=["bytes", "time", "reads"], default="bytes", help="sort files by (default bytes)")
+    rp.add_argument("--sort", choices=["bytes", "time", "reads", "written"], default="bytes", help="sort files by (default bytes)")
     rp.add_argument("--format", choices=FORMATS, help="what to print on stdout: text (the default without --html), "
                                                       "json, openmetrics, or prometheus (the text format promtool "
                                                       "and node_exporter's textfile collector read)")

@@ -244,7 +244,7 @@ def merge(docs):
     {"processes": [...], "files": [...], "memory": {...}, "unobserved": [...],
      "warnings": [...], "start_ns": N, "sources": [...]}.
     Each merged file has the counters, "paths", "type", "size" (largest
-    size_at_open), "read_size_hist", "fallbacks", "policy" (from the process
+    size_at_open), "read_size_hist", "write_size_hist", "fallbacks", "policy" (from the process
     that ended last; "mixed" values where processes disagreed), "samples"
     (rows [t_ns since start_ns, offset, length, op, pid]) and "exes"."""
     counters = load_counters()
@@ -282,6 +282,7 @@ def merge(docs):
             if m is None:
                 m = files[key] = {"dev": f["dev"], "ino": f["ino"], "paths": [], "type": f.get("type", "other"),
                                   "size": 0, "read_size_hist": {n: 0 for n in HIST_NAMES},
+                                  "write_size_hist": {n: 0 for n in HIST_NAMES},
                                   "fallbacks": {}, "policy": None, "samples": [], "samples_seen": 0,
                                   "exes": [], "processes": 0}
                 for name in counters:
@@ -300,6 +301,9 @@ def merge(docs):
             for k, v in (f.get("read_size_hist") or {}).items():
                 if _check_int(v):
                     m["read_size_hist"][k] = m["read_size_hist"].get(k, 0) + v
+            for k, v in (f.get("write_size_hist") or {}).items():
+                if _check_int(v):
+                    m["write_size_hist"][k] = m["write_size_hist"].get(k, 0) + v
             for k, v in (f.get("fallbacks") or {}).items():
                 if _check_int(v):
                     m["fallbacks"][k] = m["fallbacks"].get(k, 0) + v
@@ -353,6 +357,21 @@ def total_reads(f):
 
 def total_bytes(f):
     return (f.get("bytes_read") or 0) + (f.get("stdio_bytes_read") or 0)
+
+
+def total_writes(f):
+    """Write-family and stdio-level write calls."""
+    return (f.get("writes") or 0) + (f.get("stdio_writes") or 0)
+
+
+def total_bytes_written(f):
+    """Bytes written by write-family calls and taken by stdio-level writes."""
+    return (f.get("bytes_written") or 0) + (f.get("stdio_bytes_written") or 0)
+
+
+def mostly_written(f):
+    """True when more bytes were written to the file than read from it."""
+    return total_bytes_written(f) > total_bytes(f)
 
 
 def seq_ratio(f):

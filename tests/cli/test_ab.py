@@ -190,7 +190,7 @@ class AbTest(unittest.TestCase):
         summary["verdict"] = "v"
         md = ab.render_markdown(ab.Side("A", [], None, True, None), ab.Side("B", [], None, False, None), summary,
                                 deltas, ["prog"])
-        self.assertIn("| `/x` | 402653184 | 402653184 | 98304 | 98304 | 0 | 402653184 | read_mmap=on |", md)
+        self.assertIn("| `/x` | 402653184 | 402653184 | 98304 | 98304 | 0 | 402653184 | - | - | read_mmap=on |", md)
         self.assertNotIn(".0 |", md)
 
     def test_clear_difference_is_called(self):

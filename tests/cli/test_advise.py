@@ -58,6 +58,22 @@ class AdviseTest(unittest.TestCase):
             ev = [l for l in b.splitlines() if l.startswith("# evidence:")]
             self.assertTrue(ev and all(re.search(r"\d", l) for l in ev), b)
 
+    def test_mostly_written_files_get_no_read_policy(self):
+        # main.db's random preads would get advice = random; written more than read, it gets nothing.
+        with tempfile.TemporaryDirectory() as d:
+            doc = json.load(open(os.path.join(HERE, "fixtures", "sqlite.3001.json")))
+            for f in doc["files"]:
+                if "/data/db/main.db" in f["paths"]:
+                    f["writes"] = 9000
+                    f["bytes_written"] = f["bytes_read"] + 1
+            path = os.path.join(d, "written.json")
+            with open(path, "w") as out:
+                json.dump(doc, out)
+            r = mmhint("advise", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            _, rs = rules(r.stdout)
+            self.assertNotIn("/data/db/main.db", [x.get("path") for x in rs])
+
     def test_exact_path_when_directory_is_mixed(self):
         # wc alone: both logs read with 16K reads -> one directory glob.
         r = mmhint("advise", fixture("batch", "wc.2101.json"))

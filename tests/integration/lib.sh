@@ -61,6 +61,17 @@
 #                           per_open).  Handles the "<unfinished ...>" and
 #                           "resumed>" halves that -f produces.
 #   MH_STRACE_READS         The -e trace= list that mh_strace_file understands.
+#   mh_strace_writes LOG PATH
+#                           The write side of mh_strace_file: prints "opens=N
+#                           writes=N bytes=N errors=N fsyncs=N fdatasyncs=N
+#                           syncranges=N truncates=N": successful opens of
+#                           PATH; write-family calls (write, pwrite64, writev,
+#                           pwritev, pwritev2) on a descriptor of PATH that
+#                           returned >= 0 and the sum of what they returned;
+#                           those that returned -1; successful fsync,
+#                           fdatasync, sync_file_range and ftruncate on it,
+#                           plus successful truncate calls naming PATH.
+#   MH_STRACE_WRITES        The -e trace= list that mh_strace_writes understands.
 #   mh_stats_files DIR      Prints the stats files (*.json, *.json.N) in DIR.
 #   mh_sha FILE             Prints the sha256 of FILE.
 #   MH_PYTHON               The Python to run UNDER TEST: /usr/bin/python3 when
@@ -74,6 +85,7 @@ MH_ALLOW_MMHINT_LINES=0
 MH_PYTHON=python3
 [ -x /usr/bin/python3 ] && MH_PYTHON=/usr/bin/python3
 MH_STRACE_READS='open,openat,openat2,creat,close,dup,dup2,dup3,fcntl,read,pread64,readv,preadv,preadv2,sendfile,copy_file_range'
+MH_STRACE_WRITES='open,openat,openat2,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync_file_range,ftruncate,truncate'
 
 mh_init() {
   MH_NAME=$1
@@ -284,6 +296,53 @@ print("opens=%d reads=%d bytes=%d errors=%d copied=%d per_open=%s" % (
 EOF
 }
 
+mh_strace_writes() {
+  python3 - "$1" "$2" <<'EOF'
+import os, re, sys
+log, want = sys.argv[1], os.path.realpath(sys.argv[2])
+writes = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
+opens = ("open", "openat", "openat2", "creat")
+syncs = {"fsync": "fsyncs", "fdatasync": "fdatasyncs", "sync_file_range": "syncranges", "ftruncate": "truncates"}
+n = dict(opens=0, writes=0, bytes=0, errors=0, fsyncs=0, fdatasyncs=0, syncranges=0, truncates=0)
+pending = {}
+line_re = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s+(.*)$')
+def is_want(p):
+    return p is not None and os.path.realpath(p) == want
+for raw in open(log, errors="replace"):
+    m = line_re.match(raw.rstrip("\n"))
+    if not m:
+        continue
+    pid, rest = m.group(1), m.group(2)
+    if rest.endswith("<unfinished ...>"):
+        pending[pid] = rest[: -len("<unfinished ...>")]
+        continue
+    r = re.match(r'^<\.\.\. (\w+) resumed>(.*)$', rest)
+    if r:
+        rest = pending.pop(pid, r.group(1) + "(") + r.group(2)
+    c = re.match(r'^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<([^>]*)>)?', rest)
+    if not c:
+        continue
+    name, args, ret, retpath = c.group(1), c.group(2), int(c.group(3)), c.group(4)
+    fds = re.findall(r'(?:^|, )(\d+)<([^>]*)>', args)
+    if name in opens:
+        if ret >= 0 and is_want(retpath):
+            n["opens"] += 1
+    elif name in writes and fds and is_want(fds[0][1]):
+        if ret >= 0:
+            n["writes"] += 1
+            n["bytes"] += ret
+        else:
+            n["errors"] += 1
+    elif name in syncs and fds and is_want(fds[0][1]) and ret == 0:
+        n[syncs[name]] += 1
+    elif name == "truncate" and ret == 0:
+        p = re.match(r'^"((?:[^"\\]|\\.)*)"', args)
+        if p and is_want(p.group(1)):
+            n["truncates"] += 1
+print(" ".join("%s=%d" % kv for kv in n.items()))
+EOF
+}
+
 mh_stats_files() {
   find "$1" -maxdepth 1 -type f \( -name '*.json' -o -name '*.json.[0-9]*' \) | sort
 }
@@ -332,6 +391,22 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 LOG
   mh_expect_eq "mh_strace_file" "$(mh_strace_file "$T/log" "$T/f")" \
     "opens=2 reads=5 bytes=4214 errors=1 copied=1050 per_open=3:4106,1:8"
+  cat >"$T/wlog" <<LOG
+100   openat(AT_FDCWD</x>, "$T/f", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3<$T/f>
+100   write(3<$T/f>, ""..., 4096) = 4096
+100   pwrite64(3<$T/f> <unfinished ...>
+101   write(4</other>, ""..., 10) = 10
+100   <... pwrite64 resumed>""..., 100, 0) = 100
+100   writev(3<$T/f>, [{iov_base=""..., iov_len=8}], 1) = 8
+100   write(3<$T/f>, 0x1, 8) = -1 EFAULT (Bad address)
+100   fsync(3<$T/f>) = 0
+100   fdatasync(3<$T/f>) = 0
+100   ftruncate(3<$T/f>, 10) = 0
+100   truncate("$T/f", 0) = 0
+100   write(5<$T/s.json.tmp.100>, ""..., 900) = 900
+LOG
+  mh_expect_eq "mh_strace_writes" "$(mh_strace_writes "$T/wlog" "$T/f")" \
+    "opens=1 writes=3 bytes=4204 errors=1 fsyncs=1 fdatasyncs=1 syncranges=0 truncates=2"
   mkdir -p "$T/a" "$T/b"
   printf 'out' >"$T/a/out"; printf 'out' >"$T/b/out"
   printf 'e1\n' >"$T/a/err"; printf 'e1\n' >"$T/b/err"

@@ -58,7 +58,10 @@ promised = ["open", "openat", "creat", "read", "pread", "readv", "preadv", "prea
             "freopen", "fread", "fgets", "getdelim", "getline", "fseeko", "ftello", "fsetpos", "fgetpos", "malloc",
             "calloc", "realloc", "reallocarray", "memalign", "aligned_alloc", "posix_memalign", "valloc", "pvalloc",
             "malloc_usable_size", "free", "sendfile", "copy_file_range", "dup", "dup2", "dup3", "close", "fork",
-            "execve", "posix_spawn"]
+            "execve", "posix_spawn",
+            # The write side: every write-family door, the syncs, truncation, stdio writes and msync.
+            "write", "pwrite", "writev", "pwritev", "pwritev2", "fsync", "fdatasync", "sync_file_range",
+            "truncate", "ftruncate", "fwrite", "fputs", "fflush", "msync"]
 roots = {root(w) for w in shim}
 bad = 0
 for p in promised:

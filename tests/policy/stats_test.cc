@@ -83,6 +83,41 @@ TEST_F(StatsTest, ReadRecordingCountsSequentialAndConsecutive) {
   EXPECT_EQ(f->hist[1], 2u);                     // 100 and 100 bytes: 100-1K
 }
 
+TEST_F(StatsTest, WriteRecordingIsTheReadRecordingOfTheWriteCounters) {
+  mmhint_file_t *f = mmhint_stats_file(1, 301, S_IFREG, 0);
+  mmhint_stats_write_dur(f, 100, 0, -1, 10, 10, 20, MMHINT_OP_WRITE);    // first write: neither
+  mmhint_stats_write_dur(f, 100, 100, 100, 10, 20, 30, MMHINT_OP_WRITE); // consecutive
+  mmhint_stats_write_dur(f, 5000, 300, 200, 10, 30, 40, MMHINT_OP_PWRITE); // sequential with a gap
+  mmhint_stats_write_dur(f, 10, 0, 5300, 10, 40, 50, MMHINT_OP_PWRITE);  // backwards
+  mmhint_stats_write_dur(f, -1, 0, 10, 10, 50, 60, MMHINT_OP_WRITE);     // an error
+  mmhint_stats_write_dur(f, 7, -1, 10, 10, 60, 70, MMHINT_OP_WRITE);     // offset unknown (a pipe)
+  EXPECT_EQ(f->c[MMHINT_FC_writes], 5u);
+  EXPECT_EQ(f->c[MMHINT_FC_write_errors], 1u);
+  EXPECT_EQ(f->c[MMHINT_FC_bytes_written], 5217u);
+  EXPECT_EQ(f->c[MMHINT_FC_seq_writes], 2u);
+  EXPECT_EQ(f->c[MMHINT_FC_consec_writes], 1u);
+  EXPECT_EQ(f->c[MMHINT_FC_max_byte_written], 5300u);
+  EXPECT_EQ(f->c[MMHINT_FC_write_time_ns], 60u);  // ticks until rendered
+  EXPECT_EQ(f->whist[0], 2u);                     // 10 and 7 bytes
+  EXPECT_EQ(f->whist[1], 2u);                     // 100 and 100 bytes
+  EXPECT_EQ(f->whist[2], 1u);                     // 5000 bytes
+  // The read side is untouched.
+  EXPECT_EQ(f->c[MMHINT_FC_reads], 0u);
+  EXPECT_EQ(f->hist[1], 0u);
+  EXPECT_EQ(f->c[MMHINT_FC_last_access_ns], 70u);
+  std::string s = Render(nullptr);
+  EXPECT_NE(s.find("\"write_size_hist\":{\"0-100\":2,\"100-1K\":2,\"1K-10K\":1,"), std::string::npos);
+  EXPECT_NE(s.find("\"bytes_written\":5217"), std::string::npos);
+  EXPECT_EQ(s.find("writes are not observed"), std::string::npos);
+}
+
+TEST_F(StatsTest, LookupNeverCreates) {
+  EXPECT_EQ(mmhint_stats_lookup(3, 777), nullptr);
+  mmhint_file_t *f = mmhint_stats_file(3, 777, S_IFREG, 0);
+  EXPECT_EQ(mmhint_stats_lookup(3, 777), f);
+  EXPECT_EQ(mmhint_stats_lookup(4, 777), nullptr);
+}
+
 TEST(StatsFileName, TitlesBecomeSafeNames) {
   char out[64];
   mmhint_stats_file_name("cat", out, sizeof out);
