@@ -263,7 +263,7 @@ def add_parser(sub):
                                     "from mappings, the file's policy and the process's huge-page and NUMA "
                                     "outcome; sorted by bytes/s.  On a terminal the screen is redrawn; "
                                     "otherwise each refresh is printed after the previous one.",
-                        epilog="examples:\n  MMHINT_STATS_INTERVAL=2s mmhint run --stats /tmp/s -- ./server &\n"
+                        epilog="examples:\n  mmhint run --set stats_interval=2s --stats /tmp/s -- ./server &\n"
                                "  mmhint top /tmp/s\n  mmhint top --once --interval 3 /var/lib/mmhint/nginx")
     tp.add_argument("dir", nargs="?", metavar="DIR",
                     help="the statistics directory (default: that of $MMHINT_STATS, else the current directory)")
