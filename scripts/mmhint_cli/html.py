@@ -3,7 +3,7 @@ SVG drawn here; no scripts, no network)."""
 
 import html
 
-from . import effects
+from . import effects, live
 from . import stats as st
 from .common import BYTES, COUNT, counter_unit, human, human_ns
 from .report import FILE_HEADERS, file_row, sorted_files
@@ -16,6 +16,7 @@ table{border-collapse:collapse;margin:6px 0 12px} th,td{padding:3px 9px;border-b
 th{background:#f3f5f8} td.l,th.l{text-align:left;font-family:ui-monospace,monospace;max-width:520px;word-break:break-all}
 .muted{color:#6b7280} .charts{display:flex;flex-wrap:wrap;gap:18px} .card{border:1px solid #e1e4ea;border-radius:6px;padding:8px}
 svg text{font:11px system-ui,sans-serif;fill:#333}
+tr.live td{background:#eef8f0} tr.gone td{background:#fdf0ee}
 """
 
 COLORS = {"r": "#2b6cb0", "p": "#c05621", "s": "#2f855a", "m": "#805ad5",
@@ -139,12 +140,14 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
              len(merged["processes"]), len(merged["files"]), e(", ".join(merged["sources"][:5]) +
                                                               (" …" if len(merged["sources"]) > 5 else "")))]
     p.append("<h2>Processes</h2><table><tr><th>pid</th><th class=l>exe</th><th class=l>argv</th><th>wall</th>"
-             "<th>files</th><th>bytes read</th></tr>")
+             "<th>files</th><th>bytes read</th><th class=l>end</th></tr>")
     for pr in merged["processes"]:
-        p.append("<tr><td>%s</td><td class=l>%s</td><td class=l>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            e(pr["pid"]), e(pr["exe"]), e(" ".join(str(a) for a in pr["argv"])[:200]),
-            e(human_ns(pr["wall_ns"]) if pr["wall_ns"] is not None else "-"), e(pr["files"]),
-            e(human(pr["bytes"], BYTES))))
+        p.append("<tr%s><td>%s</td><td class=l>%s</td><td class=l>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                 "<td class=l>%s</td></tr>" % (
+                     ' class="%s"' % pr["state"] if pr.get("state") in ("live", "gone", "other_host") else "",
+                     e(pr["pid"]), e(pr["exe"]), e(" ".join(str(a) for a in pr["argv"])[:200]),
+                     e(human_ns(pr["wall_ns"]) if pr["wall_ns"] is not None else "-"), e(pr["files"]),
+                     e(human(pr["bytes"], BYTES)), e(live.state_text(pr))))
     p.append("</table>")
     p.append("<h2>Files (%s by %s)</h2><table><tr>%s</tr>" % (
         "top %d of %d" % (len(files), len(merged["files"])) if len(files) < len(merged["files"]) else "all",

@@ -2,10 +2,14 @@
 one or many stats files."""
 
 import json
+import os
 import re
+import socket
 import sys
+import tempfile
+import time
 
-from . import effects
+from . import effects, live
 from . import stats as st
 from .common import BYTES, COUNT, UserError, counter_unit, human, human_ns, table
 from .parsing import Formatter
@@ -82,13 +86,20 @@ def memory_lines(merged):
     return lines
 
 
+def process_count(procs):
+    """'5', or '5: 2 live, 1 gone' when some of PROCS are snapshots."""
+    counts = [(n, sum(1 for p in procs if p.get("state") == n)) for n in ("live", "gone", "other_host")]
+    counts = ["%d %s" % (k, n.replace("_", " ")) for n, k in counts if k]
+    return "%d: %s" % (len(procs), ", ".join(counts)) if counts else "%d" % len(procs)
+
+
 def render_text(merged, sort="bytes", top=20):
     out = []
     procs = merged["processes"]
-    out.append("== processes (%d) ==" % len(procs))
+    out.append("== processes (%s) ==" % process_count(procs))
     out.append(table(["pid", "exe", "wall", "files", "bytes read", "end"],
                      [[p["pid"], p["exe"], human_ns(p["wall_ns"]) if p["wall_ns"] is not None else "-",
-                       p["files"], human(p["bytes"], BYTES), p.get("end_reason") or "-"] for p in procs],
+                       p["files"], human(p["bytes"], BYTES), live.state_text(p)] for p in procs],
                      align="rlrrrl"))
     out.append("")
     files = sorted_files(merged, sort, top)
@@ -244,6 +255,7 @@ def render_metrics(docs, fmt="openmetrics"):
         st.assign_process_ids(docs)
     fams = _Families()
     docs = sorted(docs, key=_doc_key)
+    now, host, boot = time.time_ns(), socket.gethostname(), live.boot_time_ns()
     per_doc = [(d, st.merge([d])) for d in docs]
     for name, typ, help_, fn in FILE_METRICS:
         for d, m in per_doc:
@@ -258,6 +270,14 @@ def render_metrics(docs, fmt="openmetrics"):
     for d in docs:
         fams.add("mmhint_process_wall_seconds", "gauge", "time from the shim's start to the end of the process",
                  plabels(d), (d["process"].get("wall_ns") or 0) / 1e9)
+    states = {d["_id"]: live.process_state(d["process"], now, host, boot) for d in docs}
+    for d in docs:
+        fams.add("mmhint_process_live", "gauge", "1 while the stats are a snapshot of a process that runs on this host, "
+                 "else 0 (ended, gone without a final file, or on another host)", plabels(d),
+                 1 if states[d["_id"]]["state"] == "live" else 0)
+    for d in docs:
+        fams.add("mmhint_process_end_timestamp_seconds", "gauge", "unix time of the snapshot (end_reason snapshot) "
+                 "or of the end of the process", plabels(d), (d["process"].get("end_ns") or 0) / 1e9)
     for d in docs:
         fams.add("mmhint_process_files", "gauge", "files the process touched", plabels(d), len(d.get("files") or []))
     mem_keys = []
@@ -310,6 +330,7 @@ def cmd_report(args):
     fmt = chosen_format(args)
     docs, skipped = st.load_inputs(args.inputs)
     merged = st.merge(docs)
+    live.annotate(merged["processes"])
     if args.html:
         from .html import render_html
         text = render_html(merged, args.sort, args.top or 20)
@@ -319,14 +340,51 @@ def cmd_report(args):
         except OSError as e:
             raise UserError("report: cannot write %s: %s" % (args.html, e.strerror or e))
     if fmt in ("openmetrics", "prometheus"):
-        sys.stdout.write(render_metrics(docs, fmt))
+        text = render_metrics(docs, fmt)
     elif fmt == "json":
-        sys.stdout.write(render_json(merged, args.sort, args.top))
-    elif fmt == "text" or not args.html:
-        sys.stdout.write(render_text(merged, args.sort, args.top or 20))
+        text = render_json(merged, args.sort, args.top)
+    elif fmt == "text" or not args.html or args.out:
+        text = render_text(merged, args.sort, args.top or 20)
     else:
-        print("wrote %s" % args.html)
+        text = "wrote %s\n" % args.html
+    if args.out:
+        write_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
     return 1 if skipped else 0
+
+
+def write_atomic(path, text):
+    """Writes TEXT to PATH so that a reader (node_exporter's textfile
+    collector, say) sees the old file or the new one, never a part: a
+    temporary file in PATH's directory, named with a leading dot and a .tmp
+    suffix so that no collector picks it up, flushed, then renamed over
+    PATH.  The file gets the mode a new file would (0666 less the umask),
+    not mkstemp's 0600, so that a collector running as another user can read
+    it.  Raises UserError naming PATH when any step fails."""
+    d, base = os.path.split(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + base + ".", suffix=".tmp")
+    except OSError as e:
+        raise UserError("report: cannot write %s: %s" % (path, e.strerror or e))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = None
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UserError("report: cannot write %s: %s" % (path, e.strerror or e))
 
 
 def add_parser(sub):
@@ -352,5 +410,8 @@ def add_parser(sub):
     rp.add_argument("--json", action="store_true", help="print the merged data as JSON (--format json)")
     rp.add_argument("--html", metavar="OUT.html", help="write one self-contained HTML page with charts")
     rp.add_argument("--openmetrics", action="store_true", help="print OpenMetrics text (--format openmetrics)")
+    rp.add_argument("--out", metavar="FILE", help="write the output to FILE instead of stdout, atomically (a "
+                                                   "temporary file in FILE's directory renamed over it), as a "
+                                                   "timer feeding node_exporter's textfile collector needs")
     rp.set_defaults(func=cmd_report)
     return rp

@@ -264,7 +264,7 @@ def merge(docs):
         processes.append({
             "pid": p.get("pid"), "process": doc.get("_id", str(p.get("pid"))), "ppid": p.get("ppid"), "exe": exe, "argv": p.get("argv") or [],
             "host": p.get("host"), "wall_ns": p.get("wall_ns"), "start_ns": p.get("start_ns"),
-            "end_reason": p.get("end_reason"), "files": len(pfiles), "bytes": pbytes,
+            "end_ns": p.get("end_ns"), "end_reason": p.get("end_reason"), "files": len(pfiles), "bytes": pbytes,
             "options": p.get("options") or {}, "source": doc["_source"],
             "memory": doc.get("memory") or {},
         })
