@@ -3,6 +3,9 @@ SVG drawn here; no scripts, no network)."""
 
 import html
 
+import shlex
+
+from . import advise as adv
 from . import effects, live
 from . import stats as st
 from .common import BYTES, COUNT, counter_unit, human, human_ns
@@ -17,6 +20,8 @@ th{background:#f3f5f8} td.l,th.l{text-align:left;font-family:ui-monospace,monosp
 .muted{color:#6b7280} .charts{display:flex;flex-wrap:wrap;gap:18px} .card{border:1px solid #e1e4ea;border-radius:6px;padding:8px}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 tr.live td{background:#eef8f0} tr.gone td{background:#fdf0ee}
+table.headline td.hv{font-family:system-ui,sans-serif;max-width:900px;word-break:normal}
+pre{background:#f6f8fa;border:1px solid #e1e4ea;border-radius:6px;padding:8px;overflow-x:auto} pre.cmd{background:#eef4fb}
 """
 
 COLORS = {"r": "#2b6cb0", "p": "#c05621", "s": "#2f855a", "m": "#805ad5",
@@ -130,6 +135,54 @@ def memory_section(merged):
     return "\n".join(x for x in out if x)
 
 
+def headline(merged):
+    """The numbers a person needs first, as (label, value) pairs: the run
+    time (the longest process), the time in I/O calls and its share of the
+    summed process time, the three files that took the most time, what each
+    policy did (and whether it took effect), and what was not observed."""
+    procs = merged["processes"]
+    walls = [p["wall_ns"] for p in procs if p.get("wall_ns")]
+    run_ns = max(walls) if walls else 0
+    io_ns = sum((f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0) for f in merged["files"])
+    share = io_ns / sum(walls) if walls and sum(walls) else None
+    rows = [("run time", human_ns(run_ns) if run_ns else "-"),
+            ("time in I/O calls", "%s (%s of the processes' time)" % (
+                human_ns(io_ns), "%.0f%%" % (100 * share) if share is not None else "share unknown"))]
+    by_time = sorted((f for f in merged["files"] if (f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0)),
+                     key=lambda f: -((f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0)))[:3]
+    rows.append(("top files by time", "; ".join("%s %s" % (f["path"], human_ns((f.get("read_time_ns") or 0) +
+                                                                                (f.get("write_time_ns") or 0)))
+                                                 for f in by_time) or "none timed"))
+    did = [(f["path"], effects.file_effects(f)) for f in merged["files"]]
+    did = [(path, lines) for path, lines in did if lines]
+    if did:
+        for path, lines in did[:5]:
+            rows.append(("policy on " + path, "; ".join(lines)))
+        if len(did) > 5:
+            rows.append(("policies", "%d more files in the table below" % (len(did) - 5)))
+    else:
+        rows.append(("file policies", "none in force: every file was read plainly"))
+    rows.append(("memory policy", "; ".join(effects.memory_effects(merged))))
+    unobs = merged.get("unobserved") or []
+    stdio_only = effects.unobserved_files(merged)
+    rows.append(("not observed", "%d kinds of call (listed at the end)%s" % (
+        len(unobs), "; %d files read only through stdio (not timed)" % len(stdio_only) if stdio_only else "")))
+    return rows
+
+
+def what_to_try(merged):
+    """advise's proposal for these statistics and the exact `mmhint ab`
+    command that measures it against plain, or None when it proposes
+    nothing."""
+    conf = adv.advise(merged, merged.get("sources") or [])
+    if not [l for l in conf.splitlines() if l and not l.startswith("#")]:
+        return None
+    argv = next((p["argv"] for p in merged["processes"] if p.get("argv")), None)
+    cmd = "mmhint ab --plain-a --config-b advised.conf --runs 7 -- %s" % (
+        " ".join(shlex.quote(str(a)) for a in argv) if argv else "CMD")
+    return conf, cmd
+
+
 def render_html(merged, sort="bytes", top=20, title="mmhint report"):
     files = sorted_files(merged, sort, top)
     p = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
@@ -139,6 +192,20 @@ def render_html(merged, sort="bytes", top=20, title="mmhint report"):
          '<p class="muted">%d process(es), %d file(s), from %s</p>' % (
              len(merged["processes"]), len(merged["files"]), e(", ".join(merged["sources"][:5]) +
                                                               (" …" if len(merged["sources"]) > 5 else "")))]
+    p.append('<h2>What matters</h2><table class="headline">')
+    for label, value in headline(merged):
+        p.append('<tr><th class=l>%s</th><td class="l hv">%s</td></tr>' % (e(label), e(value)))
+    p.append("</table>")
+    tried = what_to_try(merged)
+    p.append("<h2>What to try</h2>")
+    if tried:
+        conf, cmd = tried
+        p.append("<p>mmhint advise proposes this config; save it as <code>advised.conf</code> and measure it "
+                 "against the program without the library:</p><pre class=cmd>%s</pre><pre>%s</pre>" % (
+                     e(cmd), e(conf)))
+    else:
+        p.append("<p>mmhint advise proposes nothing for these statistics: no pattern here matches a policy "
+                 "known to help.</p>")
     p.append("<h2>Processes</h2><table><tr><th>pid</th><th class=l>exe</th><th class=l>argv</th><th>wall</th>"
              "<th>files</th><th>bytes read</th><th class=l>end</th></tr>")
     for pr in merged["processes"]:

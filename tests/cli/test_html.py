@@ -70,6 +70,40 @@ def near(px, ref, tol=40):
     return all(abs(p - r) <= tol for p, r in zip(px, ref))
 
 
+class HeadlineTest(unittest.TestCase):
+    """The headline's numbers, recomputed here from the statistics files themselves."""
+
+    def test_headline_numbers_match_the_stats(self):
+        import glob
+        import json
+        import re
+        from cli_helpers import FIXTURES
+        paths = sorted(glob.glob(os.path.join(FIXTURES, "batch", "*.json"))) + [os.path.join(FIXTURES, "sqlite.3001.json")]
+        docs = [json.load(open(p)) for p in paths]
+        walls = [d["process"]["wall_ns"] for d in docs]
+        io = sum((f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0) for d in docs for f in d["files"])
+        with tempfile.TemporaryDirectory() as tmp:
+            page = os.path.join(tmp, "r.html")
+            r = mmhint("report", "--html", page, fixture("batch"), fixture("sqlite.3001.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            text = open(page).read()
+        head = text[text.index("<h2>What matters</h2>"):text.index("<h2>Processes</h2>")]
+        cells = dict(re.findall(r"<tr><th class=l>(.*?)</th><td class=\"l hv\">(.*?)</td></tr>", head))
+        from cli_helpers import SOURCE
+        sys.path.insert(0, os.path.join(SOURCE, "scripts"))
+        from mmhint_cli.common import human_ns
+        self.assertEqual(cells["run time"], human_ns(max(walls)))
+        self.assertTrue(cells["time in I/O calls"].startswith(human_ns(io) + " ("), cells["time in I/O calls"])
+        self.assertIn("%.0f%%" % (100 * io / sum(walls)), cells["time in I/O calls"])
+        # The file that took the most time is named first.
+        top = max((f for d in docs for f in d["files"]), key=lambda f: f.get("read_time_ns") or 0)
+        self.assertTrue(any(p in cells["top files by time"].split(" ")[0] for p in top["paths"]))
+        self.assertIn("no memory policy in force", cells["memory policy"])
+        # What to try: the command that verifies advise's proposal, before the tables.
+        self.assertLess(text.index("<h2>What to try</h2>"), text.index("<h2>Files"))
+        self.assertIn("mmhint ab --plain-a --config-b advised.conf", text)
+
+
 class HtmlTest(unittest.TestCase):
     def setUp(self):
         self.chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,19 +129,21 @@ class HtmlTest(unittest.TestCase):
         self.assertEqual(dom.returncode, 0, dom.stderr[-2000:])
         text = dom.stdout.decode("utf-8", "replace")
         for name in ("/data/logs/app-1.log", "/data/logs/app-2.log", "/data/db/main.db", "/data/db/index.bin",
-                     "/data/archive/dump.bin", "/usr/bin/sqlite3", "no memory policy in force"):
+                     "/data/archive/dump.bin", "/usr/bin/sqlite3", "no memory policy in force", "What matters",
+                     "What to try", "run time", "time in I/O calls"):
             self.assertIn(name, text)
         self.assertGreaterEqual(text.count("<svg"), 13)
 
         png = os.path.join(self.tmp, "shot.png")
-        shot = self.chrome("--screenshot=" + png, "--window-size=1200,2000", url)
+        shot = self.chrome("--screenshot=" + png, "--window-size=1200,3200", url)
         self.assertTrue(os.path.isfile(png), shot.stderr[-2000:])
         with open(png, "rb") as f:
             width, height, rows = decode_png(f.read())
-        self.assertEqual((width, height), (1200, 2000))
-        # The first charts (bytes and read time per file) sit below the two
-        # tables; the lower three quarters of the page is chart area.
-        chart = rows[height // 4:]
+        self.assertEqual((width, height), (1200, 3200))
+        # The first charts (bytes and read time per file) sit below the
+        # headline, the proposal and the two tables; the lower two thirds of
+        # the page is chart area.
+        chart = rows[height // 3:]
         nonwhite = sum(1 for row in chart for px in row if min(px) < 235)
         blue = sum(1 for row in chart for px in row if near(px, BAR_BLUE))
         green = sum(1 for row in chart for px in row if near(px, HIST_GREEN))
