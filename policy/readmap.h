@@ -92,7 +92,7 @@ typedef struct mmhint_rm {
   int64_t prev_end;      /* where the last converted read ended */
   uint32_t untimed;      /* converted reads since the last timed one */
   uint64_t reads;        /* copies made (for the zero-tail rule) */
-  uint64_t zero_tails;   /* copies that ended in a zero byte, each checked against the size */
+  uint64_t zero_tails;   /* copies that ended in a zero byte the page probe could not clear, each checked with fstat */
   struct mmhint_rm *next_free;
 } mmhint_rm_t;
 
@@ -171,8 +171,11 @@ static inline int mmhint_rm_large_read(const mmhint_rm_t *rm, size_t n) {
  * Nonzero when a description whose copy just ended in a zero byte (and
  * stood, the file being as long as the read) should stop converting
  * (MMHINT_FB_zero_tail): at least MMHINT_RM_ZERO_TAIL_MIN of its copies, and
- * more than a quarter of them, ended in zeros, so the size check each one
- * costs would make it slower than plain reads (a sparse or zero-filled file).
+ * more than a quarter of them, ended in zeros that only a size check could
+ * clear (the copy ended in the last page of its window or of the file, see
+ * mmhint__rm_tail_probe in shim/readmap.h), so the fstat each one costs would
+ * make it slower than plain reads.  Zero-ended pages elsewhere in a file (a
+ * database's pages) are cleared without a system call and do not count.
  */
 static inline int mmhint_rm_zero_tail_stops(const mmhint_rm_t *rm) {
   return rm->zero_tails >= MMHINT_RM_ZERO_TAIL_MIN && rm->zero_tails * 4 > rm->reads;
