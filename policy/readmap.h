@@ -47,6 +47,14 @@ enum { MMHINT_RM_OFF = 0, MMHINT_RM_ON = 1, MMHINT_RM_AUTO = 2 };
 enum { MMHINT_RM_NO_REASON = 0xff };
 /* Not a fallback reason: a converted read found to be stale, done again by the kernel (counted as `changed`). */
 enum { MMHINT_RM_REDO = 0xfe };
+/*
+ * Under `on`, reads larger than this (1 MiB) go to the kernel, each counted
+ * `on_large_read`; the description goes on converting its smaller reads.  A
+ * copy of 2 MiB out of a fresh mapping took 1.15x the time of read() here
+ * (page faults on top of the same copy), at 1 MiB they were even
+ * (docs/READMAP.md, "Read sizes").
+ */
+#define MMHINT_RM_ON_MAX_READ ((int64_t)1 << 20)
 /* A description stops converting once this many of its copies, and more than a quarter of them, ended in zeros. */
 #define MMHINT_RM_ZERO_TAIL_MIN 64
 
@@ -165,6 +173,17 @@ static inline void mmhint_rm_stop(mmhint_rm_t *rm, int reason) {
  */
 static inline int mmhint_rm_large_read(const mmhint_rm_t *rm, size_t n) {
   return rm->mode == MMHINT_RM_AUTO && (int64_t)n > rm->max_read;
+}
+
+/*
+ * Nonzero when, under `on`, a read of n bytes is served by the kernel at the
+ * shadow offset instead of a copy (MMHINT_FB_on_large_read): above
+ * MMHINT_RM_ON_MAX_READ the copy loses to read() on a first pass.  Unlike
+ * auto's large_read the description goes on converting: `on` is the user's
+ * choice, and its small reads still gain.
+ */
+static inline int mmhint_rm_on_large_read(const mmhint_rm_t *rm, size_t n) {
+  return rm->mode == MMHINT_RM_ON && (int64_t)n > MMHINT_RM_ON_MAX_READ;
 }
 
 /*

@@ -274,7 +274,7 @@ ssize_t mmhint__rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cn
     mmhint__rm_leave(rm, mt);
     return MMHINT_RM_PLAIN;
   }
-  int reason = rwf ? MMHINT_FB_flags : -1;
+  int reason = rwf ? MMHINT_FB_flags : mmhint_rm_on_large_read(rm, n) ? MMHINT_FB_on_large_read : -1;
   int64_t pos = at >= 0 ? at : o->pos;
   int saved_errno = errno;
   if (reason == -1 && n > 0 &&
