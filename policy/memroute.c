@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -509,7 +510,12 @@ static uintptr_t pack_next[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS], pack_en
 static int pack_reserve(void) {
   if (mmhint_memroute_pack_len) return 1;
   if (pack_reserve_failed) return 0;
-  for (size_t len = MMHINT_PACK_RESERVE_MAX; len >= MMHINT_PACK_RESERVE_MIN; len /= 2) {
+  /* Under an address-space limit (ulimit -v) take at most an eighth of it: the reservation counts against it. */
+  size_t max = MMHINT_PACK_RESERVE_MAX;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    while (max >= MMHINT_PACK_RESERVE_MIN && max > rl.rlim_cur / 8) max /= 2;
+  for (size_t len = max; len >= MMHINT_PACK_RESERVE_MIN; len /= 2) {
     size_t raw_len = len + MMHINT_HUGE_SIZE;
     void *r = mmhint_os_mmap(NULL, raw_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) continue;
@@ -541,6 +547,12 @@ static uintptr_t pack_carve(uint32_t c, uint32_t want) {
   void *r = mmhint_os_mmap((void *)ch, MMHINT_HUGE_SIZE, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   if (r == MAP_FAILED) {
+    /*
+     * Never map over this chunk again: a failed MAP_FIXED may have left a hole
+     * that another mapping now fills.  Its class stays 0, so free() does not
+     * take such a mapping's pointers for packed blocks.
+     */
+    pack_chunks++;
     fallback(MMHINT_RF_map_failed, "");
     return 0;
   }
