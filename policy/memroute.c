@@ -7,10 +7,13 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "policy/alloc.h"
 #include "policy/fmt.h"
+#include "policy/fork.h"
+#include "policy/spin.h"
 #include "policy/os/os.h"
 #include "policy/stats.h"
 
@@ -22,6 +25,10 @@
 #define MMHINT_SAMPLE_PAGES 16384          /* move_pages entries per region at most; beyond, sampled and scaled */
 #define MMHINT_MEASURE_BUDGET 256          /* regions measured when freed; later frees are counted unmeasured */
 #define MMHINT_MEASURE_MAX_REGIONS 4096    /* live regions measured at the end */
+#define MMHINT_PACK_RESERVE_MAX ((size_t)8 << 30)   /* address range reserved for packed chunks, at most */
+#define MMHINT_PACK_RESERVE_MIN ((size_t)64 << 20)  /* ... halved on failure down to this */
+#define MMHINT_PACK_MAX_CHUNKS (MMHINT_PACK_RESERVE_MAX / MMHINT_HUGE_SIZE)
+#define MMHINT_PACK_TREATMENTS 8                    /* (THP, HUGETLB, NUMA) >> 2 */
 
 /* ---- Pure parts ------------------------------------------------------------- */
 
@@ -478,9 +485,203 @@ static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
   return p;
 }
 
-void *mmhint_memroute_alloc(size_t n, size_t align) {
+/* ---- Packing allocations below a huge page ------------------------------------------- */
+
+/*
+ * Chunks are carved in order from one range reserved PROT_NONE (MAP_NORESERVE:
+ * address space only) at the first packed allocation, so free() recognises a
+ * packed block by one compare.  A chunk holds one class and one treatment
+ * (the THP/HUGETLB/NUMA bits the policy gives its sizes) for life; freed
+ * blocks go on a list per (class, treatment), the next pointer in the block.
+ * One lock, a leaf, guards the lists, the bump pointers and the carving.
+ */
+uintptr_t mmhint_memroute_pack_base;
+size_t mmhint_memroute_pack_len;
+static int pack_lock;
+static int pack_reserve_failed;
+static size_t pack_chunks;                                     /* carved so far */
+static uint8_t chunk_class[MMHINT_PACK_MAX_CHUNKS];           /* class + 1 per chunk (0: not carved) */
+static uint8_t chunk_treat[MMHINT_PACK_MAX_CHUNKS];           /* the treatment it was carved for (list index) */
+static uint8_t chunk_got[MMHINT_PACK_MAX_CHUNKS];             /* MMHINT_RG_* bits it obtained */
+static void *pack_free_list[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS];
+static uintptr_t pack_next[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS], pack_end[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS];
+
+/* Reserves the packed range (called under the lock); returns nonzero when it exists. */
+static int pack_reserve(void) {
+  if (mmhint_memroute_pack_len) return 1;
+  if (pack_reserve_failed) return 0;
+  /* Under an address-space limit (ulimit -v) take at most an eighth of it: the reservation counts against it. */
+  size_t max = MMHINT_PACK_RESERVE_MAX;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    while (max >= MMHINT_PACK_RESERVE_MIN && max > rl.rlim_cur / 8) max /= 2;
+  for (size_t len = max; len >= MMHINT_PACK_RESERVE_MIN; len /= 2) {
+    size_t raw_len = len + MMHINT_HUGE_SIZE;
+    void *r = mmhint_os_mmap(NULL, raw_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) continue;
+    size_t head, tail;
+    uintptr_t p = mmhint_memroute_trim((uintptr_t)r, raw_len, len, MMHINT_HUGE_SIZE, &head, &tail);
+    if (!p) {
+      mmhint_os_munmap(r, raw_len);
+      continue;
+    }
+    if (head) mmhint_os_munmap(r, head);
+    if (tail) mmhint_os_munmap((void *)(p + len), tail);
+    __atomic_store_n(&mmhint_memroute_pack_base, p, __ATOMIC_RELEASE);
+    __atomic_store_n(&mmhint_memroute_pack_len, len, __ATOMIC_RELEASE);
+    return 1;
+  }
+  pack_reserve_failed = 1;
+  fallback(MMHINT_RF_pack_full, "no address space for the packed range");
+  return 0;
+}
+
+/* Maps the next chunk of the range for class c and treatment `want` (under the lock); returns it or 0. */
+static uintptr_t pack_carve(uint32_t c, uint32_t want) {
+  if (pack_chunks >= mmhint_memroute_pack_len / MMHINT_HUGE_SIZE) {
+    fallback(MMHINT_RF_pack_full, "");
+    return 0;
+  }
+  uintptr_t ch = mmhint_memroute_pack_base + pack_chunks * MMHINT_HUGE_SIZE;
+  /* MAP_FIXED over the shim's own reservation: one system call, nobody else's mapping is there. */
+  void *r = mmhint_os_mmap((void *)ch, MMHINT_HUGE_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) {
+    /*
+     * Never map over this chunk again: a failed MAP_FIXED may have left a hole
+     * that another mapping now fills.  Its class stays 0, so free() does not
+     * take such a mapping's pointers for packed blocks.
+     */
+    pack_chunks++;
+    fallback(MMHINT_RF_map_failed, "");
+    return 0;
+  }
+  uint32_t got = 0;
+  /* hugetlb cannot replace a reservation in one step without a window for other mappings: THP instead. */
+  if (want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) {
+    long e = thp_never ? -EINVAL : mmhint_os_madvise(r, MMHINT_HUGE_SIZE, MADV_HUGEPAGE);
+    if (e == 0) got |= MMHINT_RG_THP;
+    else fallback(MMHINT_RF_thp_unavailable, thp_never ? "the system's THP mode is never" : errno_name(-e));
+  }
+  if (want & MMHINT_RG_NUMA) {
+    if (cfg.numa.mode == MMHINT_NUMA_OFF) {
+      fallback(MMHINT_RF_numa_nodes, "");
+    } else {
+      long e = apply_policy(r, MMHINT_HUGE_SIZE, &cfg.numa);
+      if (e == 0) got |= MMHINT_RG_NUMA;
+      else fallback(MMHINT_RF_mbind_failed, errno_name(-e));
+    }
+  }
+  size_t i = pack_chunks++;
+  chunk_treat[i] = (uint8_t)((want >> 2) & 7);
+  chunk_got[i] = (uint8_t)got;
+  __atomic_store_n(&chunk_class[i], (uint8_t)(c + 1), __ATOMIC_RELEASE);
+  uint64_t *k = mmhint_memroute_stats.c;
+  mmhint_count(&k[MMHINT_RC_packed_chunks], 1);
+  mmhint_count(&k[MMHINT_RC_routed_bytes_mapped], MMHINT_HUGE_SIZE);
+  if (want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) mmhint_count(&k[MMHINT_RC_huge_requested_bytes], MMHINT_HUGE_SIZE);
+  if (got & MMHINT_RG_NUMA) mmhint_count(&k[MMHINT_RC_numa_regions], 1);
+  return ch;
+}
+
+/* Serves n < 2 MiB bytes of class c with treatment `want` from a packed chunk; NULL when it cannot. */
+static void *pack_alloc(size_t n, uint32_t c, uint32_t want, int zero) {
+  uint32_t t = (want >> 2) & 7;
+  size_t sz = (size_t)mmhint_pack_class_size(c);
+  void *p;
+  int reused = 0;
+  mmhint_spin_lock(&pack_lock);
+  if (!pack_reserve()) {
+    mmhint_spin_unlock(&pack_lock);
+    return NULL;
+  }
+  p = pack_free_list[c][t];
+  if (p) {
+    pack_free_list[c][t] = *(void **)p;
+    reused = 1;
+  } else {
+    if (pack_end[c][t] - pack_next[c][t] < sz) {
+      uintptr_t ch = pack_carve(c, want);
+      if (!ch) {
+        mmhint_spin_unlock(&pack_lock);
+        return NULL;
+      }
+      pack_next[c][t] = ch;
+      pack_end[c][t] = ch + MMHINT_HUGE_SIZE;
+    }
+    p = (void *)pack_next[c][t];
+    pack_next[c][t] += sz;
+  }
+  mmhint_spin_unlock(&pack_lock);
+  if (reused) {
+    if (zero) memset(p, 0, n);
+    else *(void **)p = NULL; /* the list link is not the program's */
+  }
+  uint64_t *k = mmhint_memroute_stats.c;
+  mmhint_count(&k[MMHINT_RC_routed_allocs], 1);
+  mmhint_count(&k[MMHINT_RC_packed_allocs], 1);
+  mmhint_count(&k[MMHINT_RC_routed_bytes_requested], n);
+  return p;
+}
+
+/* The chunk index of p in the packed range and its class, or -1 when p is not a block start of a carved chunk. */
+static long pack_chunk_of(const void *p, uint32_t *c) {
+  uintptr_t off = (uintptr_t)p - mmhint_memroute_pack_base;
+  size_t i = off / MMHINT_HUGE_SIZE;
+  if (off >= mmhint_memroute_pack_len) return -1;
+  uint8_t c1 = __atomic_load_n(&chunk_class[i], __ATOMIC_ACQUIRE);
+  if (!c1) return -1;
+  *c = c1 - 1u;
+  if ((off & MMHINT_HUGE_MASK) % mmhint_pack_class_size(*c)) return -1;
+  return (long)i;
+}
+
+size_t mmhint_memroute_pack_size(const void *p) {
+  uint32_t c;
+  return pack_chunk_of(p, &c) < 0 ? 0 : (size_t)mmhint_pack_class_size(c);
+}
+
+int mmhint_memroute_pack_free(void *p) {
+  uint32_t c;
+  long i = pack_chunk_of(p, &c);
+  if (i < 0) return 0;
+  uint32_t t = chunk_treat[i];
+  mmhint_spin_lock(&pack_lock);
+  *(void **)p = pack_free_list[c][t];
+  pack_free_list[c][t] = p;
+  mmhint_spin_unlock(&pack_lock);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
+  mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_packed_frees], 1);
+  return 1;
+}
+
+void *mmhint_memroute_pack_resize(void *p, size_t n) {
+  uint32_t c;
+  long i = pack_chunk_of(p, &c);
+  if (i < 0 || n == 0 || n >= MMHINT_HUGE_SIZE) return NULL;
+  uint32_t want = mmhint_memroute_decide(&cfg, n);
+  if (!want || ((want >> 2) & 7) != chunk_treat[i] || mmhint_pack_class(n) != c) return NULL;
+  return p;
+}
+
+void mmhint_memroute_fork(int phase) {
+  if (phase == MMHINT_FORK_PREPARE) mmhint_spin_lock(&pack_lock);
+  else if (phase == MMHINT_FORK_PARENT) mmhint_spin_unlock(&pack_lock);
+  else __atomic_store_n(&pack_lock, 0, __ATOMIC_RELEASE);
+}
+
+void *mmhint_memroute_alloc(size_t n, size_t align, int zero) {
   uint32_t want = mmhint_memroute_decide(&cfg, n);
   if (!want || (align & (align - 1))) return NULL;
+  if (n < MMHINT_HUGE_SIZE) {
+    /* Below a huge page a region of its own obtains nothing and costs a mapping per allocation: pack it. */
+    uint32_t c = mmhint_pack_class_aligned(n, align);
+    if (c < MMHINT_PACK_CLASSES) {
+      void *q = pack_alloc(n, c, want, zero);
+      if (q) return q;
+      if (pack_reserve_failed || pack_chunks >= mmhint_memroute_pack_len / MMHINT_HUGE_SIZE) return NULL;
+    }
+  }
   size_t len;
   uint32_t got;
   void *p = map_region(n, align, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, &len, &got);
@@ -711,6 +912,26 @@ static void render_router(mmhint_json_t *j) {
         nr++;
       }
     }
+    /* Packed chunks: every carved one is live (chunks are never unmapped). */
+    size_t chunks = __atomic_load_n(&pack_chunks, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < chunks; i++) {
+      uintptr_t k = mmhint_memroute_pack_base + i * MMHINT_HUGE_SIZE;
+      if (chunk_treat[i] & ((MMHINT_RG_THP | MMHINT_RG_HUGETLB) >> 2)) live_huge_req += MMHINT_HUGE_SIZE;
+      if (live + i >= MMHINT_MEASURE_MAX_REGIONS) {
+        live_unmeasured++;
+        continue;
+      }
+      if (measure_nodes(k, MMHINT_HUGE_SIZE, nodes)) scaled = 1;
+      if (ranges != MAP_FAILED && nr < cap && (chunk_got[i] & MMHINT_RG_THP)) {
+        if (nr && ranges[nr - 1][1] == k) {
+          ranges[nr - 1][1] = k + MMHINT_HUGE_SIZE; /* adjacent chunks: one range */
+        } else {
+          ranges[nr][0] = k;
+          ranges[nr][1] = k + MMHINT_HUGE_SIZE;
+          nr++;
+        }
+      }
+    }
     if (ranges != MAP_FAILED) {
       if (nr) {
         sort_ranges(ranges, nr);
@@ -722,6 +943,8 @@ static void render_router(mmhint_json_t *j) {
   if (live_unmeasured) scaled = 1;
   key_uint(j, "live_regions", live);
   key_uint(j, "live_bytes", live_bytes);
+  /* Packed blocks handed out and not freed (they are not regions: live_regions does not count them). */
+  key_uint(j, "packed_live_blocks", c[MMHINT_RC_packed_allocs] - c[MMHINT_RC_packed_frees]);
 
   mmhint_json_key(j, "huge_pages");
   mmhint_json_begin_object(j);
@@ -732,6 +955,20 @@ static void render_router(mmhint_json_t *j) {
   key_uint(j, "thp_bytes_live", thp_live);
   key_uint(j, "hugetlb_bytes", c[MMHINT_RC_hugetlb_bytes]);
   key_uint(j, "live_requested_bytes", live_huge_req);
+  /*
+   * What the policy achieved, in one word: "off" (hugepages=off), "none_requested"
+   * (nothing fell in the window), "none" (requested, nothing obtained: the
+   * policy did not work here), "partial", "obtained".  obtained_none is 1 for
+   * "none", so that summed over processes it counts those where it did not work.
+   */
+  uint64_t req = c[MMHINT_RC_huge_requested_bytes], got = thp + c[MMHINT_RC_hugetlb_bytes];
+  const char *outcome = cfg.hugepages == MMHINT_HP_OFF ? "off"
+                        : req == 0                      ? "none_requested"
+                        : got == 0                      ? "none"
+                        : got < req                     ? "partial"
+                                                        : "obtained";
+  mmhint_json_kv_string(j, "outcome", outcome);
+  key_uint(j, "obtained_none", cfg.hugepages != MMHINT_HP_OFF && req && !got);
   int64_t pah = rollup_bytes("AnonHugePages:");
   mmhint_json_key(j, "process_anon_huge_bytes"); /* smaps_rollup: the whole process, not only routed regions */
   if (pah >= 0) mmhint_json_uint(j, (uint64_t)pah);

@@ -78,6 +78,53 @@ static inline uint64_t mmhint_round_up(uint64_t n, uint64_t unit) {
  */
 uintptr_t mmhint_memroute_trim(uintptr_t raw, size_t raw_len, size_t len, size_t align, size_t *head, size_t *tail);
 
+/*
+ * Packing.  A routed allocation smaller than a huge page cannot be backed by
+ * one in a mapping of its own, and a mapping per allocation costs system
+ * calls and page faults on every malloc/free pair (docs/MEMORY.md, "Packing").
+ * So allocations below MMHINT_HUGE_SIZE are carved out of shared 2 MiB
+ * chunks (one size class and one treatment per chunk) inside one reserved
+ * address range, and freed ones go to a free list per class.  Classes: 16 to
+ * 128 bytes in steps of 16, then four per doubling up to 2 MiB (at most 25 %
+ * rounding).  Slot i of a chunk starts at i * size, so a class is aligned to
+ * the lowest set bit of its size.
+ */
+#define MMHINT_PACK_CLASSES 64
+
+/* Returns the smallest class whose size is at least n (1 <= n <= MMHINT_HUGE_SIZE).  Pure. */
+static inline uint32_t mmhint_pack_class(uint64_t n) {
+  if (n <= 128) return n ? (uint32_t)((n + 15) / 16 - 1) : 0;
+  uint32_t b = 63 - (uint32_t)__builtin_clzll(n - 1); /* 2^b < n <= 2^(b+1) */
+  uint64_t step = (uint64_t)1 << (b - 2);
+  uint32_t k = (uint32_t)((n - ((uint64_t)1 << b) + step - 1) / step); /* 1..4 */
+  return 8 + (b - 7) * 4 + (k - 1);
+}
+
+/* The size of class c (< MMHINT_PACK_CLASSES).  Pure. */
+static inline uint64_t mmhint_pack_class_size(uint32_t c) {
+  if (c < 8) return (uint64_t)(c + 1) * 16;
+  uint32_t b = (c - 8) / 4 + 7, k = (c - 8) % 4 + 1;
+  return ((uint64_t)1 << b) + (uint64_t)k * ((uint64_t)1 << (b - 2));
+}
+
+/*
+ * Returns the class for n bytes aligned to `align` (a power of two, 0 for
+ * the default 16), or MMHINT_PACK_CLASSES when no class below a huge page
+ * both holds n and is aligned enough (the allocation then gets a region of
+ * its own).  Pure.
+ */
+static inline uint32_t mmhint_pack_class_aligned(uint64_t n, uint64_t align) {
+  if (n == 0 || n >= MMHINT_HUGE_SIZE) return MMHINT_PACK_CLASSES;
+  if (align < 16) align = 16;
+  uint32_t c = mmhint_pack_class(n);
+  for (; c < MMHINT_PACK_CLASSES; c++) {
+    uint64_t s = mmhint_pack_class_size(c);
+    if (s >= MMHINT_HUGE_SIZE) return MMHINT_PACK_CLASSES;
+    if ((s & (0 - s)) >= align) return c;
+  }
+  return MMHINT_PACK_CLASSES;
+}
+
 /* One region the router owns.  key 0 is an empty slot, 1 a deleted one. */
 typedef struct {
   uintptr_t key;  /* start address (the pointer handed out) */
@@ -149,7 +196,10 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
   R(numa_regions, "regions given a NUMA policy with mbind")                                       \
   R(measured_frees, "regions measured (smaps, move_pages) when they were unmapped")               \
   R(unmeasured_frees, "regions unmapped without measuring, once the measuring budget ran out")    \
-  R(numa_pages_scaled, "regions whose pages were sampled (not all counted) and scaled")
+  R(numa_pages_scaled, "regions whose pages were sampled (not all counted) and scaled")                \
+  R(packed_allocs, "routed allocations below 2 MiB served from shared 2 MiB chunks (also in routed_allocs)") \
+  R(packed_frees, "packed allocations freed (also in routed_frees)")                                \
+  R(packed_chunks, "2 MiB chunks carved for packed allocations (their bytes are in routed_bytes_mapped)")
 
 typedef enum {
 #define MMHINT_X_ROUTE(name, doc) MMHINT_RC_##name,
@@ -166,6 +216,7 @@ typedef enum {
   F(mbind_failed, "mbind was refused; placement left to the kernel")                                             \
   F(map_failed, "the shim's own mapping failed; the allocation went to the next allocator")                      \
   F(registry_full, "too many live routed regions; the allocation went to the next allocator")                    \
+  F(pack_full, "the address range for packed allocations below 2 MiB is used up or could not be reserved; they go to the next allocator") \
   F(numa_process, "set_mempolicy for numa_process failed or named no usable node; process policy unchanged")
 
 typedef enum {
@@ -210,10 +261,45 @@ void mmhint_memroute_init(const mmhint_values_t *v);
 /*
  * Returns a region of at least n bytes aligned to `align` (0, or a power of
  * two) with the treatment the policy gives n, or NULL when n is not routed
- * or routing failed (the caller then uses the next allocator).  The memory is
- * fresh anonymous memory: zero.  `kind` is MMHINT_RG_MALLOC.
+ * or routing failed (the caller then uses the next allocator).  Below 2 MiB
+ * the memory is a block of a packed chunk (mmhint_memroute_packed), else a
+ * region of its own.  With `zero` the first n bytes are zero (calloc): fresh
+ * memory is, a reused packed block is cleared.
  */
-void *mmhint_memroute_alloc(size_t n, size_t align);
+void *mmhint_memroute_alloc(size_t n, size_t align, int zero);
+
+/* The reserved range of packed chunks: [base, base + len); len is 0 until the first packed allocation. */
+extern uintptr_t mmhint_memroute_pack_base;
+extern size_t mmhint_memroute_pack_len;
+
+/*
+ * Nonzero when p lies in the packed range: free's first test.  The length is
+ * tested first, so that before any packed allocation (routing off, or no
+ * routed size below 2 MiB) it costs a load, a test and a branch.
+ */
+static inline int mmhint_memroute_packed(const void *p) {
+  size_t len = mmhint_memroute_pack_len;
+  return __builtin_expect(len != 0, 0) && (uintptr_t)p - mmhint_memroute_pack_base < len;
+}
+
+/*
+ * For p in the packed range (mmhint_memroute_packed): returns the usable
+ * size of the block at p, or 0 when p is not a block the router handed out
+ * (its chunk was never carved: someone else's mapping, or not a block start).
+ */
+size_t mmhint_memroute_pack_size(const void *p);
+
+/* Puts a packed block back on its class's free list; returns 0 when p is not one (see mmhint_memroute_pack_size). */
+int mmhint_memroute_pack_free(void *p);
+
+/*
+ * realloc of packed block p to n bytes: returns p when n gets the same
+ * treatment and the same class, else NULL (the caller moves the data).
+ */
+void *mmhint_memroute_pack_resize(void *p, size_t n);
+
+/* The fork protocol (policy/fork.h) for the packing lock, a leaf: taken last, nothing is taken under it. */
+void mmhint_memroute_fork(int phase);
 
 /* Returns the routed malloc region that starts at p, or NULL (a pointer someone else handed out). */
 static inline mmhint_region_t *mmhint_memroute_owner(const void *p) {

@@ -276,7 +276,7 @@ mmhint_rm_t *mmhint_rm_new(const mmhint_rm_params_t *p, const mmhint_rm_facts_t 
   rm->mode = (uint8_t)p->mode;
   rm->strict = (uint8_t)p->strict;
   rm->max_read = p->max_read;
-  rm->fast_max = p->mode == MMHINT_RM_AUTO ? p->max_read : (int64_t)SSIZE_MAX;
+  rm->fast_max = p->mode == MMHINT_RM_AUTO ? p->max_read : MMHINT_RM_ON_MAX_READ;
   rm->size = facts->size;
   rm->epoch = __atomic_load_n(&mmhint_rm_epoch, __ATOMIC_ACQUIRE);
   rm->reason = reason < 0 ? MMHINT_RM_NO_REASON : (uint8_t)reason;

@@ -47,6 +47,14 @@ enum { MMHINT_RM_OFF = 0, MMHINT_RM_ON = 1, MMHINT_RM_AUTO = 2 };
 enum { MMHINT_RM_NO_REASON = 0xff };
 /* Not a fallback reason: a converted read found to be stale, done again by the kernel (counted as `changed`). */
 enum { MMHINT_RM_REDO = 0xfe };
+/*
+ * Under `on`, reads larger than this (1 MiB) go to the kernel, each counted
+ * `on_large_read`; the description goes on converting its smaller reads.  A
+ * copy of 2 MiB out of a fresh mapping took 1.15x the time of read() here
+ * (page faults on top of the same copy), at 1 MiB they were even
+ * (docs/READMAP.md, "Read sizes").
+ */
+#define MMHINT_RM_ON_MAX_READ ((int64_t)1 << 20)
 /* A description stops converting once this many of its copies, and more than a quarter of them, ended in zeros. */
 #define MMHINT_RM_ZERO_TAIL_MIN 64
 
@@ -92,7 +100,7 @@ typedef struct mmhint_rm {
   int64_t prev_end;      /* where the last converted read ended */
   uint32_t untimed;      /* converted reads since the last timed one */
   uint64_t reads;        /* copies made (for the zero-tail rule) */
-  uint64_t zero_tails;   /* copies that ended in a zero byte, each checked against the size */
+  uint64_t zero_tails;   /* copies that ended in a zero byte the page probe could not clear, each checked with fstat */
   struct mmhint_rm *next_free;
 } mmhint_rm_t;
 
@@ -168,11 +176,25 @@ static inline int mmhint_rm_large_read(const mmhint_rm_t *rm, size_t n) {
 }
 
 /*
+ * Nonzero when, under `on`, a read of n bytes is served by the kernel at the
+ * shadow offset instead of a copy (MMHINT_FB_on_large_read): above
+ * MMHINT_RM_ON_MAX_READ the copy loses to read() on a first pass.  Unlike
+ * auto's large_read the description goes on converting: `on` is the user's
+ * choice, and its small reads still gain.
+ */
+static inline int mmhint_rm_on_large_read(const mmhint_rm_t *rm, size_t n) {
+  return rm->mode == MMHINT_RM_ON && (int64_t)n > MMHINT_RM_ON_MAX_READ;
+}
+
+/*
  * Nonzero when a description whose copy just ended in a zero byte (and
  * stood, the file being as long as the read) should stop converting
  * (MMHINT_FB_zero_tail): at least MMHINT_RM_ZERO_TAIL_MIN of its copies, and
- * more than a quarter of them, ended in zeros, so the size check each one
- * costs would make it slower than plain reads (a sparse or zero-filled file).
+ * more than a quarter of them, ended in zeros that only a size check could
+ * clear (the copy ended in the last page of its window or of the file, see
+ * mmhint__rm_tail_probe in shim/readmap.h), so the fstat each one costs would
+ * make it slower than plain reads.  Zero-ended pages elsewhere in a file (a
+ * database's pages) are cleared without a system call and do not count.
  */
 static inline int mmhint_rm_zero_tail_stops(const mmhint_rm_t *rm) {
   return rm->zero_tails >= MMHINT_RM_ZERO_TAIL_MIN && rm->zero_tails * 4 > rm->reads;

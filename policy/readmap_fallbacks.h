@@ -22,7 +22,8 @@
   F(filesystem, "a filesystem that does not support mapping")     \
   F(changed, "the file changed size or was truncated")           \
   F(fault, "a page faulted during the copy: the file shrank under the mapping, or the buffer is not the program's") \
-  F(zero_tail, "reads kept ending in zero bytes, each of which costs a size check")
+  F(zero_tail, "reads kept ending in zero bytes, each of which costs a size check") \
+  F(on_large_read, "under on, a read larger than 1 MiB: read() is faster than a copy out of a fresh mapping")
 
 typedef enum {
 #define MMHINT_X_FALLBACK(name, doc) MMHINT_FB_##name,

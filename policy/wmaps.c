@@ -1,7 +1,7 @@
 /*
  * policy/wmaps.c: the table of shared writable file mappings; see wmaps.h.
  */
-#include "wmaps.h"
+#include "policy/wmaps.h"
 
 typedef struct {
   uintptr_t start, end;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stats.h"
+#include "policy/stats.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,11 +8,12 @@
  * malloc_usable_size recognise.
  *
  * Allocations inside the hugepages/numa size windows are served by the
- * router (policy/memroute.c) from the shim's own 2 MiB-aligned mappings.  A
- * routed pointer is always 2 MiB aligned, so free, realloc and
- * malloc_usable_size test one bit pattern first; only pointers that pass
- * (rare for anyone else's) are looked up in the router's registry, and what
- * the registry does not know goes to the next allocator untouched.
+ * router (policy/memroute.c): from 2 MiB up from the shim's own 2 MiB-aligned
+ * mappings, below 2 MiB from shared 2 MiB chunks inside one reserved range
+ * ("packed").  free, realloc and malloc_usable_size test the packed range
+ * (one compare) and then whether the pointer is 2 MiB aligned; only pointers
+ * that pass (rare for anyone else's) are looked up, and what the router does
+ * not know goes to the next allocator untouched.
  */
 #include <stdint.h>
 #include <string.h>
@@ -88,13 +89,38 @@ static inline void count_alloc(int counter, size_t n) {
  * n is inside a window; NULL sends the caller on to the next allocator.  The
  * size compare is the only cost outside the windows.
  */
-static inline void *route(size_t n, size_t align) {
+static inline void *route_z(size_t n, size_t align, int zero) {
   if (MMHINT_LIKELY(n < mmhint_memroute_min)) return NULL;
   if (mmhint__state != MMHINT_STATE_READY || mmhint__busy) return NULL;
   mmhint__busy = 1;
-  void *p = mmhint_memroute_alloc(n, align);
+  void *p = mmhint_memroute_alloc(n, align, zero);
   mmhint__busy = 0;
   return p;
+}
+static inline void *route(size_t n, size_t align) { return route_z(n, align, 0); }
+
+/* Frees a packed block (p in the packed range); returns 0 when it is not one. */
+static int route_pack_free(void *p) {
+  int was = mmhint__busy;
+  mmhint__busy = 1;
+  int r = mmhint_memroute_pack_free(p);
+  mmhint__busy = was;
+  return r;
+}
+
+/* realloc of a packed block of `have` usable bytes: kept when n stays in its class, else moved. */
+static void *route_pack_realloc(void *p, size_t have, size_t n, __typeof__(malloc) *real_malloc) {
+  if (n == 0) { /* glibc's realloc(p, 0) frees p and returns NULL */
+    route_pack_free(p);
+    return NULL;
+  }
+  if (mmhint_memroute_pack_resize(p, n)) return p;
+  void *q = route(n, 0);
+  if (!q) q = real_malloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, have < n ? have : n);
+  route_pack_free(p);
+  return q;
 }
 
 /* Releases a routed region (free of a pointer the router handed out). */
@@ -163,6 +189,7 @@ MMHINT_EXPORT void *__libc_malloc(size_t n) {
   do {                                                                                         \
     if (!(p) || is_early(p)) return;                                                           \
     if (counting()) mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                \
+    if (MMHINT_UNLIKELY(mmhint_memroute_packed(p)) && route_pack_free(p)) return;              \
     mmhint_region_t *e_ = mmhint_memroute_owner(p);                                            \
     if (MMHINT_UNLIKELY(e_ != NULL)) {                                                         \
       route_free(e_);                                                                          \
@@ -193,7 +220,7 @@ MMHINT_EXPORT void *calloc(size_t n, size_t size) {
     return MMHINT_REAL(calloc)(n, size); /* sets ENOMEM as it always did */
   }
   count_alloc(MMHINT_MC_calloc_calls, total);
-  void *r = route(total, 0); /* fresh anonymous pages are zero: no memset */
+  void *r = route_z(total, 0, 1); /* fresh memory is zero; a reused packed block is cleared */
   if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(calloc)(n, size);
 }
@@ -206,7 +233,7 @@ MMHINT_EXPORT void *__libc_calloc(size_t n, size_t size) {
     return MMHINT_REAL(__libc_calloc)(n, size); /* sets ENOMEM as it always did */
   }
   count_alloc(MMHINT_MC_calloc_calls, total);
-  void *r = route(total, 0); /* fresh anonymous pages are zero: no memset */
+  void *r = route_z(total, 0, 1); /* fresh memory is zero; a reused packed block is cleared */
   if (MMHINT_UNLIKELY(r != NULL)) return r;
   return MMHINT_REAL(__libc_calloc)(n, size);
 }
@@ -222,6 +249,10 @@ MMHINT_EXPORT void *realloc(void *p, size_t n) {
   if (MMHINT_NEED_EARLY(realloc)) return p && is_early(p) ? early_realloc(p, n, NULL) : early_alloc(n, 16);
   if (p && is_early(p)) return early_realloc(p, n, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, n);
+  if (MMHINT_UNLIKELY(mmhint_memroute_packed(p))) {
+    size_t have = mmhint_memroute_pack_size(p);
+    if (have) return route_pack_realloc(p, have, n, MMHINT_REAL(malloc));
+  }
   mmhint_region_t *e = mmhint_memroute_owner(p);
   if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, n, MMHINT_REAL(malloc));
   if (MMHINT_UNLIKELY(n >= mmhint_memroute_min)) {
@@ -235,6 +266,10 @@ MMHINT_EXPORT void *__libc_realloc(void *p, size_t n) {
   if (MMHINT_NEED_EARLY(__libc_realloc)) return p && is_early(p) ? early_realloc(p, n, NULL) : early_alloc(n, 16);
   if (p && is_early(p)) return early_realloc(p, n, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, n);
+  if (MMHINT_UNLIKELY(mmhint_memroute_packed(p))) {
+    size_t have = mmhint_memroute_pack_size(p);
+    if (have) return route_pack_realloc(p, have, n, MMHINT_REAL(malloc));
+  }
   mmhint_region_t *e = mmhint_memroute_owner(p);
   if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, n, MMHINT_REAL(malloc));
   if (MMHINT_UNLIKELY(n >= mmhint_memroute_min)) {
@@ -253,6 +288,10 @@ MMHINT_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
   if (MMHINT_NEED_EARLY(reallocarray)) return p && is_early(p) ? early_realloc(p, total, NULL) : early_alloc(total, 16);
   if (p && is_early(p)) return early_realloc(p, total, MMHINT_REAL(malloc));
   count_alloc(MMHINT_MC_realloc_calls, total);
+  if (MMHINT_UNLIKELY(mmhint_memroute_packed(p))) {
+    size_t have = mmhint_memroute_pack_size(p);
+    if (have) return route_pack_realloc(p, have, total, MMHINT_REAL(malloc));
+  }
   mmhint_region_t *e = mmhint_memroute_owner(p);
   if (MMHINT_UNLIKELY(e != NULL)) return route_realloc(e, p, total, MMHINT_REAL(malloc));
   if (MMHINT_UNLIKELY(total >= mmhint_memroute_min)) {
@@ -340,6 +379,10 @@ MMHINT_EXPORT void *__libc_pvalloc(size_t n) {
 MMHINT_EXPORT size_t malloc_usable_size(void *p) {
   if (!p) return 0;
   if (is_early(p)) return early_size(p);
+  if (MMHINT_UNLIKELY(mmhint_memroute_packed(p))) {
+    size_t have = mmhint_memroute_pack_size(p);
+    if (have) return have;
+  }
   mmhint_region_t *e = mmhint_memroute_owner(p);
   if (MMHINT_UNLIKELY(e != NULL)) return e->len;
   if (MMHINT_NEED_EARLY(malloc_usable_size)) return 0;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include "policy/readmap.h"
+#include "policy/memroute.h"
 #include "shim/shim.h"
 #include "shim/readmap.h"
 
@@ -37,6 +38,7 @@ static void fork_locks(int phase) {
   mmhint_rm_fork(phase);
   mmhint_residency_fork(phase);
   mmhint_stats_fork(phase);
+  mmhint_memroute_fork(phase); /* a leaf, taken inside malloc: last */
 }
 
 /* Set while this thread holds the locks across its fork (never in a handler that interrupted the shim). */

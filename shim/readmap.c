@@ -180,12 +180,14 @@ static int rm_copy(mmhint_rm_t *rm, int fd, const struct iovec *iov, int cnt, in
 /*
  * A file that another process shrank keeps its new last page mapped, and the
  * bytes of that page past the new end read as zeros (pages wholly past it
- * fault, see the guard).  So a copy that ends in a zero byte may have read
- * past the end: the size is checked (one fstat) and, when the file is now
- * shorter than the read, the read is done again by the kernel.  Returns
- * nonzero when the copy stands.  A description whose reads keep ending in
- * zeros (a sparse or zero-filled file) pays that check too often and stops
- * converting (MMHINT_FB_zero_tail): no slower than plain reads.
+ * fault, see the guard).  So a copy that ends in a zero byte, and that
+ * mmhint__rm_tail_probe could not clear (it ends in the window's or the
+ * file's last page, or the probe faulted), may have read past the end: the
+ * size is checked (one fstat) and, when the file is now shorter than the
+ * read, the read is done again by the kernel.  Returns nonzero when the copy
+ * stands.  A description whose reads keep needing that check (reads of the
+ * last page of a sparse or zero-filled file) stops converting
+ * (MMHINT_FB_zero_tail): no slower than plain reads.
  */
 int mmhint__rm_tail_ok(int fd, mmhint_ofd_t *o, int64_t end, int64_t new_pos) {
   mmhint_rm_t *rm = o->rm;
@@ -228,11 +230,12 @@ static int rm_copy_checked(mmhint_ofd_t *o, int fd, const struct iovec *iov, int
   const char *last = NULL;
   if (mt) mmhint_rm_reader_enter(rm);
   int reason = rm_copy(rm, fd, iov, cnt, pos, m, &last);
+  int zero = reason < 0 && MMHINT_UNLIKELY(*last == 0);
+  if (zero && mmhint__rm_tail_probe(rm, pos + (int64_t)m)) zero = 0; /* a later page is there: the zeros are data */
   if (mt) mmhint_rm_reader_leave(rm);
   if (reason == MMHINT_FB_fault) rm_refresh(fd, rm);
   rm->reads++;
-  if (reason < 0 && MMHINT_UNLIKELY(*last == 0) &&
-      !mmhint__rm_tail_ok(fd, o, pos + (int64_t)m, at < 0 ? pos + (int64_t)m : o->pos))
+  if (zero && !mmhint__rm_tail_ok(fd, o, pos + (int64_t)m, at < 0 ? pos + (int64_t)m : o->pos))
     reason = MMHINT_RM_REDO;
   return reason;
 }
@@ -270,7 +273,7 @@ ssize_t mmhint__rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cn
     mmhint__rm_leave(rm, mt);
     return MMHINT_RM_PLAIN;
   }
-  int reason = rwf ? MMHINT_FB_flags : -1;
+  int reason = rwf ? MMHINT_FB_flags : mmhint_rm_on_large_read(rm, n) ? MMHINT_FB_on_large_read : -1;
   int64_t pos = at >= 0 ? at : o->pos;
   int saved_errno = errno;
   if (reason == -1 && n > 0 &&
@@ -332,8 +335,9 @@ ssize_t mmhint__rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_
       const int timed = rec && rm->untimed == 0;
       uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
       size_t left = mmhint__guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);
+      int stands = mmhint__rm_copied(o, fd, buf, n, pos, at, left); /* may probe the window: still a reader */
       mmhint_rm_reader_leave(rm);
-      if (MMHINT_LIKELY(mmhint__rm_copied(o, fd, buf, n, pos, at, left))) {
+      if (MMHINT_LIKELY(stands)) {
         if (rec) mmhint__rm_times(rm, o->file, timed, &t0, &t1, &dur);
         mmhint__rm_leave(rm, 1);
         if (rec) mmhint__rm_record_converted(o, fd, (ssize_t)n, pos, dur, t0, t1, op);

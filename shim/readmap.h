@@ -114,6 +114,31 @@ ssize_t mmhint__rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_
  */
 int mmhint__rm_tail_ok(int fd, mmhint_ofd_t *o, int64_t end, int64_t new_pos);
 
+/*
+ * A copy that ended at `end` in a zero byte: returns nonzero when a later
+ * page of the file is still there, which proves the file was not shrunk to a
+ * size inside the copy's last page, without a system call.  A shrink by
+ * another process keeps mapped only the pages up to the one holding the new
+ * end (its bytes past the end read as zeros); every page wholly past the new
+ * end faults.  So one guarded load from the last page of the cached window
+ * below the known size, when that page lies past the copy's last page,
+ * either succeeds (the file still holds more than `end` bytes: the zeros are
+ * data) or faults (the guard returns; the caller checks the size with
+ * fstat).  Returns 0 too when there is no such page (the copy ends in the
+ * window's or the file's last page): the caller checks the size then.  The
+ * probed page is the same for every read of the window, so it costs one
+ * fault-in per window, then a load from a page already in the page tables.
+ * The caller still counts its window as in use (several threads: `readers`).
+ */
+static inline int mmhint__rm_tail_probe(const mmhint_rm_t *rm, int64_t end) {
+  int64_t lim = rm->size < rm->win_hi ? rm->size : rm->win_hi;
+  int64_t q = (lim - 1) & ~(int64_t)4095;
+  if (q <= ((end - 1) & ~(int64_t)4095) || q < rm->win_lo || rm->win_gen != __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE))
+    return 0;
+  char c;
+  return mmhint__guarded_copy(&c, rm->win_base + (q - rm->win_lo), 1) == 0;
+}
+
 /* The last time stamp this thread took for a converted read (see mmhint__rm_times). */
 extern __thread uint64_t mmhint__rm_clock_last __attribute__((tls_model("initial-exec")));
 
@@ -148,15 +173,19 @@ static inline void mmhint__rm_record_converted(mmhint_ofd_t *o, int fd, ssize_t 
 /*
  * After the fast paths' copy of n bytes at pos into buf, which left `left`
  * bytes uncopied: returns nonzero when the copy stands (no fault, and a zero
- * last byte proved harmless), having moved the offset (at == -1), fed the
- * advice and prefetched ahead; zero sends the read to mmhint__rm_read.
+ * last byte proved harmless: mmhint__rm_tail_probe, else mmhint__rm_tail_ok),
+ * having moved the offset (at == -1), fed the advice and prefetched ahead;
+ * zero sends the read to mmhint__rm_read.  With several threads the caller
+ * is still among the file's readers.
  */
 static inline int mmhint__rm_copied(mmhint_ofd_t *o, int fd, const void *buf, size_t n, int64_t pos, int64_t at, size_t left) {
   mmhint_rm_t *rm = o->rm;
   int64_t end = pos + (int64_t)n;
   rm->reads++;
   if (MMHINT_UNLIKELY(left != 0)) return 0;
-  if (MMHINT_UNLIKELY(((const char *)buf)[n - 1] == 0) && !mmhint__rm_tail_ok(fd, o, end, at < 0 ? end : o->pos)) return 0;
+  if (MMHINT_UNLIKELY(((const char *)buf)[n - 1] == 0) && !mmhint__rm_tail_probe(rm, end) &&
+      !mmhint__rm_tail_ok(fd, o, end, at < 0 ? end : o->pos))
+    return 0;
   if (at < 0) o->pos = end;
   mmhint_rm_advise(rm, pos, end);
   mmhint_rm_prefetch(rm, end, n);

@@ -26,6 +26,7 @@ FALLBACK_WORDS = {
     "changed": "the file changed size or was truncated under a read",
     "fault": "a page faulted during the copy (the file shrank, or the buffer was not the program's)",
     "zero_tail": "reads kept ending in zero bytes, each of which costs a size check",
+    "on_large_read": "a read larger than 1 MiB under read_mmap=on, done by the kernel (copying loses there)",
 }
 
 # Memory fallbacks (docs/MEMORY.md, memory.fallbacks), in words.

@@ -230,4 +230,48 @@ TEST(MemrouteSection, InitRegistersTheMemoryObject) {
   EXPECT_EQ(t.find("\"memory\":", first + 1), std::string::npos);
 }
 
+// Packing classes: every size below a huge page maps to the smallest class
+// that holds it, classes grow by at most 25 %, and aligned requests get a
+// class whose slots (at multiples of its size in a 2 MiB chunk) are aligned.
+TEST(MemroutePack, ClassesHoldTheSizeAndRoundByAtMostAQuarter) {
+  uint64_t prev = 0;
+  for (uint32_t c = 0; c < MMHINT_PACK_CLASSES; c++) {
+    uint64_t s = mmhint_pack_class_size(c);
+    EXPECT_GT(s, prev) << c;
+    EXPECT_EQ(s % 16, 0u) << c;
+    EXPECT_EQ(mmhint_pack_class(s), c) << s;
+    if (prev) {
+      EXPECT_EQ(mmhint_pack_class(prev + 1), c) << prev + 1;
+    }
+    if (prev >= 128) {
+      EXPECT_LE(s * 4, prev * 5) << c;
+    }
+    prev = s;
+  }
+  EXPECT_EQ(mmhint_pack_class_size(MMHINT_PACK_CLASSES - 1), MMHINT_HUGE_SIZE);
+  EXPECT_EQ(mmhint_pack_class(1), 0u);
+  EXPECT_EQ(mmhint_pack_class_size(mmhint_pack_class(65536 + 33)), 81920u);  // Python's 64 KiB bytes object
+  for (uint64_t n = 1; n < MMHINT_HUGE_SIZE; n = n * 3 / 2 + 1) {
+    uint64_t s = mmhint_pack_class_size(mmhint_pack_class(n));
+    EXPECT_GE(s, n);
+  }
+}
+
+TEST(MemroutePack, AlignedClassesAreAlignedOrRefused) {
+  for (uint64_t a = 16; a <= MMHINT_HUGE_SIZE; a *= 2)
+    for (uint64_t n : {1ull, 100ull, 5000ull, 70000ull, 1000000ull}) {
+      uint32_t c = mmhint_pack_class_aligned(n, a);
+      if (c == MMHINT_PACK_CLASSES) {
+        EXPECT_GE(n < a ? a : n, MMHINT_HUGE_SIZE / 2) << n << " " << a;  // only when nothing below 2 MiB fits
+        continue;
+      }
+      uint64_t s = mmhint_pack_class_size(c);
+      EXPECT_GE(s, n);
+      EXPECT_LT(s, MMHINT_HUGE_SIZE);
+      EXPECT_EQ(s & (a - 1), 0u) << n << " " << a;
+    }
+  EXPECT_EQ(mmhint_pack_class_aligned(0, 0), (uint32_t)MMHINT_PACK_CLASSES);
+  EXPECT_EQ(mmhint_pack_class_aligned(MMHINT_HUGE_SIZE, 0), (uint32_t)MMHINT_PACK_CLASSES);
+}
+
 }  // namespace

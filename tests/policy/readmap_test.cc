@@ -245,8 +245,18 @@ TEST(ReadmapDecisions, AutoStopsOnAReadLargerThanMaxRead) {
   rm.max_read = 131072;
   EXPECT_FALSE(mmhint_rm_large_read(&rm, 131072));  // at the limit: still converted
   EXPECT_TRUE(mmhint_rm_large_read(&rm, 131073));
-  rm.mode = MMHINT_RM_ON;  // `on` converts reads of any size
+  rm.mode = MMHINT_RM_ON;  // `on` never stops for good on a read size
   EXPECT_FALSE(mmhint_rm_large_read(&rm, (size_t)1 << 30));
+}
+
+TEST(ReadmapDecisions, OnSendsReadsAboveOneMiBToTheKernel) {
+  mmhint_rm_t rm{};
+  rm.mode = MMHINT_RM_ON;
+  EXPECT_FALSE(mmhint_rm_on_large_read(&rm, (size_t)MMHINT_RM_ON_MAX_READ));  // 1 MiB: copying is even
+  EXPECT_TRUE(mmhint_rm_on_large_read(&rm, (size_t)MMHINT_RM_ON_MAX_READ + 1));
+  EXPECT_TRUE(mmhint_rm_on_large_read(&rm, (size_t)2 << 20));
+  rm.mode = MMHINT_RM_AUTO;  // auto has its own, lower limit (large_read) and stops
+  EXPECT_FALSE(mmhint_rm_on_large_read(&rm, (size_t)2 << 20));
 }
 
 TEST(ReadmapDecisions, ZeroTailsStopOnlyWhenManyAndFrequent) {
