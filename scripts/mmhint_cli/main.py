@@ -4,7 +4,7 @@ parser (add_parser) and names its function with set_defaults(func=...)."""
 
 import sys
 
-from . import ab, advise, demo, explain, report, run, version
+from . import ab, advise, demo, explain, report, run, tune, version
 from .common import PROG, UserError, warn
 from .parsing import Formatter, Parser
 
@@ -14,7 +14,7 @@ policies on the same command, reports what the library saw and proposes a
 policy from it.  See docs/CLI.md."""
 
 # The subcommands, in the order --help lists them.
-COMMANDS = (run, explain, ab, report, advise, demo)
+COMMANDS = (run, explain, ab, report, advise, tune, demo)
 
 
 def build_parser():
