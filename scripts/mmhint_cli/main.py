@@ -10,8 +10,9 @@ from .parsing import Formatter, Parser
 
 DESCRIPTION = """\
 mmhint runs unmodified programs under libmmhint.so (LD_PRELOAD), compares two
-policies on the same command, reports what the library saw and proposes a
-policy from it.  See docs/CLI.md."""
+policies on the same command, reports what the library saw, proposes a
+policy from it and measures the relevant policies to keep the best.  See
+docs/CLI.md."""
 
 # The subcommands, in the order --help lists them.
 COMMANDS = (run, explain, ab, report, advise, tune, demo)
