@@ -242,9 +242,15 @@ def render(cands, winner):
 
 
 def pick_winner(cands):
-    ok = [c for c in cands if c.state in ("measuring", "dropped") and c.summary()
-          and c.summary()["ci95"][1] is not None and c.summary()["ci95"][1] < 1.0]
-    return min(ok, key=lambda c: c.summary()["ratio"]) if ok else None
+    """The fastest candidate whose interval lies wholly above 1 (speedup),
+    among those that survived the rounds, else among those dropped; None
+    when there is none."""
+    for states in (("measuring",), ("dropped",)):
+        ok = [c for c in cands if c.state in states and c.summary()
+              and c.summary()["ci95"][1] is not None and c.summary()["ci95"][1] < 1.0]
+        if ok:
+            return min(ok, key=lambda c: c.summary()["ratio"])
+    return None
 
 
 def config_for(winner, cmd):
