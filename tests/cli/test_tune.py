@@ -24,6 +24,46 @@ def settings(conf_text):
             if l.strip() and not l.startswith("#") and l.strip() != "[rule]" and not l.startswith("path")]
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+from mmhint_cli import stats as st, tune as tu  # noqa: E402
+
+
+class TuneUnitsTest(unittest.TestCase):
+    """The choices tune makes without running anything."""
+
+    def test_candidates_follow_the_statistics(self):
+        os.environ.setdefault("MMHINT_INCLUDE_DIR", os.path.join(os.path.dirname(os.path.dirname(HERE)), "include"))
+        docs = st.load_all([os.path.join(HERE, "fixtures", "batch"), os.path.join(HERE, "fixtures", "sqlite.3001.json")])
+        names = [c.name for c in tu.candidates_from(st.merge(docs), "[rule]\npath = /x\nread_mmap = auto\n")]
+        self.assertEqual(names[0], "advise's proposal")
+        for n in ("read_mmap=auto", "read_mmap=on", "advice=random", "drop_behind=on", "hugepages=thp"):
+            self.assertIn(n, names)
+        # Nothing read, nothing allocated: only NUMA, and only with more than one node.
+        self.assertEqual([c.family for c in tu.candidates_from({"files": [], "memory": {}}, None)],
+                         ["numa"] if tu.numa_nodes() > 1 else [])
+
+    def test_combinations_join_families_and_winner_needs_an_interval_above_one(self):
+        a = tu.Candidate("read_mmap=auto", "read_mmap", [("read_mmap", "auto")])
+        b = tu.Candidate("drop_behind=on", "drop_behind", [("drop_behind", "on")])
+        c = tu.Candidate("read_mmap=on", "read_mmap", [("read_mmap", "on")])
+        self.assertEqual([x.name for x in tu.combine([a, b, c])], ["read_mmap=auto,drop_behind=on",
+                                                                   "drop_behind=on,read_mmap=on"])
+        a.runs = [(1.0, 0.6), (1.1, 0.62), (0.98, 0.61), (1.02, 0.59)]   # clearly faster
+        b.runs = [(1.0, 0.9), (1.0, 1.2), (1.0, 0.8), (1.0, 1.1)]        # noise
+        self.assertIs(tu.pick_winner([a, b]), a)
+        self.assertIsNone(tu.pick_winner([b]))
+        self.assertIn("no policy beats plain within noise", tu.render([b], None))
+        self.assertEqual(settings(tu.config_for(None, ["cat", "x"])), [])
+        self.assertIn("read_mmap = auto", tu.config_for(a, ["prog"]))
+
+    def test_durations(self):
+        self.assertEqual(tu.parse_duration("90s"), 90)
+        self.assertEqual(tu.parse_duration("5m"), 300)
+        self.assertEqual(tu.parse_duration("120"), 120)
+        with self.assertRaises(Exception):
+            tu.parse_duration("soon")
+
+
 @unittest.skipUnless(real_library(), "libmmhint.so is not built in $MMHINT_BUILD_DIR")
 class TuneTest(unittest.TestCase):
     @classmethod
