@@ -114,7 +114,7 @@ def workloads(d, sizes, out):
     stream = ["read_mmap=auto", "drop_behind=on"]
     return [
         ("grep", ["grep", "-c", "ERROR", log], False, stream, "96 KiB read() stream, cached"),
-        ("wc -l", ["wc", "-l", log], False, stream, "128 KiB read() stream, cached"),
+        ("wc -l", ["wc", "-l", log], False, stream, "16 KiB read() stream, cached"),
         ("dd bs=4k", ["dd", "if=" + binf, "of=/dev/null", "bs=4k", "status=none"], False, stream,
          "4 KiB read() stream, cached"),
         ("sha256sum", ["sha256sum", binf], False, stream, "fread() stream (stdio), cached"),
@@ -223,14 +223,18 @@ def main(argv=None):
     ap.add_argument("--section", metavar="FILE", help="write the results as a section of FILE (BENCHMARKS.md), "
                                                       "between its advise-corpus markers")
     ap.add_argument("--from-json", metavar="F", help="render a saved --json instead of measuring")
+    ap.add_argument("--note", help="a sentence for the section: what else ran on the machine")
     args = ap.parse_args(argv)
     if args.from_json:
         with open(args.from_json) as f:
             doc = json.load(f)
-        write_section(args.section, doc, doc.get("meta", {}))
+        meta = doc.get("meta", {})
+        if args.note:
+            meta["note"] = args.note
+        write_section(args.section, doc, meta)
         return 0
     meta = {"started": time.strftime("%Y-%m-%d %H:%M %Z"), "load_start": os.getloadavg()[0],
-            "argv": ["bench/advise_corpus.py"] + (argv if argv is not None else sys.argv[1:])}
+            "argv": ["bench/advise_corpus.py"] + (argv if argv is not None else sys.argv[1:]), "note": args.note}
     d = os.path.abspath(args.dir or os.path.join(tempfile.gettempdir(), "mmhint-corpus-%s" %
                                                  ("small" if args.small else "full")))
     sizes = make_data(d, args.small)
@@ -365,7 +369,8 @@ def write_section(path, doc, meta):
             "warm-up; load average (1 min) %.2f at the start, %.2f at the end: other engineers' builds and tests "
             "ran on the same 2 cores throughout, so the intervals are wide." % (
                 " ".join(meta.get("argv", ["bench/advise_corpus.py"])), meta.get("started", "?"), doc["runs"],
-                meta.get("load_start", 0), meta.get("load_end", 0)), "",
+                meta.get("load_start", 0), meta.get("load_end", 0))
+            + ((" " + meta["note"]) if meta.get("note") else ""), "",
             "Each program ran once under the library with statistics (cold rows: after dropping the page cache), "
             "`mmhint advise` wrote a config from that, and `mmhint ab --plain-a --config-b` measured it; each "
             "single policy of the option table that could apply was measured the same way (`--b POLICY`). "

@@ -17,7 +17,7 @@ proposed, and an `# evidence:` line says why.
 
 Not proposed, because they were measured to cost wall time here or to gain
 nothing beyond noise (docs/CLI.md; `mmhint tune` tries them on your program):
-advice = random (sqlite3 random lookups on a cold cache: 0.66x), advice =
+advice = random (sqlite3 random lookups on a cold cache: 0.56x), advice =
 sequential, mmap_advice = random, hugepages = thp.
 """
 
@@ -133,7 +133,7 @@ def rule_small_reads(f, x, args):
     if x["seq"] < 0.8:
         if x["resident"] is None or x["resident"] < WARM:
             ev.append("small reads but %.0f%% sequential and the file was not known to be cached at open: "
-                      "read_mmap of random reads of a cold file was slower here (0.92x); not proposed"
+                      "read_mmap of random reads of a cold file was slower here (0.61x for sqlite3); not proposed"
                       % (100 * x["seq"]))
             return None, ev
         ev.append("random small reads of a cached file")
@@ -170,7 +170,7 @@ def rule_cold_stream(f, x, args):
 
 def note_random_preads(f, x, args):
     """Random preads: advice = random was measured slower (sqlite3 random
-    lookups on a cold cache, 0.66x: this disk reads 128 KiB nearly as fast
+    lookups on a cold cache, 0.56x: this disk reads 128 KiB nearly as fast
     as 4 KiB and neighbouring pages are often wanted next), so it is only
     noted, never proposed."""
     reads = f.get("reads") or 0
@@ -181,7 +181,7 @@ def note_random_preads(f, x, args):
     if not sampled or len(preads) * 2 <= len(sampled):
         return None, []
     return None, ["%d consecutive; %d of %d sampled reads are preads: random access; advice = random not proposed "
-                  "(measured 0.66x for cold random lookups here; try it with mmhint tune)"
+                  "(measured 0.56x for cold random lookups here; try it with mmhint tune)"
                   % (f.get("consec_reads") or 0, len(preads), len(sampled))]
 
 
