@@ -39,7 +39,7 @@ from .common import (UserError, child_env, find_library, load_options, option_en
 from .parsing import Formatter, strip_dashdash
 
 SMALL_READ = 32 * 1024
-MAX_ROUNDS = 4
+MAX_ROUNDS = 8
 
 
 def parse_duration(text):
