@@ -131,10 +131,28 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(f->fallbacks, 0, sizeof f->fallbacks);
   f->lock = 0;
   memset(&f->hints, 0, sizeof f->hints);
+  memset(f->open_modes, 0, sizeof f->open_modes);
+  memset(&f->residency_at_open, 0, sizeof f->residency_at_open);
   f->samples_seen = 0;
   f->sample_next = 1;
   f->sample_stride = 1;
   f->nsamples = 0;
+}
+
+void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now) {
+  mmhint_count(&f->open_modes[mmhint_stats_open_mode(oflags)], 1);
+  if (!measure || size <= 0 || __atomic_load_n(&f->residency_at_open.ticks, __ATOMIC_RELAXED)) return;
+  /* Two threads opening the file at once may both measure; either answer is right. */
+  const int saved_errno = errno;
+  uint64_t pages = 0, resident = 0;
+  int e = mmhint_residency_count(fd, size, &pages, &resident);
+  if (e >= 0) {
+    f->residency_at_open.pages = pages;
+    f->residency_at_open.resident = resident;
+    f->residency_at_open.exact = (uint8_t)(e == 1);
+    __atomic_store_n(&f->residency_at_open.ticks, now ? now : 1, __ATOMIC_RELAXED);
+  }
+  errno = saved_errno;
 }
 
 void mmhint_stats_fork(int phase) {
@@ -256,6 +274,24 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_json_end_array(j);
   mmhint_json_kv_string(j, "type", type_name(f->mode));
   mmhint_json_kv_int(j, "size_at_open", f->size_at_open);
+  mmhint_json_key(j, "open_modes");
+  mmhint_json_begin_object(j);
+  mmhint_json_kv_uint(j, "read", f->open_modes[MMHINT_OPEN_READ]);
+  mmhint_json_kv_uint(j, "write", f->open_modes[MMHINT_OPEN_WRITE]);
+  mmhint_json_kv_uint(j, "rdwr", f->open_modes[MMHINT_OPEN_RDWR]);
+  mmhint_json_end_object(j);
+  mmhint_json_key(j, "residency_at_open");
+  if (f->residency_at_open.ticks) {
+    const uint64_t t = mmhint_clock_ticks_to_unix_ns(f->residency_at_open.ticks), s0 = mmhint_clock_start_unix_ns();
+    mmhint_json_begin_object(j);
+    mmhint_json_kv_uint(j, "t_ns", t > s0 ? t - s0 : 0);
+    mmhint_json_kv_uint(j, "pages", f->residency_at_open.pages);
+    mmhint_json_kv_uint(j, "resident", f->residency_at_open.resident);
+    mmhint_json_kv_bool(j, "exact", f->residency_at_open.exact);
+    mmhint_json_end_object(j);
+  } else {
+    mmhint_json_null(j);
+  }
 
 #define MMHINT_X_WRITE(name, kind, unit, doc)                                                \
   mmhint_json_key(j, #name);                                                                 \

@@ -11,6 +11,7 @@
 #ifndef MMHINT_POLICY_STATS_H
 #define MMHINT_POLICY_STATS_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,7 +80,30 @@ typedef struct mmhint_file {
   int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind;
 
   mmhint_hints_file_t hints; /* what the hints policy saw and did (policy/hints.h) */
+
+  /* How the file was opened and how much of it was cached then, so that advice
+   * can tell a read-only reader from a read-write one and a cold file from a
+   * warm one.  Kept whether or not a policy is on (docs/STATS.md). */
+  uint64_t open_modes[3];                     /* opens (wrappers and stdio) by MMHINT_OPEN_* access mode */
+  mmhint_hints_residency_t residency_at_open; /* at the first open while statistics are on; ticks 0: not measured */
 } mmhint_file_t;
+
+/* Indexes of mmhint_file_t.open_modes: the open's O_ACCMODE. */
+enum { MMHINT_OPEN_READ, MMHINT_OPEN_WRITE, MMHINT_OPEN_RDWR };
+
+/* The open_modes index of open flags `oflags`. */
+static inline int mmhint_stats_open_mode(int oflags) {
+  const int acc = oflags & O_ACCMODE;
+  return acc == O_RDONLY ? MMHINT_OPEN_READ : acc == O_WRONLY ? MMHINT_OPEN_WRITE : MMHINT_OPEN_RDWR;
+}
+
+/*
+ * Counts an open of f with flags `oflags` and, when `measure` is set and this
+ * is the first open measured, the page-cache residency of fd's first `size`
+ * bytes (policy/residency.h: cachestat where the kernel has it, else
+ * sampled mincore).  `now` is the open's time in ticks.  Keeps errno.
+ */
+void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now);
 
 /* ---- Read sizes ------------------------------------------------------------
  * The counting primitives are in policy/count.h; the read-size histogram is

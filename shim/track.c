@@ -47,8 +47,9 @@ static void note_policy(mmhint_file_t *f, const long long *num, int rule) {
   f->pol_drop_behind = (int8_t)num[MMHINT_OPT_drop_behind];
 }
 
-/* Creates a description for fd from its fstat; NULL when fd is not valid or memory ran out. */
-static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *abs_path, mmhint_file_t **file_out) {
+/* Creates a description for fd from its fstat (the size it gives in *size_out); NULL when fd is not valid or memory ran out. */
+static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *abs_path, mmhint_file_t **file_out,
+                              int64_t *size_out) {
   struct stat st;
   if (mmhint_os_fstat(fd, &st) < 0) return NULL;
   mmhint_ofd_t *o = mmhint_ofd_new();
@@ -63,6 +64,7 @@ static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *ab
   }
   o->flags |= mmhint_ofd_flags_for(type, oflags);
   *file_out = o->file;
+  *size_out = (int64_t)st.st_size;
   return o;
 }
 
@@ -79,10 +81,13 @@ void mmhint__track_open_at(int fd, int dirfd, const char *path, int oflags, int 
   char buf[PATH_MAX + 64];
   const char *abs = absolute(dirfd, path, buf, sizeof buf);
   mmhint_file_t *f = NULL;
-  mmhint_ofd_t *o = describe(fd, oflags, MMHINT_OFD_OPENED | (stdio ? MMHINT_OFD_STDIO : 0), abs, &f);
+  int64_t size = 0;
+  mmhint_ofd_t *o = describe(fd, oflags, MMHINT_OFD_OPENED | (stdio ? MMHINT_OFD_STDIO : 0), abs, &f, &size);
   if (o) {
     if (f) {
       mmhint_count(&f->c[stdio ? MMHINT_FC_stdio_opens : MMHINT_FC_opens], 1);
+      /* Before the hints: advice=willneed would change what is resident. */
+      mmhint_stats_opened(f, fd, oflags, size, mmhint__stats_on && f->mode == S_IFREG, mmhint_ticks());
       if (mmhint__has_rules && abs) {
         long long num[MMHINT_OPT__COUNT];
         int mode = (oflags & O_ACCMODE) == O_RDONLY ? MMHINT_MODE_READ
@@ -124,7 +129,8 @@ mmhint_ofd_t *mmhint__adopt(int fd) {
   mmhint_ofd_t *o = NULL;
   mmhint_file_t *f = NULL;
   if (fl >= 0) {
-    o = describe(fd, (int)fl, MMHINT_OFD_SHARED | MMHINT_OFD_OUTSIDE, NULL, &f);
+    int64_t size = 0;
+    o = describe(fd, (int)fl, MMHINT_OFD_SHARED | MMHINT_OFD_OUTSIDE, NULL, &f, &size);
     if (o) {
       long pos = mmhint_os_lseek(fd, 0, SEEK_CUR);
       o->pos = pos >= 0 ? pos : 0;

@@ -1,22 +1,29 @@
 """`mmhint advise`: proposes a config file from observed behaviour.
 
-Heuristics (each proposal is printed with the numbers that led to it):
-  small sequential reads      most reads <= 32 KiB, >= 80% sequential, file >= 64 KiB
-                              -> read_mmap = auto
-  one large sequential stream file >= 64 MiB, bytes read within 10% of its size,
-                              >= 90% sequential -> drop_behind = on, advice = sequential
-  random preads               >= 16 reads, < 30% of them consecutive (starting where the
-                              previous ended), < 70% sequential, most sampled reads
-                              are preads -> advice = random
-  random use of own mappings  mmaps > 0, >= 4 sampled mmap calls, fewer than 70% of
-                              them at a higher offset than the one before (a stream
-                              gives ~100%, random offsets ~50%) -> mmap_advice = random
-  large allocations           >= 4 allocations in the 1M-32M and 32M+ size classes
-                              -> hugepages = thp (process option)
+Each rule below is tested on its own and proposes its policy where the
+statistics show that the policy both can take effect and was measured to help
+(docs/CLI.md gives the measurement behind each rule); rules that fire on the
+same file combine into one [rule].  Policies that cannot take effect are not
+proposed, and an `# evidence:` line says why.
+
+  small reads            most reads through the file's own descriptors <= 32 KiB,
+                         file >= 64 KiB, >= 16 reads; >= 80% sequential, or the file
+                         was >= 90% cached at open; opened read-only only
+                         -> read_mmap = auto
+  cold stream            file >= 64 MiB read once front to back (bytes read within
+                         10% of its size, >= 90% sequential) through descriptors,
+                         <= 10% of it cached at open (or --protect-cache)
+                         -> drop_behind = on
+
+Not proposed, because they were measured to cost wall time here or to gain
+nothing beyond noise (docs/CLI.md; `mmhint tune` tries them on your program):
+advice = random (sqlite3 random lookups on a cold cache: 0.56x), advice =
+sequential, mmap_advice = random, hugepages = thp.
 A file that is mostly written (more bytes written to it than read from it)
 gets no read policy, whatever its reads look like.
 """
 
+import argparse
 import os
 import re
 import sys
@@ -29,8 +36,10 @@ KIB = 1024
 MIB = 1024 * 1024
 SMALL_READ = 32 * KIB
 MIN_FILE = 64 * KIB
+MIN_READS = 16
 LARGE_FILE = 64 * MIB
-MIN_LARGE_ALLOCS = 4
+COLD = 0.10   # at most this share of the file's pages cached at open: cold
+WARM = 0.90   # at least this share: warm
 
 
 def glob_escape(path):
@@ -39,14 +48,15 @@ def glob_escape(path):
 
 
 def small_fraction(f):
-    """Fraction of reads of at most 32 KiB: from the sampled read lengths when
-    there are any, else from the histogram (the 10K-100K bucket counts as
-    small when the average read is at most 32 KiB)."""
-    lens = [r[2] for r in f["samples"] if r[3] in ("r", "p", "s")]
+    """Fraction of the file's descriptor reads (read, pread; not stdio, which
+    read->mmap cannot convert) of at most 32 KiB: from the sampled read
+    lengths when there are any, else from the histogram (the 10K-100K bucket
+    counts as small when the average read is at most 32 KiB)."""
+    lens = [r[2] for r in f["samples"] if r[3] in ("r", "p")]
     if lens:
         return sum(1 for n in lens if n <= SMALL_READ) / len(lens), "of %d sampled reads" % len(lens)
-    reads = f.get("reads") or 0
-    if not reads:
+    reads = (f.get("reads") or 0) - (f.get("eof_reads") or 0)
+    if reads <= 0:
         return None, ""
     h = f["read_size_hist"]
     small = h.get("0-100", 0) + h.get("100-1K", 0) + h.get("1K-10K", 0)
@@ -60,72 +70,162 @@ def sample_seq(rows):
     previous sampled one (samples of a stream are ascending even when thinned)."""
     if len(rows) < 2:
         return None
-    seq = 0
-    for a, b in zip(rows, rows[1:]):
-        if b[1] > a[1]:
-            seq += 1
-    return seq / (len(rows) - 1)
+    return sum(1 for a, b in zip(rows, rows[1:]) if b[1] > a[1]) / (len(rows) - 1)
 
 
-def classify(f):
-    """Returns (options dict, evidence lines) for one merged file, or (None, ...)."""
+def residency(f):
+    """(share of the file's pages cached when it was first opened, text), or
+    (None, why) when the statistics cannot tell: `residency_at_open`
+    (written whenever statistics are on), else the hints' `residency_open`
+    (written only when a hint was on)."""
+    r = f.get("residency_at_open")
+    src = "residency_at_open"
+    if not isinstance(r, dict):
+        r = (f.get("hints") or {}).get("residency_open")
+        src = "hints.residency_open"
+    if not isinstance(r, dict) or not r.get("pages"):
+        return None, "these statistics do not say how much of it was cached at open (no residency_at_open)"
+    share = (r.get("resident") or 0) / r["pages"]
+    return share, "%.0f%% of its %d pages cached at open (%s%s)" % (
+        100 * share, r["pages"], src, "" if r.get("exact", True) else ", sampled")
+
+
+def open_modes_text(m):
+    return "opened read-only %d, write-only %d, read-write %d times" % (
+        m.get("read") or 0, m.get("write") or 0, m.get("rdwr") or 0)
+
+
+# ---- Where a read policy cannot take effect ------------------------------------
+
+def read_side_excluded(f):
+    """Why no read policy (read_mmap, drop_behind, advice) is proposed for
+    file F, or None.  One condition per reason."""
+    if (f.get("bytes_written") or 0) > (f.get("bytes_read") or 0):
+        return "mostly written (%s written, %s read): no read policy" % (
+            human(f.get("bytes_written") or 0, BYTES), human(f.get("bytes_read") or 0, BYTES))
+    if not f.get("reads") and f.get("stdio_reads"):
+        return ("read only through stdio (%d fread/fgets-family calls): those reads happen inside libc, where "
+                "read_mmap, drop_behind and advice=auto do not see them" % f["stdio_reads"])
+    return None
+
+
+def read_mmap_excluded(f):
+    """Why read_mmap cannot take effect on F although its reads suit it, or None."""
+    modes = f.get("open_modes")
+    if isinstance(modes, dict) and ((modes.get("rdwr") or 0) + (modes.get("write") or 0)) > 0:
+        return ("%s: read_mmap converts only read-only descriptions (it would fall back, reason open_flags); "
+                "read_mmap_writable = on would allow it, with the caveats in docs/READMAP.md"
+                % open_modes_text(modes))
+    if (f.get("fallbacks") or {}).get("open_flags"):
+        return "read_mmap fell back %d times for the open flags (open_flags)" % f["fallbacks"]["open_flags"]
+    return None
+
+
+# ---- The rules -----------------------------------------------------------------
+# Each takes (file, its common figures, the command-line options) and returns
+# (options or None, evidence lines).  docs/CLI.md has the measurement of each.
+
+def rule_small_reads(f, x, args):
+    if x["size"] < MIN_FILE or (f.get("reads") or 0) < MIN_READS:
+        return None, []
+    frac, how = small_fraction(f)
+    if frac is None or frac <= 0.5:
+        return None, []
+    ev = ["%.0f%% %s are <= 32K" % (100 * frac, how)]
+    if x["seq"] < 0.8:
+        if x["resident"] is None or x["resident"] < WARM:
+            ev.append("small reads but %.0f%% sequential and the file was not known to be cached at open: "
+                      "read_mmap of random reads of a cold file was slower here (0.61x for sqlite3); not proposed"
+                      % (100 * x["seq"]))
+            return None, ev
+        ev.append("random small reads of a cached file")
+    why = read_mmap_excluded(f)
+    if why:
+        ev.append(why + "; read_mmap not proposed")
+        return None, ev
+    modes = f.get("open_modes")
+    ev.append("%s: serve the reads from a mapping" % (open_modes_text(modes) if isinstance(modes, dict)
+                                                      else "open mode not recorded (older statistics)"))
+    return {"read_mmap": "auto"}, ev
+
+
+def rule_cold_stream(f, x, args):
+    size, nbytes = x["size"], f.get("bytes_read") or 0
+    if not (size >= LARGE_FILE and x["seq"] >= 0.9 and 0.9 * size <= nbytes <= 1.1 * size):
+        return None, []
+    ev = ["read once front to back (%.2f x its size)" % (nbytes / size)]
+    if args.protect_cache:
+        ev.append("--protect-cache: drop pages behind the reader so that the stream does not evict other "
+                  "programs' cache (%s)" % x["resident_text"])
+        return {"drop_behind": "on"}, ev
+    if x["resident"] is None:
+        ev.append(x["resident_text"] + ": cannot know whether drop_behind would help (on a cached file it "
+                  "only costs); not proposed; --protect-cache proposes it anyway")
+        return None, ev
+    if x["resident"] > COLD:
+        ev.append("%s: the file was cached, drop_behind would only cost (1.20x slower for grep here); "
+                  "not proposed" % x["resident_text"])
+        return None, ev
+    ev.append("%s: a cold stream, drop pages behind the reader" % x["resident_text"])
+    return {"drop_behind": "on"}, ev
+
+
+def note_random_preads(f, x, args):
+    """Random preads: advice = random was measured slower (sqlite3 random
+    lookups on a cold cache, 0.56x: this disk reads 128 KiB nearly as fast
+    as 4 KiB and neighbouring pages are often wanted next), so it is only
+    noted, never proposed."""
+    reads = f.get("reads") or 0
+    if not (reads >= MIN_READS and x["seq"] < 0.7 and (f.get("consec_reads") or 0) < 0.3 * reads):
+        return None, []
+    preads = [r for r in f["samples"] if r[3] == "p"]
+    sampled = [r for r in f["samples"] if r[3] in ("r", "p", "s")]
+    if not sampled or len(preads) * 2 <= len(sampled):
+        return None, []
+    return None, ["%d consecutive; %d of %d sampled reads are preads: random access; advice = random not proposed "
+                  "(measured 0.56x for cold random lookups here; try it with mmhint tune)"
+                  % (f.get("consec_reads") or 0, len(preads), len(sampled))]
+
+
+# The rules, in the order their evidence is printed.
+RULES = [rule_small_reads, rule_cold_stream, note_random_preads]
+
+
+def classify(f, args):
+    """Returns (options dict or None, evidence lines) for one merged file."""
     if f.get("type") not in (None, "regular"):
         return None, []
-    if st.mostly_written(f):
-        return None, ["%s written, %s read: mostly written, no read policy"
-                      % (human(st.total_bytes_written(f), BYTES), human(st.total_bytes(f), BYTES))]
     size = f.get("size") or 0
     reads = f.get("reads") or 0
     nbytes = f.get("bytes_read") or 0
-    seq = st.seq_ratio(f)
-    opts = {}
+    seq = st.seq_ratio(f) or 0.0
+    resident, resident_text = residency(f)
+    x = {"size": size, "seq": seq, "resident": resident, "resident_text": resident_text}
     ev = []
     if reads:
         ev.append("%d reads, %s read, average %s, %.0f%% sequential; file size %s"
                   % (reads, human(nbytes, BYTES), human(nbytes / reads, BYTES), 100 * seq, human(size, BYTES)))
-    if reads and size >= LARGE_FILE and seq >= 0.9 and 0.9 * size <= nbytes <= 1.1 * size:
-        opts["drop_behind"] = "on"
-        opts["advice"] = "sequential"
-        ev.append("read once front to back (%.2f x its size): stream it, drop pages behind the reader"
-                  % (nbytes / size))
-    elif reads and size >= MIN_FILE and seq >= 0.8:
-        frac, how = small_fraction(f)
-        if frac is not None and frac > 0.5:
-            opts["read_mmap"] = "auto"
-            ev.append("%.0f%% %s are <= 32K: small sequential reads, serve them from a mapping"
-                      % (100 * frac, how))
-    elif reads >= 16 and seq < 0.7 and (f.get("consec_reads") or 0) < 0.3 * reads:
-        preads = [r for r in f["samples"] if r[3] == "p"]
-        sampled = [r for r in f["samples"] if r[3] in ("r", "p", "s")]
-        if sampled and len(preads) * 2 > len(sampled):
-            opts["advice"] = "random"
-            ev.append("%d consecutive; %d of %d sampled reads are preads: random access, turn readahead off"
-                      % (f.get("consec_reads") or 0, len(preads), len(sampled)))
-    mm = [r for r in f["samples"] if r[3] == "m"]
-    if (f.get("mmaps") or 0) > 0 and len(mm) >= 4:
-        s = sample_seq(mm)
-        if s is not None and s < 0.7:
-            opts["mmap_advice"] = "random"
-            ev.append("%d mmap calls (%s mapped); %d sampled mappings, %.0f%% in ascending order: random use"
-                      % (f["mmaps"], human(f.get("mmap_bytes") or 0, BYTES), len(mm), 100 * s))
+    elif f.get("stdio_reads"):
+        ev.append("%d stdio reads, %s read; file size %s" % (f["stdio_reads"], human(f.get("stdio_bytes_read") or 0,
+                                                                                     BYTES), human(size, BYTES)))
+    opts = {}
+    why = read_side_excluded(f)
+    if why:
+        if reads or f.get("stdio_reads"):
+            ev.append(why)
+    else:
+        for rule in RULES:
+            o, e = rule(f, x, args)
+            ev.extend(e)
+            if o:
+                opts.update(o)
     if not opts:
         return None, ev
     return opts, ev
 
 
-def memory_advice(merged):
-    classes = merged["memory"].get("size_classes") or {}
-    large = (classes.get("1M-32M") or 0) + (classes.get("32M+") or 0)
-    if large >= MIN_LARGE_ALLOCS:
-        return ["# evidence: %d allocations of at least 1 MiB (%d in 1M-32M, %d in 32M+), %s requested in all"
-                % (large, classes.get("1M-32M") or 0, classes.get("32M+") or 0,
-                   human(merged["memory"].get("bytes_requested") or 0, BYTES)),
-                "# evidence: huge pages back allocations of hugepage_min (2M) and more",
-                "hugepages = thp"]
-    return None
-
-
-def advise(merged, sources):
+def advise(merged, sources, args=None):
+    args = args or argparse.Namespace(protect_cache=False)
     lines = ["# mmhint config proposed by 'mmhint advise' from %d stats file(s), %d process(es):"
              % (len(sources), len(merged["processes"]))]
     for s in sources[:10]:
@@ -134,13 +234,9 @@ def advise(merged, sources):
         lines.append("#   ... and %d more" % (len(sources) - 10))
     lines.append("# Review it, then use it with: mmhint run --config FILE -- CMD  (or MMHINT_CONFIG=FILE)")
     lines.append("")
-    mem = memory_advice(merged)
-    if mem:
-        lines.extend(mem)
-        lines.append("")
     proposals = []
     for f in merged["files"]:
-        opts, ev = classify(f)
+        opts, ev = classify(f, args)
         if opts:
             proposals.append((f, opts, ev))
     # Files of one directory that all get the same options share one glob,
@@ -173,8 +269,15 @@ def advise(merged, sources):
             if k in opts:
                 lines.append("%s = %s" % (k, opts[k]))
         lines.append("")
-    if not mem and not proposals:
-        lines.append("# nothing to propose: no file or allocation pattern here matches a known policy")
+    # Files read a lot for which a rule was considered and declined: say why.
+    declined = [(f, ev) for f in merged["files"] for o, ev in [classify(f, args)]
+                if not o and len(ev) > 1 and st.total_bytes(f) >= MIN_FILE]
+    for f, ev in declined[:20]:
+        lines.append("# no policy for %s: %s" % (f["path"], "; ".join(ev)))
+    if declined:
+        lines.append("")
+    if not proposals:
+        lines.append("# nothing to propose: no file pattern here matches a policy measured to help")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -183,7 +286,7 @@ def advise(merged, sources):
 def cmd_advise(args):
     docs, skipped = st.load_inputs(args.inputs)
     merged = st.merge(docs)
-    sys.stdout.write(advise(merged, [d["_source"] for d in docs]))
+    sys.stdout.write(advise(merged, [d["_source"] for d in docs], args))
     return 1 if skipped else 0
 
 
@@ -195,6 +298,9 @@ def add_parser(sub):
                                     "by '# evidence:' lines with the numbers.\n\n" + __doc__.split("\n\n", 1)[1],
                         epilog="example:\n  mmhint run --stats /tmp/s -- ./prog && mmhint advise /tmp/s > prog.conf\n"
                                "  mmhint ab --plain-a --config-b prog.conf -- ./prog")
+    ad.add_argument("--protect-cache", action="store_true",
+                    help="propose drop_behind for every large file read once, cached or not, so that streaming it "
+                         "does not evict other programs' pages (costs time on a cached file)")
     ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     ad.set_defaults(func=cmd_advise)
     return ad

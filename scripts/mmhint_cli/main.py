@@ -4,17 +4,18 @@ parser (add_parser) and names its function with set_defaults(func=...)."""
 
 import sys
 
-from . import ab, advise, demo, explain, report, run, top, version
+from . import ab, advise, demo, explain, report, run, top, tune, version
 from .common import PROG, UserError, warn
 from .parsing import Formatter, Parser
 
 DESCRIPTION = """\
 mmhint runs unmodified programs under libmmhint.so (LD_PRELOAD), compares two
-policies on the same command, reports what the library saw and proposes a
-policy from it.  See docs/CLI.md."""
+policies on the same command, reports what the library saw, proposes a
+policy from it and measures the relevant policies to keep the best.  See
+docs/CLI.md."""
 
 # The subcommands, in the order --help lists them.
-COMMANDS = (run, explain, ab, report, top, advise, demo)
+COMMANDS = (run, explain, ab, report, top, advise, tune, demo)
 
 
 def build_parser():

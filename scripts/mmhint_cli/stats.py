@@ -244,7 +244,9 @@ def merge(docs):
     {"processes": [...], "files": [...], "memory": {...}, "unobserved": [...],
      "warnings": [...], "start_ns": N, "sources": [...]}.
     Each merged file has the counters, "paths", "type", "size" (largest
-    size_at_open), "read_size_hist", "write_size_hist", "fallbacks", "policy" (from the process
+    size_at_open), "read_size_hist", "write_size_hist", "fallbacks", "open_modes" (added) and
+    "residency_at_open" (of the earliest process) when the files have them,
+    "policy" (from the process
     that ended last; "mixed" values where processes disagreed), "samples"
     (rows [t_ns since start_ns, offset, length, op, pid]) and "exes"."""
     counters = load_counters()
@@ -307,6 +309,15 @@ def merge(docs):
             for k, v in (f.get("fallbacks") or {}).items():
                 if _check_int(v):
                     m["fallbacks"][k] = m["fallbacks"].get(k, 0) + v
+            # How the file was opened (added) and how much of it was cached
+            # at the first open of the earliest process that measured it.
+            if isinstance(f.get("open_modes"), dict):
+                _add_dict(m.setdefault("open_modes", {}), f["open_modes"])
+            r = f.get("residency_at_open")
+            if isinstance(r, dict) and (m.get("residency_at_open") is None
+                                        or _proc_start(doc) < m["_residency_start"]):
+                m["residency_at_open"] = r
+                m["_residency_start"] = _proc_start(doc)
             hints = f.get("hints")
             if isinstance(hints, dict):
                 _merge_hints(m.setdefault("hints", {}), hints)
@@ -342,6 +353,7 @@ def merge(docs):
             m["samples"] = [m["samples"][int(i * step)] for i in range(MERGED_SAMPLES_MAX)]
         if m["policy"] is None:
             m["policy"] = dict(POLICY_DEFAULTS, rule=None)
+        m.pop("_residency_start", None)
         m["path"] = m["paths"][0] if m["paths"] else "dev %d ino %d" % (m["dev"], m["ino"])
         out_files.append(m)
     out_files.sort(key=lambda m: (m["path"], m["dev"], m["ino"]))

@@ -16,6 +16,29 @@ from cli_helpers import HERE, clean_env, explain_binary, fixture, golden, mmhint
 ALL = [fixture("batch"), fixture("sqlite.3001.json")]
 
 
+def edited(d, src, change, name=None):
+    """Writes fixture SRC into directory D with CHANGE(file) applied to every
+    file record; returns the new path."""
+    with open(os.path.join(HERE, src)) as f:
+        doc = json.load(f)
+    for rec in doc["files"]:
+        change(rec)
+    p = os.path.join(d, name or os.path.basename(src))
+    with open(p, "w") as f:
+        json.dump(doc, f)
+    return p
+
+
+def cold_fixtures(d):
+    """ALL with every file recorded as cold when opened (residency_at_open)."""
+    def cold(f):
+        f["residency_at_open"] = {"t_ns": 1, "pages": max(1, (f.get("size_at_open") or 0) // 4096), "resident": 0,
+                                  "exact": True}
+    os.makedirs(os.path.join(d, "batch"))
+    return [edited(os.path.join(d, "batch"), fixture("batch", n), cold) for n in ("cat.2102.json", "wc.2101.json")] \
+        + [edited(d, fixture("sqlite.3001.json"), cold)]
+
+
 def rules(text):
     """[(path glob, {option: value})] of a config text, plus the globals."""
     out, glob, cur = [], {}, None
@@ -40,16 +63,18 @@ class AdviseTest(unittest.TestCase):
         golden(self, "advise.conf", r.stdout)
 
     def test_heuristics(self):
+        # The fixtures predate open_modes and residency_at_open: only what
+        # needs neither is proposed.
         r = mmhint("advise", *ALL)
         glob, rs = rules(r.stdout)
-        self.assertEqual(glob, {"hugepages": "thp"})
+        self.assertEqual(glob, {})  # hugepages are never proposed (tune tries them)
         by_path = {x.pop("path"): x for x in rs}
         self.assertEqual(by_path, {
-            "/data/archive/dump.bin": {"advice": "sequential", "drop_behind": "on"},  # 128M streamed once
-            "/data/db/main.db": {"advice": "random"},                                   # random 4K preads
-            "/data/db/index.bin": {"mmap_advice": "random"},                            # random mmaps
             "/data/logs/*": {"read_mmap": "auto"},                                      # 2 files, 16K seq reads
         })
+        # The stream (dump.bin) and the random reader (main.db) say why not.
+        self.assertRegex(r.stdout, r"# no policy for /data/archive/dump.bin: .*cannot know whether drop_behind")
+        self.assertRegex(r.stdout, r"# no policy for /data/db/main.db: .*advice = random not proposed")
         # /etc/ld.so.cache (one mmap, no reads) gets nothing.
         self.assertNotIn("ld.so.cache", r.stdout.split("[rule]", 1)[1])
         # Every rule is preceded by evidence with numbers.
@@ -73,6 +98,61 @@ class AdviseTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             _, rs = rules(r.stdout)
             self.assertNotIn("/data/db/main.db", [x.get("path") for x in rs])
+
+    def test_cold_stream_gets_drop_behind_and_random_reader_nothing(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = cold_fixtures(d)
+            r = mmhint("advise", *paths)
+        _, rs = rules(r.stdout)
+        by_path = {x.pop("path"): x for x in rs}
+        self.assertEqual(by_path["/data/archive/dump.bin"], {"drop_behind": "on"})  # 128M cold, read once
+        self.assertNotIn("/data/db/main.db", by_path)  # random 4K preads, cold: advice=random was measured slower
+        self.assertIn("advice = random not proposed (measured 0.56x", r.stdout)
+        self.assertRegex(r.stdout, r"dump.bin: .*0% of its 32768 pages cached at open \(residency_at_open\): a cold "
+                                   r"stream")
+
+    def test_a_cached_stream_gets_no_drop_behind_unless_asked(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = edited(d, fixture("batch", "cat.2102.json"),
+                       lambda f: f.update(residency_at_open={"t_ns": 1, "pages": 32768, "resident": 32768,
+                                                             "exact": True}))
+            r = mmhint("advise", p)
+            self.assertNotIn("drop_behind", "".join(l for l in r.stdout.splitlines(True) if not l.startswith("#")))
+            self.assertIn("the file was cached, drop_behind would only cost", r.stdout)
+            r = mmhint("advise", "--protect-cache", p)
+        self.assertIn("drop_behind = on", r.stdout)
+        self.assertIn("--protect-cache: drop pages behind the reader", r.stdout)
+
+    def test_no_read_mmap_for_read_write_opens(self):
+        # main.db read in small preads: sequentially and cached it would get read_mmap...
+        def seq_cached(f, rdwr):
+            f.update(seq_reads=f["reads"], residency_at_open={"t_ns": 1, "pages": 51200, "resident": 51200,
+                                                              "exact": True},
+                     open_modes={"read": 0 if rdwr else 1, "write": 0, "rdwr": 1 if rdwr else 0})
+        with tempfile.TemporaryDirectory() as d:
+            p = edited(d, fixture("sqlite.3001.json"), lambda f: seq_cached(f, False), "ro.json")
+            r = mmhint("advise", p)
+            self.assertIn("read_mmap = auto", r.stdout)
+            self.assertIn("opened read-only 1, write-only 0, read-write 0 times", r.stdout)
+            # ...but not when sqlite3 opened it read-write: the conversion would fall back.
+            p = edited(d, fixture("sqlite.3001.json"), lambda f: seq_cached(f, True), "rw.json")
+            r = mmhint("advise", p)
+        self.assertNotIn("read_mmap = auto", r.stdout)
+        self.assertIn("read-write 1 times: read_mmap converts only read-only descriptions", r.stdout)
+
+    def test_no_read_policy_for_files_mostly_written_or_read_through_stdio(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = edited(d, fixture("batch", "wc.2101.json"),
+                       lambda f: f.update(bytes_written=10 * (f.get("bytes_read") or 0) + 1), "w.json")
+            r = mmhint("advise", p)
+            self.assertNotIn("[rule]", r.stdout)
+            self.assertIn("mostly written", r.stdout)
+            p = edited(d, fixture("batch", "wc.2101.json"),
+                       lambda f: f.update(stdio_reads=f.get("reads") or 0, stdio_bytes_read=f.get("bytes_read") or 0,
+                                          reads=0, bytes_read=0), "s.json")
+            r = mmhint("advise", p)
+        self.assertNotIn("[rule]", r.stdout)
+        self.assertIn("read only through stdio", r.stdout)
 
     def test_exact_path_when_directory_is_mixed(self):
         # wc alone: both logs read with 16K reads -> one directory glob.
@@ -98,7 +178,7 @@ class AdviseTest(unittest.TestCase):
             p = os.path.join(d, "cat.json")
             with open(p, "w") as f:
                 json.dump(doc, f)
-            r = mmhint("advise", p)
+            r = mmhint("advise", "--protect-cache", p)
         self.assertIn("path = /data/archive/dump\\[1\\]\\*.bin\n", r.stdout)
 
     def test_nothing_to_propose(self):
@@ -118,8 +198,8 @@ class AdviseTest(unittest.TestCase):
         exe = explain_binary()
         if not exe:
             self.skipTest("mmhint-explain is not built in $MMHINT_BUILD_DIR")
-        r = mmhint("advise", *ALL)
         with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", *cold_fixtures(d))
             conf = os.path.join(d, "advised.conf")
             with open(conf, "w") as f:
                 f.write(r.stdout)
@@ -132,19 +212,16 @@ class AdviseTest(unittest.TestCase):
             self.assertEqual(raw.returncode, 0)
             lines = [json.loads(l) for l in raw.stdout.splitlines() if l.strip()]
             self.assertEqual(lines[0]["warnings"], [])
-            self.assertEqual(lines[0]["process"]["hugepages"]["value"], "thp")
             got = {o["path"]: o for o in lines[1:]}
             self.assertEqual(got["/data/logs/app-9.log"]["options"]["read_mmap"]["value"], "auto")
-            self.assertEqual(got["/data/db/main.db"]["options"]["advice"]["value"], "random")
-            self.assertEqual(got["/data/db/index.bin"]["options"]["mmap_advice"]["value"], "random")
+            self.assertEqual(got["/data/logs/app-9.log"]["rule"] is not None, True)
             self.assertEqual(got["/data/archive/dump.bin"]["options"]["drop_behind"]["value"], "on")
-            self.assertEqual(got["/data/archive/dump.bin"]["options"]["advice"]["value"], "sequential")
             self.assertIsNone(got["/elsewhere/x"]["rule"])
             # And mmhint explain renders it: rule file:line and the option with its source.
-            e = mmhint("explain", "--config", conf, "/data/db/main.db", "/elsewhere/x", env=env)
+            e = mmhint("explain", "--config", conf, "/data/archive/dump.bin", "/elsewhere/x", env=env)
             self.assertEqual(e.returncode, 0, e.stderr)
-            row = [l for l in e.stdout.splitlines() if l.startswith("/data/db/main.db")][0]
-            self.assertRegex(row, re.escape(conf) + r":\d+ +advice=random \(rule:" + re.escape(conf) + r":\d+\)")
+            row = [l for l in e.stdout.splitlines() if l.startswith("/data/archive/dump.bin")][0]
+            self.assertRegex(row, re.escape(conf) + r":\d+ +drop_behind=(on|1) \(rule:" + re.escape(conf) + r":\d+\)")
             row = [l for l in e.stdout.splitlines() if l.startswith("/elsewhere/x")][0]
             self.assertRegex(row, r"^/elsewhere/x +- +\(defaults\)$")
             # A stats file argument explains the files that run touched, for its program.

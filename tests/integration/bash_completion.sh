@@ -29,7 +29,7 @@ expect() {
   done
 }
 
-expect "mmhint " run explain ab report top advise demo --version
+expect "mmhint " run explain ab report top advise tune demo --version
 expect "mmhint r" run report
 expect "mmhint run --s" --set --stats
 expect "mmhint ab --pl" --plain-a

@@ -38,7 +38,7 @@ done
 
 # Complete: every flag each subcommand's --help shows, every option of the table.
 page1=$MH_TMP/doc/mmhint.1
-for sub in run explain ab report top advise demo; do
+for sub in run explain ab report top advise tune demo; do
   grep -q "^\.SS \\\\fBmmhint $sub\\\\fR" "$page1" || mh_fail "mmhint.1 has no section for 'mmhint $sub'"
   for flag in $(python3 "$MH_SRC/scripts/mmhint" "$sub" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
     grep -qF -- "\\fB${flag//-/\\-}\\fR" "$page1" || mh_fail "mmhint.1 does not describe 'mmhint $sub $flag'"

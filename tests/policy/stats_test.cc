@@ -208,6 +208,37 @@ TEST_F(StatsTest, ResetAfterForkZeroesCountsButKeepsFiles) {
   EXPECT_EQ(f->nsamples, 0u);
 }
 
+TEST_F(StatsTest, OpensAreCountedByModeAndResidencyIsMeasuredOnce) {
+  char path[] = "/tmp/mmhint-stats-open-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  static const char data[8192] = {1};
+  ASSERT_EQ(write(fd, data, sizeof data), (ssize_t)sizeof data);  // just written: resident
+  mmhint_file_t *f = mmhint_stats_file(4, 1100, S_IFREG, 0);
+  mmhint_stats_opened(f, fd, O_RDONLY, 0, 1, 5);        // empty at open: nothing to measure
+  EXPECT_EQ(f->residency_at_open.ticks, 0u);
+  mmhint_stats_opened(f, fd, O_RDWR | O_CREAT, sizeof data, 0, 6);  // statistics off: not measured
+  EXPECT_EQ(f->residency_at_open.ticks, 0u);
+  mmhint_stats_opened(f, fd, O_WRONLY, sizeof data, 1, 7);
+  EXPECT_EQ(f->residency_at_open.ticks, 7u);
+  EXPECT_EQ(f->residency_at_open.pages, sizeof data / (uint64_t)sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(f->residency_at_open.resident, f->residency_at_open.pages);
+  mmhint_stats_opened(f, fd, O_RDONLY, sizeof data, 1, 8);  // the first measurement stays
+  EXPECT_EQ(f->residency_at_open.ticks, 7u);
+  EXPECT_EQ(f->open_modes[MMHINT_OPEN_READ], 2u);
+  EXPECT_EQ(f->open_modes[MMHINT_OPEN_WRITE], 1u);
+  EXPECT_EQ(f->open_modes[MMHINT_OPEN_RDWR], 1u);
+  mmhint_stats_read(f, 5, 0, -1, 1, 2, MMHINT_OP_READ);
+  std::string doc = Render(nullptr);
+  EXPECT_NE(doc.find("\"open_modes\":{\"read\":2,\"write\":1,\"rdwr\":1}"), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"residency_at_open\":{\"t_ns\":"), std::string::npos);
+  mmhint_stats_reset_after_fork();
+  EXPECT_EQ(f->open_modes[MMHINT_OPEN_READ], 0u);
+  EXPECT_EQ(f->residency_at_open.ticks, 0u);
+  close(fd);
+}
+
 // Sections registered by the tests below: a process-level one and a per-file one.
 int test_resets;
 void RenderTestProcess(mmhint_json_t *j) { mmhint_json_kv_uint(j, "answer", 42); }
