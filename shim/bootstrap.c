@@ -20,6 +20,7 @@
 #include "policy/spin.h"
 #include "policy/memroute.h"
 #include "shim/shim.h"
+#include "shim/signal.h"
 
 /* ---- Real functions --------------------------------------------------------- */
 
@@ -326,8 +327,6 @@ static long write_stats(const char *reason, char *final, size_t final_len, int o
  * In the child of a vfork (which shares our memory with its parent) nothing
  * is written: the parent will write, and the child is about to exec or _exit.
  */
-/* The end signals (shim/signal.c), blocked while the statistics are written. */
-static const int end_mask_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
 
 /* Nonzero once a snapshot failed and said so: the final write then fails quietly too (one line in all). */
 static int snapshot_warned;
@@ -339,8 +338,7 @@ static void finish_as(const char *reason, int sig) {
   if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
   if (mmhint_os_getpid() != my_pid) return;
   sigset_t block, old;
-  sigemptyset(&block);
-  for (size_t i = 0; i < sizeof end_mask_signals / sizeof end_mask_signals[0]; i++) sigaddset(&block, end_mask_signals[i]);
+  mmhint__end_signal_set(&block); /* blocked while the statistics are written (shim/signal.c) */
   int masked = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &old, sizeof(uint64_t)) == 0;
   if (!__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) {
     end_reason = reason;

@@ -83,8 +83,7 @@ void mmhint__signal_default(int sig) {
 
 /* ---- The end of life ------------------------------------------------------------------- */
 
-/* The signals whose default action ends the process and that services are stopped or killed with. */
-static const int end_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+static const int end_signals[] = {MMHINT_END_SIGNALS};
 
 static inline int is_end_signal(int sig) {
   for (size_t i = 0; i < sizeof end_signals / sizeof end_signals[0]; i++)
@@ -113,8 +112,7 @@ static void end_handler(int sig, siginfo_t *si, void *uc) {
 /* Keeps one end signal with the shim's handler; every end signal is blocked while it writes. */
 static int keep_end(int sig) {
   sigset_t all;
-  sigemptyset(&all);
-  for (size_t i = 0; i < sizeof end_signals / sizeof end_signals[0]; i++) sigaddset(&all, end_signals[i]);
+  mmhint__end_signal_set(&all);
   return mmhint__signal_keep(sig, MMHINT_SIG_END, end_handler, SA_RESTART, &all);
 }
 

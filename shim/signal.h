@@ -15,6 +15,16 @@
 
 #include <signal.h>
 
+/* The end signals: their default action ends the process, and services are stopped or killed with them. */
+#define MMHINT_END_SIGNALS SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM
+
+/* Sets *set to the end signals (the shim's handler blocks them all; so does every write of the statistics). */
+static inline void mmhint__end_signal_set(sigset_t *set) {
+  static const int end[] = {MMHINT_END_SIGNALS};
+  sigemptyset(set);
+  for (unsigned i = 0; i < sizeof end / sizeof end[0]; i++) sigaddset(set, end[i]);
+}
+
 enum {
   MMHINT_SIG_NONE = 0,  /* not kept: sigaction passes through */
   MMHINT_SIG_FAULT = 1, /* kept for the fault guard, whatever the program installs */
