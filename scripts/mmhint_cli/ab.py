@@ -404,6 +404,18 @@ def describe_diffs(ref, diffs):
     return lines
 
 
+def compile_masks(patterns, who):
+    """The --mask regular expressions (applied to stdout bytes before it is
+    compared); a bad one is a user error that names the command `who`."""
+    masks = []
+    for m in patterns or []:
+        try:
+            masks.append(re.compile(m.encode()))
+        except re.error as e:
+            raise UserError("%s: bad --mask regular expression '%s': %s" % (who, m, e))
+    return masks
+
+
 def cmd_ab(args):
     cmd = strip_dashdash(args.command)
     if not cmd:
@@ -419,12 +431,7 @@ def cmd_ab(args):
     pa = parse_assignments([args.a], "--a")
     pb = parse_assignments([args.b], "--b")
     lib = find_library(args.lib)
-    masks = []
-    for m in args.mask or []:
-        try:
-            masks.append(re.compile(m.encode()))
-        except re.error as e:
-            raise UserError("ab: bad --mask regular expression '%s': %s" % (m, e))
+    masks = compile_masks(args.mask, "ab")
     if args.cold:
         drop_caches_check()
     input_path = stdin_check(args.input)

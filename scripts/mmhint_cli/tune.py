@@ -285,12 +285,7 @@ def cmd_tune(args):
     args.budget_s = parse_duration(args.budget)
     load_options()
     lib = find_library(args.lib)
-    masks = []
-    for m in args.mask or []:
-        try:
-            masks.append(re.compile(m.encode()))
-        except re.error as e:
-            raise UserError("tune: bad --mask regular expression '%s': %s" % (m, e))
+    masks = abmod.compile_masks(args.mask, "tune")
     if args.cold:
         abmod.drop_caches_check()
     base = child_env()

@@ -236,35 +236,44 @@ mh_counter() {
   echo "${v:-MISSING}"
 }
 
-mh_strace_file() {
-  python3 - "$1" "$2" <<'EOF'
+# The parser of `strace -f -y` logs both readers below share: it yields each
+# completed call as (pid, name, args, return value, path of a returned
+# descriptor, [(fd, path)] of the descriptors in its arguments), joining the
+# "<unfinished ...>" and "resumed>" halves that -f produces.
+MH_STRACE_CALLS='
 import os, re, sys
+def strace_calls(log):
+    pending = {}
+    line_re = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+(.*)$")
+    for raw in open(log, errors="replace"):
+        m = line_re.match(raw.rstrip("\n"))
+        if not m:
+            continue
+        pid, rest = m.group(1), m.group(2)
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest[: -len("<unfinished ...>")]
+            continue
+        r = re.match(r"^<\.\.\. (\w+) resumed>(.*)$", rest)
+        if r:
+            rest = pending.pop(pid, r.group(1) + "(") + r.group(2)
+        c = re.match(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<([^>]*)>)?", rest)
+        if not c:
+            continue
+        args = c.group(2)
+        yield pid, c.group(1), args, int(c.group(3)), c.group(4), re.findall(r"(?:^|, )(\d+)<([^>]*)>", args)
+'
+
+mh_strace_file() {
+  { printf '%s\n' "$MH_STRACE_CALLS"; cat; } <<'EOF' | python3 - "$1" "$2"
 log, want = sys.argv[1], os.path.realpath(sys.argv[2])
 reads = ("read", "pread64", "readv", "preadv", "preadv2")
 opens = ("open", "openat", "openat2", "creat")
-pending = {}
 inst = {}        # (pid, fd) -> index into per_open
 per_open = []    # [reads, bytes] per successful open of want
 n_open = n_read = n_bytes = n_err = n_copied = 0
-line_re = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s+(.*)$')
 def is_want(p):
     return p is not None and os.path.realpath(p) == want
-for raw in open(log, errors="replace"):
-    m = line_re.match(raw.rstrip("\n"))
-    if not m:
-        continue
-    pid, rest = m.group(1), m.group(2)
-    if rest.endswith("<unfinished ...>"):
-        pending[pid] = rest[: -len("<unfinished ...>")]
-        continue
-    r = re.match(r'^<\.\.\. (\w+) resumed>(.*)$', rest)
-    if r:
-        rest = pending.pop(pid, r.group(1) + "(") + r.group(2)
-    c = re.match(r'^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<([^>]*)>)?', rest)
-    if not c:
-        continue
-    name, args, ret, retpath = c.group(1), c.group(2), int(c.group(3)), c.group(4)
-    fds = re.findall(r'(?:^|, )(\d+)<([^>]*)>', args)
+for pid, name, args, ret, retpath, fds in strace_calls(log):
     if name in opens:
         if ret >= 0 and is_want(retpath):
             n_open += 1
@@ -297,33 +306,15 @@ EOF
 }
 
 mh_strace_writes() {
-  python3 - "$1" "$2" <<'EOF'
-import os, re, sys
+  { printf '%s\n' "$MH_STRACE_CALLS"; cat; } <<'EOF' | python3 - "$1" "$2"
 log, want = sys.argv[1], os.path.realpath(sys.argv[2])
 writes = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
 opens = ("open", "openat", "openat2", "creat")
 syncs = {"fsync": "fsyncs", "fdatasync": "fdatasyncs", "sync_file_range": "syncranges", "ftruncate": "truncates"}
 n = dict(opens=0, writes=0, bytes=0, errors=0, fsyncs=0, fdatasyncs=0, syncranges=0, truncates=0)
-pending = {}
-line_re = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s+(.*)$')
 def is_want(p):
     return p is not None and os.path.realpath(p) == want
-for raw in open(log, errors="replace"):
-    m = line_re.match(raw.rstrip("\n"))
-    if not m:
-        continue
-    pid, rest = m.group(1), m.group(2)
-    if rest.endswith("<unfinished ...>"):
-        pending[pid] = rest[: -len("<unfinished ...>")]
-        continue
-    r = re.match(r'^<\.\.\. (\w+) resumed>(.*)$', rest)
-    if r:
-        rest = pending.pop(pid, r.group(1) + "(") + r.group(2)
-    c = re.match(r'^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<([^>]*)>)?', rest)
-    if not c:
-        continue
-    name, args, ret, retpath = c.group(1), c.group(2), int(c.group(3)), c.group(4)
-    fds = re.findall(r'(?:^|, )(\d+)<([^>]*)>', args)
+for pid, name, args, ret, retpath, fds in strace_calls(log):
     if name in opens:
         if ret >= 0 and is_want(retpath):
             n["opens"] += 1
