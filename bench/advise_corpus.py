@@ -24,9 +24,11 @@ and prints a Markdown table (--markdown) and writes everything (--json).
 advised config holds what is robust on a noisy machine: each proposed
 read_mmap converted bytes in the B runs without an open_flags fallback, no
 read_mmap for a database opened read-write, no drop_behind for a cached
-file, and no interval wholly below 1 (speedup upper bound >= 1; a row whose
-interval is below 1 is measured once more with twice the runs, and that
-second measurement counts).
+file, and, at full size only, no interval wholly below 1 (speedup upper
+bound >= 1; a row whose interval is below 1 is measured once more with twice
+the runs, and that second measurement counts).  With --small the intervals
+are printed but not judged: the ctest runs beside other tests, and speed is
+shown by the benchmark.
 """
 import argparse
 import gzip
@@ -186,15 +188,20 @@ def config_settings(path):
     return out
 
 
-def check(row):
-    """What is robust on a noisy machine; returns the list of failures."""
+def check(row, timed=True):
+    """What is robust on a noisy machine; returns the list of failures.
+    `timed`: the advised config's speed is judged too (the full-size bench);
+    the small-file ctest runs beside other tests, where a few milliseconds of
+    the library's start-up or a neighbour's load decide the interval, so
+    there its speed is reported and not judged (speed is a benchmark's to
+    show, not a test's)."""
     bad = []
     doc = row["advised"]
     if doc is None:
         return ["ab of the advised config failed"]
     settings = row["settings"]
     sp, lo, hi = speedup(doc)
-    if hi is not None and hi < 1.0:
+    if timed and hi is not None and hi < 1.0:
         bad.append("advised config is slower than plain: %.2fx [%.2f-%.2f]" % (sp, lo, hi))
     if not doc.get("outputs_identical", True):
         bad.append("advised config changed the output")
@@ -282,12 +289,12 @@ def main(argv=None):
             # The advised config against the best single policy, in one interleaved ab.
             row["direct"] = {"single": best, "doc": ab(args.lib, ["--config-a", conf, "--b", best], cmd, args.runs,
                                                        cold, work, tag + "-direct", plain_a=False)[0]}
-        row["failures"] = check(row)
+        row["failures"] = check(row, timed=not args.small)
         if args.check and any(f.startswith("advised config is slower") for f in row["failures"]):
             # One interval wholly below 1 on a busy machine can be noise: measure once more, with twice the runs.
             doc, _ = ab(args.lib, ["--config-b", conf], cmd, 2 * args.runs, cold, work, tag + "-advised-again")
             row["advised_first"], row["advised"] = row["advised"], doc
-            row["failures"] = check(row)
+            row["failures"] = check(row, timed=not args.small)
         rows.append(row)
         sys.stderr.write("corpus: %s done (%.0fs)\n" % (name, time.time() - t0))
     shutil.rmtree(work, ignore_errors=True)

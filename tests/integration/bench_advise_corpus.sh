@@ -5,8 +5,11 @@
 # with statistics, advised, then `mmhint ab --plain-a --config-b`.  Asserts
 # only what holds on a busy machine (--check): every proposed read_mmap
 # converted bytes, none for the database opened read-write, no drop_behind
-# for a cached file, outputs identical, and no advised config clearly slower
-# than plain.  The speed claims are in BENCHMARKS.md (full-size run).
+# for a cached file, and outputs identical.  The advised configs' speed is
+# printed but not judged here: beside other tests, on files of a few MiB, the
+# library's start-up and the neighbours' load decide it.  The speed claims
+# (no advised config slower than plain) are checked by the full-size run,
+# `scripts/bench --advise-corpus`, whose table is in BENCHMARKS.md.
 set -u
 . "$(dirname "$0")/lib.sh"
 mh_init bench_advise_corpus
