@@ -242,9 +242,14 @@ extern __attribute__((visibility("hidden"))) int mmhint__time_every;
  */
 extern __thread uint64_t mmhint__clock_last __attribute__((tls_model("initial-exec")));
 
-/* Nonzero when this call on o is not timed (and counts it off the gap). */
+/*
+ * Nonzero when this call on o is not timed (and counts it off the gap).  A
+ * description's first call is timed (untimed starts at 0), and a gap is
+ * drawn only where no hint needs the clock: hints are set at open, before
+ * any read.
+ */
 static inline int mmhint__untimed(mmhint_ofd_t *o) {
-  if (MMHINT_LIKELY(o->untimed != 0) && MMHINT_LIKELY(!o->hints.active)) {
+  if (MMHINT_LIKELY(o->untimed != 0)) {
     o->untimed--;
     return 1;
   }
@@ -258,7 +263,9 @@ static inline int mmhint__untimed(mmhint_ofd_t *o) {
  */
 static inline uint64_t mmhint__timed_dur(mmhint_ofd_t *o, uint64_t dur, uint64_t t1) {
   uint64_t stands = dur * ((uint64_t)o->skipped + 1);
-  uint32_t skip = MMHINT_UNLIKELY(dur >= MMHINT_TIME_EVERY_TICKS || mmhint__time_every) ? 0 : 7 + (uint32_t)(t1 & 15);
+  uint32_t skip = MMHINT_UNLIKELY(dur >= MMHINT_TIME_EVERY_TICKS || mmhint__time_every || o->hints.active)
+                      ? 0
+                      : 7 + (uint32_t)(t1 & 15);
   o->untimed = o->skipped = skip;
   mmhint__clock_last = t1;
   return stands;
@@ -310,7 +317,7 @@ static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t 
   mmhint__record_read_dur(o, fd, r, offset, mmhint__timed_dur(o, t1 - t0, t1), t0, t1, op);
 }
 
-/* Records an untimed read-family call (mmhint__untimed said so): no hints are active on o. */
+/* Records an untimed read-family call (mmhint__untimed said so; then no hint is active on o). */
 static inline void mmhint__record_read_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int op) {
   mmhint__busy = 1;
   int64_t prev_end;
