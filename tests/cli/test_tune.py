@@ -3,6 +3,9 @@ confirms it with a separate ab; crowns nothing for cat of a tiny file;
 disqualifies a candidate that changes the output; refuses a failing command
 and a budget too small; Ctrl-C prints the table so far and writes --json."""
 
+import argparse
+import contextlib
+import io
 import json
 import os
 import signal
@@ -55,6 +58,66 @@ class TuneUnitsTest(unittest.TestCase):
         self.assertIn("no policy beats plain within noise", tu.render([b], None))
         self.assertEqual(settings(tu.config_for(None, ["cat", "x"])), [])
         self.assertIn("read_mmap = auto", tu.config_for(a, ["prog"]))
+
+    def test_files_read_too_briefly_make_no_read_policy_relevant(self):
+        def merged(read_time_ns):
+            return {"memory": {}, "files": [{"type": "regular", "path": "/d/f", "size": 1 << 20, "reads": 257,
+                                             "bytes_read": 1 << 20, "eof_reads": 1, "seq_reads": 257,
+                                             "read_time_ns": read_time_ns, "processes": 1}]}
+        # 1 MiB in 4 KiB reads that took 0.3 ms: below advise's 4 ms, nothing to try...
+        self.assertEqual([c.family for c in tu.candidates_from(merged(300000), None) if c.family != "numa"], [])
+        # ...in 40 ms the read_mmap family is tried.
+        self.assertIn("read_mmap=auto", [c.name for c in tu.candidates_from(merged(40000000), None)])
+
+    def test_the_winner_is_the_surest_of_those_faster_than_plain(self):
+        # `wide` has the better median (0.55) but its interval reaches 0.85; `tight` is at 0.6 [0.58-0.62].
+        wide = tu.Candidate("read_mmap=auto", "read_mmap", [("read_mmap", "auto")])
+        tight = tu.Candidate("read_mmap=on", "read_mmap", [("read_mmap", "on")])
+        wide.runs = [(1.0, 0.4), (1.0, 0.55), (1.0, 0.85), (1.0, 0.5), (1.0, 0.6), (1.0, 0.55), (1.0, 0.8)]
+        tight.runs = [(1.0, 0.6), (1.0, 0.59), (1.0, 0.61), (1.0, 0.6), (1.0, 0.62), (1.0, 0.58), (1.0, 0.6)]
+        self.assertLess(wide.summary()["ratio"], tight.summary()["ratio"])
+        self.assertLess(tight.summary()["ci95"][1], wide.summary()["ci95"][1])
+        self.assertIs(tu.pick_winner([wide, tight]), tight)
+        self.assertIs(tu.pick_winner([tight, wide]), tight)
+        # Equal upper bounds: the better median decides.
+        class Fixed(tu.Candidate):
+            def __init__(self, name, ratio, hi):
+                super().__init__(name, "read_mmap")
+                self.fixed = {"ratio": ratio, "ci95": [ratio - 0.05, hi], "runs": 7, "median_s": ratio,
+                              "plain_median_s": 1.0}
+
+            def summary(self):
+                return self.fixed
+        a, b = Fixed("a", 0.60, 0.70), Fixed("b", 0.58, 0.70)
+        self.assertIs(tu.pick_winner([a, b]), b)
+        self.assertIs(tu.pick_winner([b, a]), b)
+
+    def test_a_round_measures_the_candidates_in_turn(self):
+        # Every run is faked: plain takes 1 s, each candidate 0.6 s (with a little spread).
+        order = []
+
+        def fake_run(cmd, env, out, err, masks, input_path=os.devnull):
+            tag = env.get("MMHINT_READ_MMAP") or ("observe" if "LD_PRELOAD" in env else "plain")
+            order.append(tag)
+            wall = (1.0 if tag == "plain" else 0.6) * (1 + 0.01 * (len(order) % 5))
+            return {"wall_s": wall, "stdout_sha256": "same", "exit": 0}
+
+        cands = lambda merged, advised: [tu.Candidate("read_mmap=auto", "read_mmap", [("read_mmap", "auto")]),
+                                         tu.Candidate("read_mmap=on", "read_mmap", [("read_mmap", "on")])]
+        saved = tu.abmod.run_once, tu.candidates_from
+        tu.abmod.run_once, tu.candidates_from = fake_run, cands
+        args = argparse.Namespace(runs=3, budget_s=1000.0, cold=False, out=None, json=None, mask=[])
+        try:
+            with tempfile.TemporaryDirectory() as root, contextlib.redirect_stdout(io.StringIO()) as out:
+                tu.tune(args, ["prog"], "/nonexistent/libmmhint.so", [], {}, root)
+        finally:
+            tu.abmod.run_once, tu.candidates_from = saved
+        self.assertEqual(order[:2], ["plain", "observe"])
+        # Round 1: 4 pairs (a warm-up and --runs 3) of each, in turn; then the rounds go on the same way.
+        runs = [t for t in order[2:] if t != "plain"]
+        self.assertEqual(runs[:8], ["auto", "on"] * 4)
+        self.assertEqual(order[2:18], ["plain", "auto", "plain", "on"] * 4)
+        self.assertIn("winner: read_mmap=", out.getvalue())
 
     def test_durations(self):
         self.assertEqual(tu.parse_duration("90s"), 90)
