@@ -403,7 +403,7 @@ def tune(args, cmd, lib, masks, base, root):
                 scored = sorted([c for c in scored if c.state == "measuring"], key=interval_key)
                 if len(scored) > 4:
                     for c in scored[(len(scored) + 1) // 2:]:
-                        c.state, c.note = "dropped", "in the slower half after round %d" % (rnd + 1)
+                        c.state, c.note = "dropped", "in the worse half (by interval) after round %d" % (rnd + 1)
             live = [c for c in live if c.state == "measuring"]
             decisive = all(c.summary() and c.summary()["ci95"][0] is not None and
                            not c.summary()["ci95"][0] <= 1.0 <= c.summary()["ci95"][1] for c in live if c.summary())

@@ -232,8 +232,8 @@ class TuneTest(unittest.TestCase):
 
     def test_a_budget_too_small_says_what_would_do(self):
         data = os.path.join(self.d, "small.bin")
-        with open(data, "wb") as f:
-            f.write(os.urandom(8 << 20))
+        with open(data, "wb") as f:  # 64 MiB: its 4 KiB reads take more than advise's 4 ms, so read_mmap is relevant
+            f.write(os.urandom(64 << 20))
         r = self.tune("--budget", "10ms", "--", "dd", "if=" + data, "bs=4k", "of=/dev/null", "status=none")
         self.assertEqual(r.returncode, 2)
         self.assertRegex(r.stderr, r"budget of 0.01s cannot measure one candidate.*--budget \d+s would measure one")
