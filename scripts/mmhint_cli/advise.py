@@ -140,10 +140,12 @@ def read_time_excluded(f):
     """Why no read policy is proposed for file F because its reads took too
     little time, per process that read it, to repay the library's start-up
     (MIN_READ_TIME_NS), or None.  Statistics without read_time_ns say
-    nothing here."""
+    nothing here, nor do those of a run whose reads of F were already served
+    from a mapping (converted_reads): their time is not what plain reads
+    take."""
     reads = f.get("reads") or 0   # read_time_ns times the descriptor reads only
     t = f.get("read_time_ns")
-    if not reads or not isinstance(t, int) or t <= 0:
+    if not reads or not isinstance(t, int) or t <= 0 or (f.get("converted_reads") or 0) > 0:
         return None
     procs = max(1, f.get("processes") or 1)
     per = t / procs

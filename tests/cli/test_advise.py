@@ -209,6 +209,8 @@ class AdviseTest(unittest.TestCase):
         # Nothing read through descriptors, or no time recorded: this check says nothing.
         self.assertIsNone(adv.read_time_excluded({"reads": 0, "stdio_reads": 5, "read_time_ns": 0}))
         self.assertIsNone(adv.read_time_excluded({"reads": 40}))
+        # Reads already served from a mapping took less than plain ones would: not judged by their time.
+        self.assertIsNone(adv.read_time_excluded({"reads": 257, "read_time_ns": 270000, "converted_reads": 256}))
         # In the output: the wc fixture's logs (1.93 and 1.41 ms) get a '# no policy' line and no rule;
         # three times slower (5.8 and 4.2 ms) they get read_mmap.
         with tempfile.TemporaryDirectory() as d:
