@@ -20,7 +20,9 @@ nothing beyond noise (docs/CLI.md; `mmhint tune` tries them on your program):
 advice = random (sqlite3 random lookups on a cold cache: 0.56x), advice =
 sequential, mmap_advice = random, hugepages = thp.
 A file that is mostly written (more bytes written to it than read from it)
-gets no read policy, whatever its reads look like.
+gets no read policy, whatever its reads look like; nor does a file whose
+reads took less than 4 ms per process that read it (a read policy cannot
+repay the library's start-up there; docs/CLI.md).
 """
 
 import argparse
@@ -121,6 +123,40 @@ def read_mmap_excluded(f):
     return None
 
 
+# ---- Where a read policy cannot pay for itself ----------------------------------
+
+# A process run under the library pays its start-up and exit once: with
+# read_mmap = on and statistics (what `mmhint ab` and `tune` measure) a paired
+# median of 0.7-1.0 ms over `cat` of a 6-byte file here, 0.3 ms without
+# statistics.  A read policy saves only part of a file's time in reads (4 KiB
+# reads of a cached file through read_mmap = auto: 1 MiB of reads (0.3 ms)
+# 0.52x, 4 MiB (1.1 ms) 0.84x, 8 MiB (1.9 ms) 0.82x, 16 MiB (4.7 ms) 1.00x,
+# 32 MiB (5.9 ms) 1.35x; docs/CLI.md), so below this much time in a file's
+# reads per process that read it, no read policy is proposed.
+MIN_READ_TIME_NS = 4_000_000
+
+
+def read_time_excluded(f):
+    """Why no read policy is proposed for file F because its reads took too
+    little time, per process that read it, to repay the library's start-up
+    (MIN_READ_TIME_NS), or None.  Statistics without read_time_ns say
+    nothing here, nor do those of a run whose reads of F were already served
+    from a mapping (converted_reads): their time is not what plain reads
+    take."""
+    reads = f.get("reads") or 0   # read_time_ns times the descriptor reads only
+    t = f.get("read_time_ns")
+    if not reads or not isinstance(t, int) or t <= 0 or (f.get("converted_reads") or 0) > 0:
+        return None
+    procs = max(1, f.get("processes") or 1)
+    per = t / procs
+    if per >= MIN_READ_TIME_NS:
+        return None
+    return ("its reads took %.2f ms%s, below the %.0f ms a read policy needs to repay the library's start-up "
+            "(0.7-1.0 ms with read_mmap = on and statistics; 4 KiB reads of cached files broke even at 4.7 ms, "
+            "docs/CLI.md): no read policy" % (per / 1e6, " per process (%d processes)" % procs if procs > 1 else "",
+                                             MIN_READ_TIME_NS / 1e6))
+
+
 # ---- The rules -----------------------------------------------------------------
 # Each takes (file, its common figures, the command-line options) and returns
 # (options or None, evidence lines).  docs/CLI.md has the measurement of each.
@@ -209,7 +245,7 @@ def classify(f, args):
         ev.append("%d stdio reads, %s read; file size %s" % (f["stdio_reads"], human(f.get("stdio_bytes_read") or 0,
                                                                                      BYTES), human(size, BYTES)))
     opts = {}
-    why = read_side_excluded(f)
+    why = read_side_excluded(f) or read_time_excluded(f)
     if why:
         if reads or f.get("stdio_reads"):
             ev.append(why)
