@@ -133,6 +133,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(&f->hints, 0, sizeof f->hints);
   memset(f->open_modes, 0, sizeof f->open_modes);
   memset(&f->residency_at_open, 0, sizeof f->residency_at_open);
+  mmhint_cov_reset(&f->cov);
   f->samples_seen = 0;
   f->sample_next = 1;
   f->sample_stride = 1;
@@ -141,6 +142,11 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
 
 void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now) {
   mmhint_count(&f->open_modes[mmhint_stats_open_mode(oflags)], 1);
+  if (measure && size >= MMHINT_COV_MIN_SIZE) {
+    const int e = errno;
+    mmhint_cov_init(&f->cov, size);
+    errno = e;
+  }
   if (!measure || size <= 0 || __atomic_load_n(&f->residency_at_open.ticks, __ATOMIC_RELAXED)) return;
   /* Two threads opening the file at once may both measure; either answer is right. */
   const int saved_errno = errno;

@@ -1,0 +1,180 @@
+/*
+ * policy/cov.h: the coverage map ("touched") of a file: which parts of it
+ * the program's reads and its own file mappings touched during the run, as
+ * a bitmap of fixed-size granules.  The statistics write it as merged
+ * ranges (docs/STATS.md, "touched"); `mmhint advise` turns it into a
+ * prefetch map (policy/pmap.h) for `prefetch = learned`.
+ *
+ * Sizes: the granule is the smallest power of two ≥ 4 KiB that keeps the
+ * bitmap at most MMHINT_COV_MAX_BITS bits (64 KiB) for the file's size when
+ * the map is made (its first open with statistics on): 4 KiB up to 2 GiB,
+ * 8 KiB up to 4 GiB, and so on.  Parts of the file past that size (it grew)
+ * are not recorded.  Only regular files of at least MMHINT_COV_MIN_SIZE get
+ * a map, and all maps together take at most MMHINT_COV_BUDGET bytes.
+ *
+ * The bitmap comes from the shim's arena (policy/arena.h), never from the
+ * program's allocator, and is never freed.  Setting bits is a plain OR while
+ * the process has one thread and an atomic OR once it has several (as
+ * policy/count.h counts), skipped when the bits are already set.
+ */
+#ifndef MMHINT_POLICY_COV_H
+#define MMHINT_POLICY_COV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest bitmap: 2^19 bits = 64 KiB, one 4 KiB granule per bit up to 2 GiB. */
+#define MMHINT_COV_MAX_BITS (1u << 19)
+#define MMHINT_COV_MIN_SHIFT 12
+/*
+ * Files smaller than this get no map.  1 MiB is what the kernel's readahead
+ * brings in for a sequential reader in a few requests (read_ahead_kb is
+ * 128 KiB by default, several MiB on many virtual disks), and what a
+ * random reader of a cold file pays in at most 256 small reads: a prefetch
+ * saves little there, while each map costs an arena allocation, a JSON
+ * object and a prefetch-map entry.
+ */
+#define MMHINT_COV_MIN_SIZE (1ll << 20)
+/* All maps of a process together: 32 MiB of bitmaps cover 1 TiB of files at 4 KiB granules. */
+#define MMHINT_COV_BUDGET (32u << 20)
+/* The document writes at most this many ranges per file, coarsening the granule until they fit. */
+#define MMHINT_COV_MAX_RUNS 32768u
+
+typedef struct {
+  uint64_t *bits;      /* NULL: no map for this file; published last (release) */
+  uint32_t nbits;      /* granules covered: ceil(size / granule) */
+  uint8_t shift;       /* log2 of the granule */
+  uint8_t from_maps;   /* some bits came from the program's mappings */
+  uint32_t claim;      /* set by the one thread that makes the map */
+  int64_t size;        /* the file's size when the map was made */
+} mmhint_cov_t;
+
+/* Turns the recording on or off for the process (option stats_touched); off until called. */
+void mmhint_cov_configure(int on);
+
+/* Nonzero when maps are made (mmhint_cov_configure(1)). */
+extern int mmhint_cov_on;
+
+/* log2 of the granule for a file of `size` bytes (≥ MMHINT_COV_MIN_SHIFT). */
+unsigned mmhint_cov_shift_for(int64_t size);
+
+/*
+ * Gives c a map for a file of `size` bytes, unless it has one, the file is
+ * below MMHINT_COV_MIN_SIZE, recording is off, the budget is spent or the
+ * arena refuses.  Returns 0 when c has a map afterwards, -1 otherwise.
+ * Thread-safe and lock-free: of two threads racing, one makes the map (the
+ * other returns 0 perhaps before it is published, so its first reads may go
+ * unrecorded).
+ */
+int mmhint_cov_init(mmhint_cov_t *c, int64_t size);
+
+/* Sets granules first..last (inclusive, last < nbits) in b: the part of mmhint_cov_read that spans words. */
+void mmhint_cov_set_span(int st, uint64_t *b, uint64_t first, uint64_t last);
+
+/* ORs mask into *w unless its bits are set already: plain when single (one thread), else atomic. */
+static inline __attribute__((always_inline)) void mmhint__cov_or(const int st, uint64_t *w, uint64_t mask) {
+  if ((__atomic_load_n(w, __ATOMIC_RELAXED) & mask) == mask) return;
+#if defined(__x86_64__)
+  if (__builtin_expect(st, 1)) {
+    /* One instruction, which a signal handler on the same thread cannot tear (policy/count.h). */
+    __asm__ __volatile__("orq %1, %0" : "+m"(*w) : "er"(mask));
+    return;
+  }
+#endif
+  __atomic_fetch_or(w, mask, __ATOMIC_RELAXED);
+}
+
+/*
+ * Notes that bytes [off, off+len) were read (len > 0, off ≥ 0).  `st`: the
+ * process has one thread.  When c has no map: one load and a branch.  A read
+ * within one 64-granule word: two shifts, a compare and an OR.  Parts past
+ * the map's end are ignored.
+ */
+static inline __attribute__((always_inline)) void mmhint_cov_read_as(const int st, mmhint_cov_t *c, int64_t off,
+                                                                     uint64_t len) {
+  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
+  if (!b) return;
+  uint64_t first = (uint64_t)off >> c->shift, last = ((uint64_t)off + len - 1) >> c->shift;
+  if (__builtin_expect(last < c->nbits && (first >> 6) == (last >> 6), 1)) {
+    uint64_t mask = (~0ull << (first & 63)) & (~0ull >> (63 - (last & 63)));
+    mmhint__cov_or(st, &b[first >> 6], mask);
+    return;
+  }
+  if (first >= c->nbits) return;
+  mmhint_cov_set_span(st, b, first, last < c->nbits ? last : c->nbits - 1);
+}
+
+/* mmhint_cov_read_as for a caller that has not asked "one thread?". */
+void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len);
+
+/* Zeroes the map's bits, keeping its memory (the child of a fork starts afresh). */
+void mmhint_cov_reset(mmhint_cov_t *c);
+
+/* Granules set. */
+uint64_t mmhint_cov_count(const mmhint_cov_t *c);
+
+/*
+ * Writes the map's ranges, at most `max_runs` of them: the bitmap's runs at
+ * its granule, or at the smallest coarser granule (doubling) at which the
+ * runs fit; the last range ends at the file's size when its granule does.
+ * Calls fn(ctx, off, len) for each, in order, and returns the granule used.
+ * No allocation, no stdio.
+ */
+uint64_t mmhint_cov_ranges(const mmhint_cov_t *c, uint32_t max_runs, void (*fn)(void *ctx, uint64_t off, uint64_t len),
+                           void *ctx);
+
+/*
+ * Writes `"touched": {...}` (docs/STATS.md) for c, or nothing when c has no
+ * map.  Safe where the statistics are rendered (exit, a signal's exit).
+ */
+void mmhint_cov_render(mmhint_json_t *j, const mmhint_cov_t *c);
+
+/* ---- The program's own mappings ------------------------------------------------
+ * Page faults are invisible to a preload library, so the pages of a file
+ * mapping the program touched are read when it goes: at munmap (before the
+ * real one), at mremap, when MAP_FIXED maps over it, and when the document is
+ * rendered (exit, snapshots).  A page counts as touched when it is present in
+ * this process's page tables (/proc/self/pagemap bit 63, or swapped: bit 62);
+ * where pagemap cannot be read, when it is resident in the page cache
+ * (mincore).  Both over-approximate what the program read: the kernel's
+ * fault-around maps up to 64 KiB of already cached neighbours of each fault,
+ * and mincore counts every cached page of the mapping.  A small fixed table of
+ * MMHINT_COV_MAPS mappings, lock-free (as policy/wmaps.c); mappings beyond it
+ * are not followed.
+ */
+
+#define MMHINT_COV_MAPS 64
+
+/* Number of followed mappings: zero makes munmap's check one load. */
+extern uint32_t mmhint_cov_maps_live;
+
+/* Follows [addr, addr+len), a mapping of c's file at offset `off`.  Returns 0, or -1 (no map, table full). */
+int mmhint_cov_map_add(const void *addr, size_t len, int64_t off, mmhint_cov_t *c);
+
+/*
+ * Stops following the mappings that overlap [addr, addr+len), first marking
+ * their touched pages when `mark` (munmap, mremap: they are still there; not
+ * after a MAP_FIXED mapping replaced them).
+ */
+void mmhint_cov_map_gone(const void *addr, size_t len, int mark);
+
+/* Marks the touched pages of every followed mapping of c (they stay followed). */
+void mmhint_cov_map_scan(mmhint_cov_t *c);
+
+/*
+ * Sets in c the granules of [addr, addr+len) (file offset `off`) whose pages
+ * are touched, as described above.  Returns the pages found touched, or -1
+ * when neither pagemap nor mincore answered.  Raw system calls only.
+ */
+long mmhint_cov_mark_mapping(mmhint_cov_t *c, const void *addr, size_t len, int64_t off);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
