@@ -73,18 +73,6 @@ int mmhint_cov_init(mmhint_cov_t *c, int64_t size) {
   return 0;
 }
 
-void mmhint_cov_set_span(int st, uint64_t *b, uint64_t first, uint64_t last) {
-  uint64_t w0 = first >> 6, w1 = last >> 6;
-  uint64_t lo = ~0ull << (first & 63), hi = ~0ull >> (63 - (last & 63));
-  if (w0 == w1) {
-    mmhint__cov_or(st, &b[w0], lo & hi);
-    return;
-  }
-  mmhint__cov_or(st, &b[w0], lo);
-  for (uint64_t w = w0 + 1; w < w1; w++) mmhint__cov_or(st, &b[w], ~0ull);
-  mmhint__cov_or(st, &b[w1], hi);
-}
-
 void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len) {
   if (off < 0 || !len) return;
   if (__libc_single_threaded) mmhint_cov_read_as(1, c, off, len);
