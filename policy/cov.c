@@ -13,8 +13,6 @@
 #include "policy/os/os.h"
 #include "policy/stats.h"
 
-int mmhint_cov_on;
-static uint64_t cov_bytes; /* bitmap bytes taken so far, against MMHINT_COV_BUDGET */
 
 /* ---- The statistics section ---------------------------------------------------- */
 
@@ -34,55 +32,16 @@ static const mmhint_stats_section_t cov_section = {
 };
 
 void mmhint_cov_configure(int on) {
-  mmhint_cov_on = on;
+  __atomic_store_n(&mmhint__cov_on, on, __ATOMIC_RELAXED);
   if (on) mmhint_stats_section_register(&cov_section);
 }
 
-/* ---- Making a map -------------------------------------------------------------- */
-
-unsigned mmhint_cov_shift_for(int64_t size) {
-  unsigned shift = MMHINT_COV_MIN_SHIFT;
-  uint64_t s = size > 0 ? (uint64_t)size : 0;
-  while (shift < 62 && ((s + (1ull << shift) - 1) >> shift) > MMHINT_COV_MAX_BITS) shift++;
-  return shift;
-}
-
-int mmhint_cov_init(mmhint_cov_t *c, int64_t size) {
-  if (__atomic_load_n(&c->bits, __ATOMIC_ACQUIRE)) return 0;
-  if (!mmhint_cov_on || size < MMHINT_COV_MIN_SIZE) return -1;
-  uint32_t unclaimed = 0;
-  if (!__atomic_compare_exchange_n(&c->claim, &unclaimed, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return 0;
-  const unsigned shift = mmhint_cov_shift_for(size);
-  const uint64_t nbits = ((uint64_t)size + (1ull << shift) - 1) >> shift;
-  const size_t bytes = (size_t)((nbits + 63) / 64 * 8);
-  uint64_t *b = NULL;
-  if (__atomic_add_fetch(&cov_bytes, bytes, __ATOMIC_RELAXED) > MMHINT_COV_BUDGET) {
-    __atomic_sub_fetch(&cov_bytes, bytes, __ATOMIC_RELAXED);
-  } else {
-    b = mmhint_arena_alloc(bytes);
-  }
-  if (!b) {
-    __atomic_store_n(&c->claim, 0, __ATOMIC_RELEASE); /* a later open may find room */
-    return -1;
-  }
-  c->nbits = (uint32_t)nbits;
-  c->shift = (uint8_t)shift;
-  c->size = size;
-  c->from_maps = 0;
-  __atomic_store_n(&c->bits, b, __ATOMIC_RELEASE);
-  return 0;
-}
+/* ---- Marking --------------------------------------------------------------------- */
 
 void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len) {
   if (off < 0 || !len) return;
   if (__libc_single_threaded) mmhint_cov_read_as(1, c, off, len);
   else mmhint_cov_read_as(0, c, off, len);
-}
-
-void mmhint_cov_reset(mmhint_cov_t *c) {
-  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
-  if (b) memset(b, 0, (c->nbits + 63) / 64 * 8);
-  c->from_maps = 0;
 }
 
 uint64_t mmhint_cov_count(const mmhint_cov_t *c) {

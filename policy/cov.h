@@ -22,7 +22,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "policy/arena.h"
 #include "policy/json.h"
 
 #ifdef __cplusplus
@@ -58,11 +60,23 @@ typedef struct {
 /* Turns the recording on or off for the process (option stats_touched); off until called. */
 void mmhint_cov_configure(int on);
 
-/* Nonzero when maps are made (mmhint_cov_configure(1)). */
-extern int mmhint_cov_on;
+/*
+ * Nonzero when maps are made (mmhint_cov_configure(1)), and the bitmap bytes
+ * taken so far against MMHINT_COV_BUDGET.  Defined in policy/stats.c, as
+ * the functions below that the store calls are inline: the store uses no
+ * symbol of this module (scripts/module-graph), which uses the store's
+ * section registry.
+ */
+extern int mmhint__cov_on;
+extern uint64_t mmhint__cov_bytes;
 
 /* log2 of the granule for a file of `size` bytes (≥ MMHINT_COV_MIN_SHIFT). */
-unsigned mmhint_cov_shift_for(int64_t size);
+static inline unsigned mmhint_cov_shift_for(int64_t size) {
+  unsigned shift = MMHINT_COV_MIN_SHIFT;
+  const uint64_t s = size > 0 ? (uint64_t)size : 0;
+  while (shift < 62 && ((s + (1ull << shift) - 1) >> shift) > MMHINT_COV_MAX_BITS) shift++;
+  return shift;
+}
 
 /*
  * Gives c a map for a file of `size` bytes, unless it has one, the file is
@@ -70,9 +84,32 @@ unsigned mmhint_cov_shift_for(int64_t size);
  * arena refuses.  Returns 0 when c has a map afterwards, -1 otherwise.
  * Thread-safe and lock-free: of two threads racing, one makes the map (the
  * other returns 0 perhaps before it is published, so its first reads may go
- * unrecorded).
+ * unrecorded).  Off the read path: the store calls it at open.
  */
-int mmhint_cov_init(mmhint_cov_t *c, int64_t size);
+static inline int mmhint_cov_init(mmhint_cov_t *c, int64_t size) {
+  if (__atomic_load_n(&c->bits, __ATOMIC_ACQUIRE)) return 0;
+  if (!__atomic_load_n(&mmhint__cov_on, __ATOMIC_RELAXED) || size < MMHINT_COV_MIN_SIZE) return -1;
+  uint32_t unclaimed = 0;
+  if (!__atomic_compare_exchange_n(&c->claim, &unclaimed, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return 0;
+  const unsigned shift = mmhint_cov_shift_for(size);
+  const uint64_t nbits = ((uint64_t)size + (1ull << shift) - 1) >> shift;
+  const size_t bytes = (size_t)((nbits + 63) / 64 * 8);
+  uint64_t *b = NULL;
+  if (__atomic_add_fetch(&mmhint__cov_bytes, bytes, __ATOMIC_RELAXED) > MMHINT_COV_BUDGET)
+    __atomic_sub_fetch(&mmhint__cov_bytes, bytes, __ATOMIC_RELAXED);
+  else
+    b = (uint64_t *)mmhint_arena_alloc(bytes);
+  if (!b) {
+    __atomic_store_n(&c->claim, 0, __ATOMIC_RELEASE); /* a later open may find room */
+    return -1;
+  }
+  c->nbits = (uint32_t)nbits;
+  c->shift = (uint8_t)shift;
+  c->size = size;
+  c->from_maps = 0;
+  __atomic_store_n(&c->bits, b, __ATOMIC_RELEASE);
+  return 0;
+}
 
 /*
  * Notes that bytes [off, off+len) were read (len > 0, off >= 0).  `st`: the
@@ -120,7 +157,11 @@ static inline __attribute__((always_inline)) void mmhint_cov_read_as(const int s
 void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len);
 
 /* Zeroes the map's bits, keeping its memory (the child of a fork starts afresh). */
-void mmhint_cov_reset(mmhint_cov_t *c);
+static inline void mmhint_cov_reset(mmhint_cov_t *c) {
+  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
+  if (b) memset(b, 0, (c->nbits + 63) / 64 * 8);
+  c->from_maps = 0;
+}
 
 /* Granules set. */
 uint64_t mmhint_cov_count(const mmhint_cov_t *c);

@@ -31,6 +31,10 @@ static const mmhint_stats_section_t *sections[MMHINT_STATS_SECTIONS];
 
 void mmhint_stats_init(uint32_t samples) { sample_cap = samples; }
 
+/* The "touched" maps' switch and budget (policy/cov.h), here so that the store uses nothing of that module. */
+int mmhint__cov_on;
+uint64_t mmhint__cov_bytes;
+
 static unsigned bucket_of(uint64_t dev, uint64_t ino) {
   uint64_t h = (ino * 0x9E3779B97F4A7C15ull) ^ (dev * 0xC2B2AE3D27D4EB4Full);
   return (unsigned)(h >> 40) & (MMHINT_BUCKETS - 1);
