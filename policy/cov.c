@@ -155,7 +155,10 @@ void mmhint_cov_render(mmhint_json_t *j, const mmhint_cov_t *c) {
    * the ranges): one counting pass, then the writing pass, at the same
    * granule.  Bits set between the two passes may make them differ by
    * what other threads read meanwhile; "bytes" is the first pass's. */
-  uint64_t g = mmhint_cov_ranges(c, MMHINT_COV_MAX_RUNS, count_range, &r);
+  /* A document already this large (many files with maps of many runs) gets
+   * coarser maps from here on: its size stays bounded by the number of files. */
+  const uint32_t max_runs = j->len < MMHINT_COV_DOC_LARGE ? MMHINT_COV_MAX_RUNS : MMHINT_COV_MAX_RUNS_LATE;
+  uint64_t g = mmhint_cov_ranges(c, max_runs, count_range, &r);
   mmhint_json_kv_uint(j, "granule", g);
   mmhint_json_kv_uint(j, "map_granule", 1ull << c->shift);
   mmhint_json_kv_int(j, "size", c->size);
@@ -163,7 +166,7 @@ void mmhint_cov_render(mmhint_json_t *j, const mmhint_cov_t *c) {
   mmhint_json_kv_bool(j, "from_mappings", c->from_maps);
   mmhint_json_key(j, "ranges");
   mmhint_json_begin_array(j);
-  mmhint_cov_ranges(c, MMHINT_COV_MAX_RUNS, render_range, &r);
+  mmhint_cov_ranges(c, max_runs, render_range, &r);
   mmhint_json_end_array(j);
   mmhint_json_end_object(j);
 }
@@ -232,9 +235,9 @@ long mmhint_cov_mark_mapping(mmhint_cov_t *c, const void *addr, size_t len, int6
   long touched = 0;
   long fd = mmhint_os_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
   if (fd >= 0) {
-    uint64_t ent[512];
+    uint64_t ent[128]; /* small: this may run on a signal's stack (docs/STATS.md, "Signals") */
     for (uint64_t p = 0; p < pages;) {
-      uint64_t n = pages - p < 512 ? pages - p : 512;
+      uint64_t n = pages - p < 128 ? pages - p : 128;
       long r = mmhint_os_pread(fd, ent, n * 8, (off_t)((start / PAGE + p) * 8));
       if (r <= 0) break;
       n = (uint64_t)r / 8;
@@ -249,7 +252,7 @@ long mmhint_cov_mark_mapping(mmhint_cov_t *c, const void *addr, size_t len, int6
     return touched;
   }
   /* No pagemap (a kernel without it, a sandbox): the page cache's view. */
-  unsigned char vec[4096];
+  unsigned char vec[1024];
   for (uint64_t p = 0; p < pages;) {
     uint64_t n = pages - p < sizeof vec ? pages - p : sizeof vec;
     if (mmhint_os_mincore((void *)(start + p * PAGE), n * PAGE, vec) < 0) return touched ? touched : -1;

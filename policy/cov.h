@@ -45,8 +45,14 @@ extern "C" {
 #define MMHINT_COV_MIN_SIZE (1ll << 20)
 /* All maps of a process together: 32 MiB of bitmaps cover 1 TiB of files at 4 KiB granules. */
 #define MMHINT_COV_BUDGET (32u << 20)
-/* The document writes at most this many ranges per file, coarsening the granule until they fit. */
+/*
+ * The document writes at most this many ranges per file (about 700 KiB of
+ * JSON), coarsening the granule until they fit; once the document is
+ * MMHINT_COV_DOC_LARGE bytes long, at most MMHINT_COV_MAX_RUNS_LATE.
+ */
 #define MMHINT_COV_MAX_RUNS 32768u
+#define MMHINT_COV_MAX_RUNS_LATE 256u
+#define MMHINT_COV_DOC_LARGE (16u << 20)
 
 typedef struct {
   uint64_t *bits;      /* NULL: no map for this file; published last (release) */
