@@ -298,38 +298,94 @@ out:
 
 /* ---- Lookup ------------------------------------------------------------ */
 
-mmhint_pmap_lookup_t mmhint_pmap_lookup(const mmhint_pmap_t *m, const char *path, uint64_t size, uint64_t merge_gap,
-                                        mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes) {
-  *nout = 0;
-  if (bytes) *bytes = 0;
-  if (!path) return MMHINT_PMAP_MISSING;
-  const mmhint_pmap_entry_t *en = NULL;
+/* The entry that lists `path`, or NULL. */
+static const mmhint_pmap_entry_t *find_entry(const mmhint_pmap_t *m, const char *path) {
+  if (!path) return NULL;
   for (uint32_t i = 0; i < m->npaths; i++)
-    if (strcmp(m->paths[i].path, path) == 0) {
-      en = &m->entries[m->paths[i].entry];
-      break;
-    }
-  if (!en) return MMHINT_PMAP_MISSING;
-  if (en->size != size) return MMHINT_PMAP_STALE;
-  if (cap == 0) return MMHINT_PMAP_FOUND;
+    if (strcmp(m->paths[i].path, path) == 0) return &m->entries[m->paths[i].entry];
+  return NULL;
+}
+
+/*
+ * The bytes of the gaps below `t` between the entry's runs (overlapping and
+ * touching ranges joined first).
+ */
+static uint64_t fill_below(const mmhint_pmap_t *m, const mmhint_pmap_entry_t *en, uint64_t t) {
+  uint64_t sum = 0, end = 0;
+  for (uint32_t i = 0; i < en->nranges; i++) {
+    const mmhint_pmap_range_t *r = &m->ranges[en->first + i];
+    if (i && r->off > end && r->off - end < t) sum += r->off - end;
+    if (!i || r->off + r->len > end) end = r->off + r->len;
+  }
+  return sum;
+}
+
+/* Writes the entry's runs, gaps below `t` filled, at most `cap` of them (the last widened); returns their count. */
+static size_t merged(const mmhint_pmap_t *m, const mmhint_pmap_entry_t *en, uint64_t t, mmhint_pmap_range_t *out,
+                     size_t cap) {
   size_t n = 0;
   for (uint32_t i = 0; i < en->nranges; i++) {
     const mmhint_pmap_range_t *r = &m->ranges[en->first + i];
-    uint64_t end = r->off + r->len;
+    const uint64_t end = r->off + r->len;
     /* Ranges are sorted by offset: each either joins the last output range or starts a new one. */
-    if (n && (r->off <= out[n - 1].off + out[n - 1].len ||
-              r->off - (out[n - 1].off + out[n - 1].len) < merge_gap || n == cap)) {
-      uint64_t last_end = out[n - 1].off + out[n - 1].len;
-      if (end > last_end) out[n - 1].len = end - out[n - 1].off;
-      continue;
+    if (n) {
+      const uint64_t last_end = out[n - 1].off + out[n - 1].len;
+      if (r->off <= last_end || r->off - last_end < t || n == cap) {
+        if (end > last_end) out[n - 1].len = end - out[n - 1].off;
+        continue;
+      }
     }
     out[n].off = r->off;
     out[n].len = r->len;
     n++;
   }
+  return n;
+}
+
+static mmhint_pmap_lookup_t answer(const mmhint_pmap_t *m, const mmhint_pmap_entry_t *en, uint64_t t,
+                                   mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes) {
+  size_t n = merged(m, en, t, out, cap);
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) total += out[i].len;
   *nout = n;
   if (bytes) *bytes = total;
   return MMHINT_PMAP_FOUND;
+}
+
+mmhint_pmap_lookup_t mmhint_pmap_lookup(const mmhint_pmap_t *m, const char *path, uint64_t size, uint64_t merge_gap,
+                                        mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes) {
+  *nout = 0;
+  if (bytes) *bytes = 0;
+  const mmhint_pmap_entry_t *en = find_entry(m, path);
+  if (!en) return MMHINT_PMAP_MISSING;
+  if (en->size != size) return MMHINT_PMAP_STALE;
+  if (cap == 0) return MMHINT_PMAP_FOUND;
+  return answer(m, en, merge_gap, out, cap, nout, bytes);
+}
+
+mmhint_pmap_lookup_t mmhint_pmap_lookup_bounded(const mmhint_pmap_t *m, const char *path, uint64_t size,
+                                                uint64_t merge_gap, uint64_t max_fill, mmhint_pmap_range_t *out,
+                                                size_t cap, size_t *nout, uint64_t *bytes, uint64_t *filled) {
+  *nout = 0;
+  if (bytes) *bytes = 0;
+  if (filled) *filled = 0;
+  const mmhint_pmap_entry_t *en = find_entry(m, path);
+  if (!en) return MMHINT_PMAP_MISSING;
+  if (en->size != size) return MMHINT_PMAP_STALE;
+  if (cap == 0) return MMHINT_PMAP_FOUND;
+  /* The largest threshold whose fill fits: fill_below grows with t, so a
+   * binary search over [0, merge_gap] (64 passes at most, each over the
+   * entry's ranges: no allocation, no sort). */
+  uint64_t lo = 0, hi = merge_gap; /* fill_below(lo) <= max_fill always (0 fills nothing) */
+  if (fill_below(m, en, hi) <= max_fill) {
+    lo = hi;
+  } else {
+    while (hi - lo > 1) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (fill_below(m, en, mid) <= max_fill) lo = mid;
+      else hi = mid;
+    }
+  }
+  if (filled) *filled = fill_below(m, en, lo);
+  return answer(m, en, lo, out, cap, nout, bytes);
 }

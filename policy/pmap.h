@@ -114,6 +114,24 @@ const char *mmhint_pmap_strerror(mmhint_pmap_status_t s);
 mmhint_pmap_lookup_t mmhint_pmap_lookup(const mmhint_pmap_t *m, const char *path, uint64_t size, uint64_t merge_gap,
                                         mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes);
 
+/*
+ * mmhint_pmap_lookup with a bound on what merging may add: of the gaps below
+ * `merge_gap`, the smallest are filled first, up to `max_fill` bytes of gap
+ * in total (the largest threshold T <= merge_gap such that the gaps below T
+ * add at most max_fill).  For prefetch = learned, whose target is to read at
+ * most about 1.2x what the program's own reads would (issue 15):
+ * max_fill = bytes * MMHINT_PMAP_FILL_PERMILLE / 1000 of the entry's touched
+ * bytes.  Measured: 2,000 random lookups in a 63 MiB sqlite3 database touched
+ * 1,697 runs, 7.5 MiB; every gap was below 1 MiB, so the unbounded lookup
+ * answers the whole file (8.3x the touched bytes).  The widening of the last
+ * range when `cap` runs out is not bounded.  `*filled` (may be NULL) gets
+ * the gap bytes the answer added.
+ */
+#define MMHINT_PMAP_FILL_PERMILLE 200
+mmhint_pmap_lookup_t mmhint_pmap_lookup_bounded(const mmhint_pmap_t *m, const char *path, uint64_t size,
+                                                uint64_t merge_gap, uint64_t max_fill, mmhint_pmap_range_t *out,
+                                                size_t cap, size_t *nout, uint64_t *bytes, uint64_t *filled);
+
 #ifdef __cplusplus
 }
 #endif

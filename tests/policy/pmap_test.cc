@@ -145,6 +145,64 @@ TEST(Pmap, LookupMergesOverlapsAndBoundsTheAnswer) {
   EXPECT_EQ(out.size(), 1u);
 }
 
+// Bounded lookups: the smallest gaps are filled first, up to max_fill bytes.
+TEST(Pmap, BoundedLookupFillsTheSmallestGapsFirst) {
+  // Runs of 4 KiB with gaps of 4, 8, 12 and 16 KiB (in a scrambled order) and one of 2 MiB.
+  std::string t = "mmhint-pmap 1\nfile 16777216 4096\npath /f\n";
+  const uint64_t gaps[] = {12288, 4096, 16384, 8192, 2 * kMiB};
+  uint64_t off = 0;
+  for (uint64_t g : gaps) {
+    t += std::to_string(off) + " 4096\n";
+    off += 4096 + g;
+  }
+  t += std::to_string(off) + " 4096\nend\n";
+  Parsed p(t);
+  ASSERT_EQ(p.st, MMHINT_PMAP_OK) << p.line;
+  auto bounded = [&p](uint64_t max_fill, std::vector<mmhint_pmap_range_t> &out, uint64_t *filled,
+                      uint64_t gap = MMHINT_PMAP_MERGE_GAP) {
+    out.assign(64, mmhint_pmap_range_t{});
+    size_t n = 0;
+    uint64_t bytes = 0;
+    mmhint_pmap_lookup_t r =
+        mmhint_pmap_lookup_bounded(&p.m, "/f", 16777216, gap, max_fill, out.data(), out.size(), &n, &bytes, filled);
+    out.resize(n);
+    uint64_t sum = 0;
+    for (auto &x : out) sum += x.len;
+    EXPECT_EQ(sum, bytes);
+    return r;
+  };
+  std::vector<mmhint_pmap_range_t> out;
+  uint64_t filled = 1;
+  ASSERT_EQ(bounded(0, out, &filled), MMHINT_PMAP_FOUND);
+  EXPECT_EQ(out.size(), 6u);
+  EXPECT_EQ(filled, 0u);
+  ASSERT_EQ(bounded(4096, out, &filled), MMHINT_PMAP_FOUND);  // the 4 KiB gap only
+  EXPECT_EQ(out.size(), 5u);
+  EXPECT_EQ(filled, 4096u);
+  ASSERT_EQ(bounded(4096 + 8192 + 12288 - 1, out, &filled), MMHINT_PMAP_FOUND);  // 4 and 8, not 12
+  EXPECT_EQ(out.size(), 4u);
+  EXPECT_EQ(filled, 4096u + 8192);
+  ASSERT_EQ(bounded(UINT64_MAX, out, &filled), MMHINT_PMAP_FOUND);  // every gap below 1 MiB
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(filled, 4096u + 8192 + 12288 + 16384);
+  ASSERT_EQ(bounded(UINT64_MAX, out, &filled, 16 * kMiB), MMHINT_PMAP_FOUND);  // and the 2 MiB one
+  EXPECT_EQ(out.size(), 1u);
+  // The same answer as the unbounded lookup when nothing binds.
+  std::vector<mmhint_pmap_range_t> plain;
+  ASSERT_EQ(p.lookup("/f", 16777216, plain), MMHINT_PMAP_FOUND);
+  ASSERT_EQ(bounded(UINT64_MAX, out, nullptr), MMHINT_PMAP_FOUND);
+  ASSERT_EQ(out.size(), plain.size());
+  for (size_t i = 0; i < out.size(); i++) EXPECT_EQ(out[i].off, plain[i].off);
+  // Missing and stale as the unbounded one.
+  size_t n = 7;
+  EXPECT_EQ(mmhint_pmap_lookup_bounded(&p.m, "/g", 16777216, kMiB, 0, out.data(), 1, &n, nullptr, nullptr),
+            MMHINT_PMAP_MISSING);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(mmhint_pmap_lookup_bounded(&p.m, "/f", 1, kMiB, 0, out.data(), 1, &n, nullptr, &filled),
+            MMHINT_PMAP_STALE);
+  EXPECT_EQ(filled, 0u);
+}
+
 TEST(Pmap, DetectsTruncationAtEveryByte) {
   const std::string good(kGood);
   for (size_t n = 0; n < good.size(); n++) {
