@@ -206,11 +206,15 @@ void mmhint_cov_map_gone(const void *addr, size_t len, int mark) {
   for (int i = 0; i < MMHINT_COV_MAPS; i++) {
     mmhint_cov_t *c = __atomic_load_n(&slots[i].cov, __ATOMIC_ACQUIRE);
     if (!c || c == CLAIMED || slots[i].end <= a || slots[i].start >= b) continue;
-    /* The whole mapping is read, also when only part of it goes: what
-     * stays is read again later, and bits are only ever set. */
-    if (mark) mmhint_cov_mark_mapping(c, (const void *)slots[i].start, slots[i].end - slots[i].start, slots[i].off);
-    if (__atomic_compare_exchange_n(&slots[i].cov, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-      __atomic_fetch_sub(&mmhint_cov_maps_live, 1, __ATOMIC_RELAXED);
+    const uintptr_t start = slots[i].start, end = slots[i].end;
+    const int64_t off = slots[i].off;
+    /* The whole mapping is read, also when only part of it goes (bits are
+     * only ever set); the parts that stay are followed on. */
+    if (mark) mmhint_cov_mark_mapping(c, (const void *)start, end - start, off);
+    if (!__atomic_compare_exchange_n(&slots[i].cov, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
+    __atomic_fetch_sub(&mmhint_cov_maps_live, 1, __ATOMIC_RELAXED);
+    if (start < a) mmhint_cov_map_add((const void *)start, a - start, off, c);
+    if (b < end) mmhint_cov_map_add((const void *)b, end - b, off + (int64_t)(b - start), c);
   }
 }
 

@@ -211,9 +211,11 @@ extern uint32_t mmhint_cov_maps_live;
 int mmhint_cov_map_add(const void *addr, size_t len, int64_t off, mmhint_cov_t *c);
 
 /*
- * Stops following the mappings that overlap [addr, addr+len), first marking
- * their touched pages when `mark` (munmap, mremap: they are still there; not
- * after a MAP_FIXED mapping replaced them).
+ * Stops following the parts of followed mappings inside [addr, addr+len),
+ * first marking the touched pages of each such mapping (all of it) when
+ * `mark` (munmap, mremap: they are still there; not after a MAP_FIXED
+ * mapping replaced them).  The parts outside the range stay followed, in
+ * slots of their own while the table has room.
  */
 void mmhint_cov_map_gone(const void *addr, size_t len, int mark);
 

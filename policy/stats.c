@@ -146,7 +146,8 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
 
 void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now) {
   mmhint_count(&f->open_modes[mmhint_stats_open_mode(oflags)], 1);
-  if (measure && size >= MMHINT_COV_MIN_SIZE) {
+  /* A map for descriptions that can read (a write-only one would leave it empty). */
+  if (measure && size >= MMHINT_COV_MIN_SIZE && (oflags & O_ACCMODE) != O_WRONLY) {
     const int e = errno;
     mmhint_cov_init(&f->cov, size);
     errno = e;

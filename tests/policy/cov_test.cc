@@ -252,10 +252,18 @@ TEST(Cov, MappingsMarkThePagesTheyTouched) {
   EXPECT_FALSE(covered(0));                             // before the mapping
   EXPECT_LE(mmhint_cov_count(&c), 512u);
   mmhint_cov_reset(&c);
-  mmhint_cov_map_gone((const void *)(p + 4096), 4096, 1);  // part of it goes: all of it is read, then forgotten
-  EXPECT_EQ(mmhint_cov_maps_live, 0u);
+  // Page 1 goes: all of the mapping is read, and the two parts left are followed on.
+  mmhint_cov_map_gone((const void *)(p + 4096), 4096, 1);
+  EXPECT_EQ(mmhint_cov_maps_live, 2u);
   r = ranges_of(&c);
   EXPECT_TRUE(covered((uint64_t)off + 300 * 4096));
+  mmhint_cov_reset(&c);
+  mmhint_cov_map_scan(&c);  // the part after page 1 still marks page 300, at its file offset
+  r = ranges_of(&c);
+  EXPECT_TRUE(covered((uint64_t)off + 300 * 4096));
+  EXPECT_FALSE(covered(0));
+  mmhint_cov_map_gone((const void *)p, 2 * kMiB, 0);  // replaced (MAP_FIXED): forgotten unread
+  EXPECT_EQ(mmhint_cov_maps_live, 0u);
   mmhint_cov_reset(&c);
   munmap((void *)p, 2 * kMiB);
   // Not followed any more; a mapping of a file without a map is refused.
