@@ -24,6 +24,19 @@
  * never allocates, fills caller-provided arrays, and reports truncated,
  * malformed and out-of-range input by a return code with the line, so that
  * the caller prints one `mmhint:` line and falls back.  Safe for any input.
+ *
+ * Use at open (prefetch = learned), in this order:
+ *   1. read the whole map into a writable buffer (once per process is enough:
+ *      the parsed map points into it); size the three arrays len / 4 + 1;
+ *   2. mmhint_pmap_parse: not OK -> one `mmhint:` line with
+ *      mmhint_pmap_strerror and the line, fall back (issue 15: to `auto`);
+ *   3. mmhint_pmap_lookup_bounded with the path as the statistics record it
+ *      (shim/track.c's absolute path) and the size fstat gives now, merge_gap
+ *      MMHINT_PMAP_MERGE_GAP, max_fill = the entry's touched bytes *
+ *      MMHINT_PMAP_FILL_PERMILLE / 1000 (pass UINT64_MAX to fill every gap
+ *      below merge_gap); MISSING -> nothing to do for this file, STALE -> one
+ *      line, fall back; FOUND -> the sorted requests to issue.
+ * Nothing here is thread-unsafe: a parsed map is read-only.
  */
 #ifndef MMHINT_POLICY_PMAP_H
 #define MMHINT_POLICY_PMAP_H
