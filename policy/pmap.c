@@ -298,8 +298,7 @@ out:
 
 /* ---- Lookup ------------------------------------------------------------ */
 
-/* The entry that lists `path`, or NULL. */
-static const mmhint_pmap_entry_t *find_entry(const mmhint_pmap_t *m, const char *path) {
+const mmhint_pmap_entry_t *mmhint_pmap_find(const mmhint_pmap_t *m, const char *path) {
   if (!path) return NULL;
   for (uint32_t i = 0; i < m->npaths; i++)
     if (strcmp(m->paths[i].path, path) == 0) return &m->entries[m->paths[i].entry];
@@ -356,7 +355,7 @@ mmhint_pmap_lookup_t mmhint_pmap_lookup(const mmhint_pmap_t *m, const char *path
                                         mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes) {
   *nout = 0;
   if (bytes) *bytes = 0;
-  const mmhint_pmap_entry_t *en = find_entry(m, path);
+  const mmhint_pmap_entry_t *en = mmhint_pmap_find(m, path);
   if (!en) return MMHINT_PMAP_MISSING;
   if (en->size != size) return MMHINT_PMAP_STALE;
   if (cap == 0) return MMHINT_PMAP_FOUND;
@@ -369,7 +368,7 @@ mmhint_pmap_lookup_t mmhint_pmap_lookup_bounded(const mmhint_pmap_t *m, const ch
   *nout = 0;
   if (bytes) *bytes = 0;
   if (filled) *filled = 0;
-  const mmhint_pmap_entry_t *en = find_entry(m, path);
+  const mmhint_pmap_entry_t *en = mmhint_pmap_find(m, path);
   if (!en) return MMHINT_PMAP_MISSING;
   if (en->size != size) return MMHINT_PMAP_STALE;
   if (cap == 0) return MMHINT_PMAP_FOUND;

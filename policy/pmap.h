@@ -30,12 +30,13 @@
  *      the parsed map points into it); size the three arrays len / 4 + 1;
  *   2. mmhint_pmap_parse: not OK -> one `mmhint:` line with
  *      mmhint_pmap_strerror and the line, fall back (issue 15: to `auto`);
- *   3. mmhint_pmap_lookup_bounded with the path as the statistics record it
+ *   3. mmhint_pmap_find(path) for the entry's touched `bytes`, then
+ *      mmhint_pmap_lookup_bounded with the path as the statistics record it
  *      (shim/track.c's absolute path) and the size fstat gives now, merge_gap
- *      MMHINT_PMAP_MERGE_GAP, max_fill = the entry's touched bytes *
- *      MMHINT_PMAP_FILL_PERMILLE / 1000 (pass UINT64_MAX to fill every gap
- *      below merge_gap); MISSING -> nothing to do for this file, STALE -> one
- *      line, fall back; FOUND -> the sorted requests to issue.
+ *      MMHINT_PMAP_MERGE_GAP, max_fill = bytes * MMHINT_PMAP_FILL_PERMILLE /
+ *      1000 (UINT64_MAX fills every gap below merge_gap); MISSING -> nothing
+ *      to do for this file, STALE -> one line, fall back; FOUND -> the sorted
+ *      requests to issue.
  * Nothing here is thread-unsafe: a parsed map is read-only.
  */
 #ifndef MMHINT_POLICY_PMAP_H
@@ -126,6 +127,9 @@ const char *mmhint_pmap_strerror(mmhint_pmap_status_t s);
  */
 mmhint_pmap_lookup_t mmhint_pmap_lookup(const mmhint_pmap_t *m, const char *path, uint64_t size, uint64_t merge_gap,
                                         mmhint_pmap_range_t *out, size_t cap, size_t *nout, uint64_t *bytes);
+
+/* The first entry that lists `path` (byte for byte), or NULL (also for a NULL path). */
+const mmhint_pmap_entry_t *mmhint_pmap_find(const mmhint_pmap_t *m, const char *path);
 
 /*
  * mmhint_pmap_lookup with a bound on what merging may add: of the gaps below

@@ -109,6 +109,12 @@ TEST(Pmap, LookupMergesNearRangesAndReportsMissingAndStale) {
   EXPECT_EQ(p.lookup("/data/db", 16777216, out), MMHINT_PMAP_MISSING);
   EXPECT_EQ(p.lookup("/srv/link%20with%25space", 16777216, out), MMHINT_PMAP_MISSING);  // decoded, not raw
   EXPECT_EQ(p.lookup(nullptr, 16777216, out), MMHINT_PMAP_MISSING);
+  const mmhint_pmap_entry_t *e = mmhint_pmap_find(&p.m, "/srv/link with%space");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e, &p.m.entries[0]);
+  EXPECT_EQ(e->bytes, 262144u);
+  EXPECT_EQ(mmhint_pmap_find(&p.m, "/nope"), nullptr);
+  EXPECT_EQ(mmhint_pmap_find(&p.m, nullptr), nullptr);
   ASSERT_EQ(p.lookup("/small", 10000, out), MMHINT_PMAP_FOUND);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].off + out[0].len, 10000u);
