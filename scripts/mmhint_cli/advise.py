@@ -145,7 +145,7 @@ def read_mmap_excluded(f):
 MIN_READ_TIME_NS = 4_000_000
 
 
-def read_time_excluded(f):
+def read_time_excluded(f, min_ns=MIN_READ_TIME_NS):
     """Why no read policy is proposed for file F because its reads took too
     little time, per process that read it, to repay the library's start-up
     (MIN_READ_TIME_NS), or None.  Statistics without read_time_ns say
@@ -158,12 +158,12 @@ def read_time_excluded(f):
         return None
     procs = max(1, f.get("processes") or 1)
     per = t / procs
-    if per >= MIN_READ_TIME_NS:
+    if per >= min_ns:
         return None
     return ("its reads took %.2f ms%s, below the %.0f ms a read policy needs to repay the library's start-up "
             "(0.7-1.0 ms with read_mmap = on and statistics; 4 KiB reads of cached files broke even at 4.7 ms, "
             "docs/CLI.md): no read policy" % (per / 1e6, " per process (%d processes)" % procs if procs > 1 else "",
-                                             MIN_READ_TIME_NS / 1e6))
+                                             min_ns / 1e6))
 
 
 # ---- The rules -----------------------------------------------------------------
@@ -303,7 +303,8 @@ def classify(f, args):
         ev.append("%d stdio reads, %s read; file size %s" % (f["stdio_reads"], human(f.get("stdio_bytes_read") or 0,
                                                                                      BYTES), human(size, BYTES)))
     opts = {}
-    why = read_side_excluded(f) or read_time_excluded(f)
+    min_ns = MIN_READ_TIME_NS if getattr(args, "min_read_time", None) is None else int(args.min_read_time * 1e6)
+    why = read_side_excluded(f) or read_time_excluded(f, min_ns)
     if why:
         if reads or f.get("stdio_reads"):
             ev.append(why)
@@ -478,6 +479,10 @@ def add_parser(sub):
                     help="the prefetch_max the advised config runs with (default: the value recorded in the "
                          "statistics, if any): a random reader of a cold file larger than this gets "
                          "prefetch = learned")
+    ad.add_argument("--min-read-time", metavar="MS", type=float,
+                    help="propose no read policy for a file whose reads took less than MS milliseconds per process "
+                         "(default %g: what a policy needs to repay the library's start-up, docs/CLI.md; 0 judges "
+                         "every file by its pattern alone, e.g. for a long-running service)" % (MIN_READ_TIME_NS / 1e6))
     ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     ad.set_defaults(func=cmd_advise)
     return ad
