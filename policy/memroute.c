@@ -66,10 +66,16 @@ static inline uint32_t slot_of(uintptr_t key, uint32_t bits) {
   return (uint32_t)(((uint64_t)(key >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
+/* log2 of the slots per span of the `used` bitmap. */
+static inline uint32_t span_shift(uint32_t bits) {
+  return bits > 9 ? bits - 9 : 0; /* 2^9 == MMHINT_REGISTRY_SPANS */
+}
+
 void mmhint_registry_init(mmhint_registry_t *r, mmhint_region_t *mem, uint32_t bits) {
   r->slots = mem;
   r->bits = bits;
   r->live = 0;
+  memset(r->used, 0, sizeof r->used);
 }
 
 mmhint_region_t *mmhint_registry_insert(mmhint_registry_t *r, uintptr_t key, size_t len, size_t req, uint32_t flags) {
@@ -87,7 +93,11 @@ mmhint_region_t *mmhint_registry_insert(mmhint_registry_t *r, uintptr_t key, siz
     if (!__atomic_compare_exchange_n(&e->key, &k, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
     e->req = req;
     e->flags = flags;
-    __atomic_store_n(&e->len, len, __ATOMIC_RELEASE);
+    uint32_t span = i >> span_shift(r->bits);
+    uint64_t bit = (uint64_t)1 << (span % 64);
+    if (!(__atomic_load_n(&r->used[span / 64], __ATOMIC_RELAXED) & bit))
+      __atomic_fetch_or(&r->used[span / 64], bit, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->len, len, __ATOMIC_RELEASE); /* publishes the span bit with the region */
     return e;
   }
   __atomic_sub_fetch(&r->live, 1, __ATOMIC_RELAXED);
@@ -109,6 +119,25 @@ void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e) {
   __atomic_store_n(&e->len, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&e->key, SLOT_DELETED, __ATOMIC_RELEASE);
   __atomic_sub_fetch(&r->live, 1, __ATOMIC_RELAXED);
+}
+
+mmhint_region_t *mmhint_registry_next(const mmhint_registry_t *r, size_t *pos) {
+  if (!r->slots) return NULL;
+  size_t cap = (size_t)1 << r->bits, shift = span_shift(r->bits);
+  for (size_t i = *pos; i < cap;) {
+    size_t span = i >> shift;
+    if (!(__atomic_load_n(&r->used[span / 64], __ATOMIC_ACQUIRE) & ((uint64_t)1 << (span % 64)))) {
+      i = (span + 1) << shift; /* never written: skip the span without reading it */
+      continue;
+    }
+    mmhint_region_t *e = &r->slots[i++];
+    uintptr_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+    if (k <= SLOT_DELETED || !__atomic_load_n(&e->len, __ATOMIC_ACQUIRE)) continue;
+    *pos = i;
+    return e;
+  }
+  *pos = cap;
+  return NULL;
 }
 
 /* ---- smaps ------------------------------------------------------------------------ */
@@ -758,6 +787,17 @@ static int measure_nodes(uintptr_t base, size_t len, uint64_t *per_node) {
   return n != pages;
 }
 
+/*
+ * Nonzero when [start, start + len) holds a whole 2 MiB-aligned 2 MiB range,
+ * the least a huge page (a PMD mapping, what smaps counts as AnonHugePages)
+ * needs.  A region that does not can have none, so it is not looked for in
+ * smaps: reading smaps walks the page tables of every mapping of the process.
+ */
+static int can_hold_huge(uintptr_t start, size_t len) {
+  uint64_t a = mmhint_round_up(start, MMHINT_HUGE_SIZE);
+  return a && a - start <= len && len - (a - start) >= MMHINT_HUGE_SIZE;
+}
+
 /* Measures a region about to be unmapped into the freed totals, within the budget. */
 static void measure_freed(const mmhint_region_t *e) {
   uint64_t *c = mmhint_memroute_stats.c;
@@ -767,7 +807,7 @@ static void measure_freed(const mmhint_region_t *e) {
   }
   int saved = errno;
   mmhint_count(&c[MMHINT_RC_measured_frees], 1);
-  if (e->flags & MMHINT_RG_THP) {
+  if ((e->flags & MMHINT_RG_THP) && can_hold_huge(e->key, e->len)) {
     const uint64_t region[1][2] = {{e->key, e->key + e->len}};
     mmhint_count(&c[MMHINT_RC_thp_bytes_freed], smaps_huge_bytes(region, 1));
   }
@@ -892,12 +932,11 @@ static void render_router(mmhint_json_t *j) {
     size_t cap = (size_t)1 << reg->bits;
     size_t rbytes = mmhint_round_up(cap * sizeof(uint64_t[2]), MMHINT_PAGE_SIZE);
     uint64_t(*ranges)[2] = mmhint_os_mmap(NULL, rbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    size_t nr = 0;
-    for (size_t i = 0; i < cap; i++) {
-      mmhint_region_t *e = &reg->slots[i];
-      uintptr_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+    size_t nr = 0, pos = 0;
+    for (mmhint_region_t *e; (e = mmhint_registry_next(reg, &pos)) != NULL;) {
+      uintptr_t k = e->key;
       size_t len = __atomic_load_n(&e->len, __ATOMIC_ACQUIRE);
-      if (k <= SLOT_DELETED || !len) continue;
+      if (!len) continue; /* removed since the walk saw it */
       live++;
       live_bytes += len;
       if (e->flags & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) live_huge_req += len;
@@ -906,7 +945,7 @@ static void render_router(mmhint_json_t *j) {
         continue;
       }
       if (measure_nodes(k, len, nodes)) scaled = 1;
-      if (ranges != MAP_FAILED && (e->flags & MMHINT_RG_THP)) {
+      if (ranges != MAP_FAILED && (e->flags & MMHINT_RG_THP) && can_hold_huge(k, len)) {
         ranges[nr][0] = k;
         ranges[nr][1] = k + len;
         nr++;

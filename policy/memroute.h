@@ -134,11 +134,20 @@ typedef struct {
   uint32_t pad;
 } mmhint_region_t;
 
-/* A fixed-size open-addressing hash of regions, lock-free for insert, find and remove. */
+/*
+ * A fixed-size open-addressing hash of regions, lock-free for insert, find
+ * and remove.  `used` has one bit per span of slots (the table cut into
+ * MMHINT_REGISTRY_SPANS equal spans: one 4 KiB page each for the router's
+ * 65,536 slots) that an insert ever wrote, so that a walk over the live
+ * regions (mmhint_registry_next) reads only those spans and never faults in
+ * the untouched pages of a mostly empty table.
+ */
+#define MMHINT_REGISTRY_SPANS 512
 typedef struct {
   mmhint_region_t *slots;
   uint32_t bits;   /* capacity is 1 << bits */
   uint32_t live;   /* regions in the table */
+  uint64_t used[MMHINT_REGISTRY_SPANS / 64]; /* spans an insert wrote */
 } mmhint_registry_t;
 
 /* Uses `mem` (zeroed, (1 << bits) slots) as the table. */
@@ -149,6 +158,13 @@ mmhint_region_t *mmhint_registry_insert(mmhint_registry_t *r, uintptr_t key, siz
 mmhint_region_t *mmhint_registry_find(const mmhint_registry_t *r, uintptr_t key);
 /* Removes a region returned by insert or find. */
 void mmhint_registry_remove(mmhint_registry_t *r, mmhint_region_t *e);
+/*
+ * Walks the live regions: returns the first one at slot index >= *pos and
+ * sets *pos past it, or NULL at the end (start with *pos = 0).  Reads only
+ * the spans an insert wrote.  Regions inserted or removed during the walk may
+ * or may not be seen.
+ */
+mmhint_region_t *mmhint_registry_next(const mmhint_registry_t *r, size_t *pos);
 
 /*
  * The smaps parser, fed /proc/self/smaps text in pieces of any size: `state`

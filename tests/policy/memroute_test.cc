@@ -8,12 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <sys/mman.h>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace {
+
+const mmhint_source_t kEnv = {MMHINT_SRC_ENV, 0};
 
 mmhint_memroute_cfg_t Cfg(int hp, uint64_t hmin, uint64_t hmax, int numa, uint64_t nmin, uint64_t nmax) {
   mmhint_memroute_cfg_t c;
@@ -118,6 +122,50 @@ TEST(MemrouteRegistry, RefusesBeyondThreeQuartersAndReusesDeletedSlots) {
   EXPECT_NE(mmhint_registry_find(&r, 1999 * H), nullptr);
   EXPECT_EQ(mmhint_registry_insert(&r, 0, H, 1, 0), nullptr);  // 0 and 1 are not keys
   EXPECT_EQ(mmhint_registry_find(&r, 1), nullptr);
+}
+
+// Pages of [p, p + len) that are mapped in (mincore), zero-page mappings of reads included.
+size_t ResidentPages(void *p, size_t len) {
+  std::vector<unsigned char> vec(len / MMHINT_PAGE_SIZE);
+  if (mmhint_os_mincore(p, len, vec.data()) != 0) return SIZE_MAX;
+  size_t n = 0;
+  for (unsigned char c : vec) n += c & 1;
+  return n;
+}
+
+// The router's registry has 65,536 slots (2 MiB) and usually holds a handful
+// of regions: a walk over the live ones must read only the pages that
+// inserts wrote, not fault in all 512 pages of the table (which cost ~500
+// page faults at every statistics write of a process that routed anything).
+TEST(MemrouteRegistry, WalkSeesTheLiveRegionsAndReadsOnlyTheSpansInsertsWrote) {
+  const size_t bytes = ((size_t)1 << 16) * sizeof(mmhint_region_t);
+  void *mem = mmhint_os_mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  mmhint_registry_t r;
+  mmhint_registry_init(&r, (mmhint_region_t *)mem, 16);
+  const uintptr_t H = MMHINT_HUGE_SIZE;
+  for (uintptr_t i = 1; i <= 3; i++) ASSERT_NE(mmhint_registry_insert(&r, i * H, H, i, MMHINT_RG_MALLOC), nullptr);
+  mmhint_registry_remove(&r, mmhint_registry_find(&r, 2 * H));
+  size_t written = ResidentPages(mem, bytes);
+  EXPECT_GE(written, 1u);
+  EXPECT_LE(written, 3u);
+  std::vector<uintptr_t> seen;
+  size_t pos = 0;
+  for (mmhint_region_t *e; (e = mmhint_registry_next(&r, &pos)) != nullptr;) seen.push_back(e->key);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<uintptr_t>{1 * H, 3 * H}));
+  EXPECT_EQ(mmhint_registry_next(&r, &pos), nullptr) << "the end stays the end";
+  EXPECT_EQ(ResidentPages(mem, bytes), written) << "the walk faulted in pages no insert wrote";
+  mmhint_os_munmap(mem, bytes);
+
+  // A table smaller than the span count: one slot per span, every live region seen.
+  std::vector<mmhint_region_t> small(1 << 4);
+  mmhint_registry_init(&r, small.data(), 4);
+  for (uintptr_t i = 1; i <= 12; i++) ASSERT_NE(mmhint_registry_insert(&r, i * H, H, 1, 0), nullptr);
+  size_t n = 0;
+  pos = 0;
+  while (mmhint_registry_next(&r, &pos)) n++;
+  EXPECT_EQ(n, 12u);
 }
 
 uint64_t Feed(const std::string &text, uint64_t lo, uint64_t hi, size_t chunk) {
@@ -228,6 +276,69 @@ TEST(MemrouteSection, InitRegistersTheMemoryObject) {
   mmhint_os_munmap(buf, cap);
   size_t first = t.find("\"memory\":");
   EXPECT_EQ(t.find("\"memory\":", first + 1), std::string::npos);
+}
+
+// Writing the statistics of a process whose router is on but holds no
+// region reads none of the registry's pages.
+TEST(MemrouteSection, RenderFaultsInNoPageOfAnEmptyRegistry) {
+  mmhint_clock_init();
+  mmhint_stats_init(0);
+  static mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  char err[256];
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepages, "thp", kEnv, err, sizeof err), 0) << err;
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepage_min, "64K", kEnv, err, sizeof err), 0) << err;
+  mmhint_memroute_init(&v);
+  mmhint_registry_t *reg = &mmhint_memroute_regions;
+  ASSERT_NE(reg->slots, nullptr);
+  const size_t bytes = ((size_t)1 << reg->bits) * sizeof(mmhint_region_t);
+  ASSERT_EQ(ResidentPages(reg->slots, bytes), 0u);
+  mmhint_process_info_t info = {};
+  info.exe = info.host = info.end_reason = "x";
+  char *buf = nullptr;
+  size_t cap = 0;
+  long n = mmhint_stats_render(&info, &buf, &cap);
+  ASSERT_GT(n, 0);
+  std::string s(buf, (size_t)n);
+  mmhint_os_munmap(buf, cap);
+  EXPECT_NE(s.find("\"live_regions\":0,"), std::string::npos) << s;
+  EXPECT_EQ(ResidentPages(reg->slots, bytes), 0u) << "rendering read the untouched registry";
+}
+
+// Packed blocks are reused last freed, first served (as glibc's bins and
+// tcache do), so a malloc/free loop keeps using one block that stays in
+// the cache; a reused block given to calloc is zero.
+TEST(MemroutePack, TheLastFreedBlockOfAClassIsServedFirst) {
+  mmhint_clock_init();
+  mmhint_stats_init(0);
+  static mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  char err[256];
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepages, "thp", kEnv, err, sizeof err), 0) << err;
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepage_min, "64K", kEnv, err, sizeof err), 0) << err;
+  mmhint_memroute_init(&v);
+  const size_t n = 65536 + 33;  // Python's bytes object for f.read(65536)
+  void *a = mmhint_memroute_alloc(n, 0, 0);
+  void *b = mmhint_memroute_alloc(n, 0, 0);
+  void *c = mmhint_memroute_alloc(n, 0, 0);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(mmhint_memroute_packed(a) && mmhint_memroute_packed(b) && mmhint_memroute_packed(c));
+  EXPECT_EQ(mmhint_memroute_pack_size(a), 81920u);
+  for (int i = 0; i < 1000; i++) {  // the loop of one live block
+    ASSERT_EQ(mmhint_memroute_pack_free(b), 1);
+    ASSERT_EQ(mmhint_memroute_alloc(n, 0, 0), b) << i;
+  }
+  ASSERT_EQ(mmhint_memroute_pack_free(b), 1);
+  ASSERT_EQ(mmhint_memroute_pack_free(a), 1);
+  EXPECT_EQ(mmhint_memroute_alloc(n, 0, 0), a);
+  std::memset(b, 0xab, 64);  // a freed block's bytes (and its list link) are not zero
+  unsigned char *z = (unsigned char *)mmhint_memroute_alloc(n, 0, 1);
+  ASSERT_EQ((void *)z, b);
+  for (size_t i = 0; i < n; i += 997) ASSERT_EQ(z[i], 0) << i;
+  EXPECT_EQ(z[0], 0);
+  for (void *p : {(void *)a, (void *)z, c}) EXPECT_EQ(mmhint_memroute_pack_free(p), 1);
 }
 
 // Packing classes: every size below a huge page maps to the smallest class
