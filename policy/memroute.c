@@ -28,7 +28,8 @@
 #define MMHINT_PACK_RESERVE_MAX ((size_t)8 << 30)   /* address range reserved for packed chunks, at most */
 #define MMHINT_PACK_RESERVE_MIN ((size_t)64 << 20)  /* ... halved on failure down to this */
 #define MMHINT_PACK_MAX_CHUNKS (MMHINT_PACK_RESERVE_MAX / MMHINT_HUGE_SIZE)
-#define MMHINT_PACK_TREATMENTS 8                    /* (THP, HUGETLB, NUMA) >> 2 */
+#define MMHINT_PACK_TREATMENTS 16                   /* (THP, HUGETLB, NUMA) >> 2, and PACK_ALIGNED */
+#define MMHINT_PACK_ALIGNED 8                       /* list index bit: uncoloured chunks, for requests aligned above 64 */
 
 /* ---- Pure parts ------------------------------------------------------------- */
 
@@ -232,7 +233,7 @@ int mmhint_memroute_active;
 mmhint_registry_t mmhint_memroute_regions;
 mmhint_memroute_stats_t mmhint_memroute_stats;
 
-static mmhint_memroute_cfg_t cfg;
+static _Alignas(64) mmhint_memroute_cfg_t cfg; /* one line for decide() */
 static int thp_never;                 /* the system's THP mode is never */
 static char thp_mode[16] = "unknown"; /* the system's THP mode */
 static mmhint_numa_policy_t numa_process;
@@ -520,8 +521,11 @@ static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
  * Chunks are carved in order from one range reserved PROT_NONE (MAP_NORESERVE:
  * address space only) at the first packed allocation, so free() recognises a
  * packed block by one compare.  A chunk holds one class and one treatment
- * (the THP/HUGETLB/NUMA bits the policy gives its sizes) for life; freed
- * blocks go on a list per (class, treatment), the next pointer in the block.
+ * (the THP/HUGETLB/NUMA bits the policy gives its sizes, and whether it is
+ * coloured: mmhint_pack_colour) for life; freed blocks go on a list per
+ * (class, treatment), the next pointer in the block, and the last freed is
+ * served first, as glibc's bins do, so that a malloc/free loop keeps using
+ * one block that stays in the cache.
  * One lock, a leaf, guards the lists, the bump pointers and the carving.
  */
 uintptr_t mmhint_memroute_pack_base;
@@ -529,11 +533,25 @@ size_t mmhint_memroute_pack_len;
 static int pack_lock;
 static int pack_reserve_failed;
 static size_t pack_chunks;                                     /* carved so far */
-static uint8_t chunk_class[MMHINT_PACK_MAX_CHUNKS];           /* class + 1 per chunk (0: not carved) */
-static uint8_t chunk_treat[MMHINT_PACK_MAX_CHUNKS];           /* the treatment it was carved for (list index) */
-static uint8_t chunk_got[MMHINT_PACK_MAX_CHUNKS];             /* MMHINT_RG_* bits it obtained */
-static void *pack_free_list[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS];
-static uintptr_t pack_next[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS], pack_end[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS];
+/*
+ * What free() reads of a chunk, and what malloc() reads and writes of a
+ * list, are each kept in one place (one cache line per call, not one per
+ * array), so that the routed pair touches as few lines as glibc's does.
+ */
+typedef struct {
+  uint8_t klass;  /* class + 1 (0: not carved); written last, with release */
+  uint8_t treat;  /* the list index it was carved for: treatment, and PACK_ALIGNED */
+  uint8_t got;    /* MMHINT_RG_* bits it obtained */
+  uint8_t colour; /* its first block's offset, in cache lines */
+} pack_chunk_t;
+typedef struct {
+  void *free;      /* the last freed block; its first word links to the one freed before */
+  uintptr_t next;  /* the bump pointer of the newest chunk ... */
+  uintptr_t end;   /* ... and its end */
+  uintptr_t pad;
+} pack_list_t;
+static pack_chunk_t chunk_info[MMHINT_PACK_MAX_CHUNKS];
+static pack_list_t lists[MMHINT_PACK_CLASSES][MMHINT_PACK_TREATMENTS];
 
 /* Reserves the packed range (called under the lock); returns nonzero when it exists. */
 static int pack_reserve(void) {
@@ -565,8 +583,11 @@ static int pack_reserve(void) {
   return 0;
 }
 
-/* Maps the next chunk of the range for class c and treatment `want` (under the lock); returns it or 0. */
-static uintptr_t pack_carve(uint32_t c, uint32_t want) {
+/*
+ * Maps the next chunk of the range for class c, treatment `want` and list
+ * index t (under the lock); returns the address of its first block, or 0.
+ */
+static uintptr_t pack_carve(uint32_t c, uint32_t want, uint32_t t) {
   if (pack_chunks >= mmhint_memroute_pack_len / MMHINT_HUGE_SIZE) {
     fallback(MMHINT_RF_pack_full, "");
     return 0;
@@ -602,20 +623,25 @@ static uintptr_t pack_carve(uint32_t c, uint32_t want) {
     }
   }
   size_t i = pack_chunks++;
-  chunk_treat[i] = (uint8_t)((want >> 2) & 7);
-  chunk_got[i] = (uint8_t)got;
-  __atomic_store_n(&chunk_class[i], (uint8_t)(c + 1), __ATOMIC_RELEASE);
+  uint32_t colour = t & MMHINT_PACK_ALIGNED ? 0 : mmhint_pack_colour(c, i);
+  chunk_info[i].treat = (uint8_t)t;
+  chunk_info[i].got = (uint8_t)got;
+  chunk_info[i].colour = (uint8_t)(colour / MMHINT_PACK_COLOUR_ALIGN);
+  __atomic_store_n(&chunk_info[i].klass, (uint8_t)(c + 1), __ATOMIC_RELEASE);
   uint64_t *k = mmhint_memroute_stats.c;
   mmhint_count(&k[MMHINT_RC_packed_chunks], 1);
   mmhint_count(&k[MMHINT_RC_routed_bytes_mapped], MMHINT_HUGE_SIZE);
   if (want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) mmhint_count(&k[MMHINT_RC_huge_requested_bytes], MMHINT_HUGE_SIZE);
   if (got & MMHINT_RG_NUMA) mmhint_count(&k[MMHINT_RC_numa_regions], 1);
-  return ch;
+  return ch + colour;
 }
 
-/* Serves n < 2 MiB bytes of class c with treatment `want` from a packed chunk; NULL when it cannot. */
-static void *pack_alloc(size_t n, uint32_t c, uint32_t want, int zero) {
-  uint32_t t = (want >> 2) & 7;
+/*
+ * Serves n < 2 MiB bytes of class c, aligned to `align`, with treatment
+ * `want` from a packed chunk; NULL when it cannot.
+ */
+static void *pack_alloc(size_t n, uint32_t c, uint32_t want, size_t align, int zero) {
+  uint32_t t = ((want >> 2) & 7) | (align > MMHINT_PACK_COLOUR_ALIGN ? MMHINT_PACK_ALIGNED : 0);
   size_t sz = (size_t)mmhint_pack_class_size(c);
   void *p;
   int reused = 0;
@@ -624,22 +650,23 @@ static void *pack_alloc(size_t n, uint32_t c, uint32_t want, int zero) {
     mmhint_spin_unlock(&pack_lock);
     return NULL;
   }
-  p = pack_free_list[c][t];
+  pack_list_t *l = &lists[c][t];
+  p = l->free;
   if (p) {
-    pack_free_list[c][t] = *(void **)p;
+    l->free = *(void **)p;
     reused = 1;
   } else {
-    if (pack_end[c][t] - pack_next[c][t] < sz) {
-      uintptr_t ch = pack_carve(c, want);
-      if (!ch) {
+    if (l->end - l->next < sz) {
+      uintptr_t first = pack_carve(c, want, t);
+      if (!first) {
         mmhint_spin_unlock(&pack_lock);
         return NULL;
       }
-      pack_next[c][t] = ch;
-      pack_end[c][t] = ch + MMHINT_HUGE_SIZE;
+      l->next = first;
+      l->end = (first & ~(uintptr_t)MMHINT_HUGE_MASK) + MMHINT_HUGE_SIZE;
     }
-    p = (void *)pack_next[c][t];
-    pack_next[c][t] += sz;
+    p = (void *)l->next;
+    l->next += sz;
   }
   mmhint_spin_unlock(&pack_lock);
   if (reused) {
@@ -658,10 +685,11 @@ static long pack_chunk_of(const void *p, uint32_t *c) {
   uintptr_t off = (uintptr_t)p - mmhint_memroute_pack_base;
   size_t i = off / MMHINT_HUGE_SIZE;
   if (off >= mmhint_memroute_pack_len) return -1;
-  uint8_t c1 = __atomic_load_n(&chunk_class[i], __ATOMIC_ACQUIRE);
+  uint8_t c1 = __atomic_load_n(&chunk_info[i].klass, __ATOMIC_ACQUIRE);
   if (!c1) return -1;
   *c = c1 - 1u;
-  if ((off & MMHINT_HUGE_MASK) % mmhint_pack_class_size(*c)) return -1;
+  size_t in = off & MMHINT_HUGE_MASK, colour = (size_t)chunk_info[i].colour * MMHINT_PACK_COLOUR_ALIGN;
+  if (in < colour || (in - colour) % mmhint_pack_class_size(*c)) return -1;
   return (long)i;
 }
 
@@ -674,10 +702,10 @@ int mmhint_memroute_pack_free(void *p) {
   uint32_t c;
   long i = pack_chunk_of(p, &c);
   if (i < 0) return 0;
-  uint32_t t = chunk_treat[i];
+  uint32_t t = chunk_info[i].treat;
   mmhint_spin_lock(&pack_lock);
-  *(void **)p = pack_free_list[c][t];
-  pack_free_list[c][t] = p;
+  *(void **)p = lists[c][t].free;
+  lists[c][t].free = p;
   mmhint_spin_unlock(&pack_lock);
   mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_routed_frees], 1);
   mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_packed_frees], 1);
@@ -689,7 +717,7 @@ void *mmhint_memroute_pack_resize(void *p, size_t n) {
   long i = pack_chunk_of(p, &c);
   if (i < 0 || n == 0 || n >= MMHINT_HUGE_SIZE) return NULL;
   uint32_t want = mmhint_memroute_decide(&cfg, n);
-  if (!want || ((want >> 2) & 7) != chunk_treat[i] || mmhint_pack_class(n) != c) return NULL;
+  if (!want || ((want >> 2) & 7) != (chunk_info[i].treat & 7u) || mmhint_pack_class(n) != c) return NULL;
   return p;
 }
 
@@ -706,7 +734,7 @@ void *mmhint_memroute_alloc(size_t n, size_t align, int zero) {
     /* Below a huge page a region of its own obtains nothing and costs a mapping per allocation: pack it. */
     uint32_t c = mmhint_pack_class_aligned(n, align);
     if (c < MMHINT_PACK_CLASSES) {
-      void *q = pack_alloc(n, c, want, zero);
+      void *q = pack_alloc(n, c, want, align, zero);
       if (q) return q;
       if (pack_reserve_failed || pack_chunks >= mmhint_memroute_pack_len / MMHINT_HUGE_SIZE) return NULL;
     }
@@ -955,13 +983,13 @@ static void render_router(mmhint_json_t *j) {
     size_t chunks = __atomic_load_n(&pack_chunks, __ATOMIC_ACQUIRE);
     for (size_t i = 0; i < chunks; i++) {
       uintptr_t k = mmhint_memroute_pack_base + i * MMHINT_HUGE_SIZE;
-      if (chunk_treat[i] & ((MMHINT_RG_THP | MMHINT_RG_HUGETLB) >> 2)) live_huge_req += MMHINT_HUGE_SIZE;
+      if (chunk_info[i].treat & ((MMHINT_RG_THP | MMHINT_RG_HUGETLB) >> 2)) live_huge_req += MMHINT_HUGE_SIZE;
       if (live + i >= MMHINT_MEASURE_MAX_REGIONS) {
         live_unmeasured++;
         continue;
       }
       if (measure_nodes(k, MMHINT_HUGE_SIZE, nodes)) scaled = 1;
-      if (ranges != MAP_FAILED && nr < cap && (chunk_got[i] & MMHINT_RG_THP)) {
+      if (ranges != MAP_FAILED && nr < cap && (chunk_info[i].got & MMHINT_RG_THP)) {
         if (nr && ranges[nr - 1][1] == k) {
           ranges[nr - 1][1] = k + MMHINT_HUGE_SIZE; /* adjacent chunks: one range */
         } else {

@@ -45,13 +45,17 @@ enum {
 
 /* ---- Pure parts ------------------------------------------------------------ */
 
-/* The router's configuration, from the option values. */
+/*
+ * The router's configuration, from the option values.  What
+ * mmhint_memroute_decide reads on every routed call comes first, in one
+ * cache line (the router aligns its copy to 64 bytes); the node mask last.
+ */
 typedef struct {
   int hugepages;                /* MMHINT_HP_* */
-  uint64_t hp_min, hp_max;      /* window of sizes routed to huge pages (inclusive) */
-  mmhint_numa_policy_t numa;    /* resolved against the machine; mode OFF when unusable */
   int numa_wanted;              /* the option asked for placement (even if it resolved to none) */
+  uint64_t hp_min, hp_max;      /* window of sizes routed to huge pages (inclusive) */
   uint64_t numa_min, numa_max;  /* window of sizes placed by `numa` (inclusive) */
+  mmhint_numa_policy_t numa;    /* resolved against the machine; mode OFF when unusable */
 } mmhint_memroute_cfg_t;
 
 /*
@@ -123,6 +127,29 @@ static inline uint32_t mmhint_pack_class_aligned(uint64_t n, uint64_t align) {
     if ((s & (0 - s)) >= align) return c;
   }
   return MMHINT_PACK_CLASSES;
+}
+
+/*
+ * Cache colouring.  Every block of a class whose size is a multiple of the
+ * page size starts at the same offset of a page, so its live blocks, and the
+ * page-aligned headers of other allocators (pymalloc's pools), all compete
+ * for the same sets of the L1 cache, which indexes by the page offset.  So a
+ * chunk of such a class starts its first block 4096 - 64 * (k mod 32 + 1)
+ * bytes in (k: the chunk's index in the range): in the upper half of a page,
+ * away from the headers and first objects that other allocators put at the
+ * start of their pages, and different for neighbouring chunks; only when
+ * the chunk's tail (the bytes after its last whole block) has room for it,
+ * so that no block is lost.
+ * A coloured block is aligned to 64 bytes, which is why requests aligned to
+ * more get chunks of their own (uncoloured).  Returns the colour in bytes
+ * of chunk k of class c (0: none).  Pure.
+ */
+#define MMHINT_PACK_COLOUR_ALIGN 64
+static inline uint32_t mmhint_pack_colour(uint32_t c, uint64_t k) {
+  uint64_t s = mmhint_pack_class_size(c);
+  uint32_t colour = (uint32_t)(MMHINT_PAGE_SIZE - (k % 32 + 1) * MMHINT_PACK_COLOUR_ALIGN);
+  if (s % MMHINT_PAGE_SIZE || MMHINT_HUGE_SIZE % s < colour) return 0;
+  return colour;
 }
 
 /* One region the router owns.  key 0 is an empty slot, 1 a deleted one. */

@@ -341,6 +341,59 @@ TEST(MemroutePack, TheLastFreedBlockOfAClassIsServedFirst) {
   for (void *p : {(void *)a, (void *)z, c}) EXPECT_EQ(mmhint_memroute_pack_free(p), 1);
 }
 
+// Blocks of a class whose size is a multiple of the page size are coloured:
+// a chunk's blocks start in the upper half of a page, not at a page start,
+// so that they do not all share the L1 sets of page-aligned data
+// (Python's 64 KiB read buffer collided with pymalloc's pool headers: 125,000
+// more D1 misses in 16,000 reads under callgrind).  Requests aligned above 64
+// bytes still get their alignment, from uncoloured chunks.
+TEST(MemroutePack, PageMultipleClassesAreColouredAndAlignedRequestsKeepTheirAlignment) {
+  const uint32_t c81920 = mmhint_pack_class(81920);
+  EXPECT_EQ(mmhint_pack_colour(c81920, 0), 4096u - 64);
+  EXPECT_EQ(mmhint_pack_colour(c81920, 31), 2048u);
+  EXPECT_EQ(mmhint_pack_colour(c81920, 32), 4096u - 64);
+  EXPECT_EQ(mmhint_pack_colour(mmhint_pack_class(5000), 0), 0u) << "5120 B: blocks already spread over the page";
+  EXPECT_EQ(mmhint_pack_colour(mmhint_pack_class(4096), 0), 0u) << "4 KiB divides 2 MiB: a colour would cost a block";
+  EXPECT_EQ(mmhint_pack_colour(mmhint_pack_class(1u << 20), 5), 0u);
+  for (uint32_t c = 0; c < MMHINT_PACK_CLASSES; c++)
+    for (uint64_t k : {0ull, 1ull, 30ull, 62ull}) {
+      uint64_t s = mmhint_pack_class_size(c), colour = mmhint_pack_colour(c, k);
+      EXPECT_EQ(colour % 64, 0u);
+      EXPECT_EQ((MMHINT_HUGE_SIZE - colour) / s, MMHINT_HUGE_SIZE / s) << "a colour never costs a block: " << s;
+    }
+
+  mmhint_clock_init();
+  mmhint_stats_init(0);
+  static mmhint_values_t v;
+  mmhint_values_defaults(&v);
+  char err[256];
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepages, "thp", kEnv, err, sizeof err), 0) << err;
+  ASSERT_EQ(mmhint_value_set(&v, MMHINT_OPT_hugepage_min, "64K", kEnv, err, sizeof err), 0) << err;
+  mmhint_memroute_init(&v);
+  const size_t n = 65536 + 33;
+  char *a = (char *)mmhint_memroute_alloc(n, 0, 0);
+  char *b = (char *)mmhint_memroute_alloc(n, 0, 0);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE((uintptr_t)a % MMHINT_PAGE_SIZE, 0u) << "the block starts at a page start";
+  EXPECT_EQ((uintptr_t)a % MMHINT_PACK_COLOUR_ALIGN, 0u);
+  EXPECT_EQ((b - a) % 81920, 0) << "blocks of a chunk follow each other from the colour on";
+  EXPECT_EQ((uintptr_t)b % MMHINT_PAGE_SIZE, (uintptr_t)a % MMHINT_PAGE_SIZE);
+  EXPECT_EQ(mmhint_memroute_pack_size(a), 81920u);
+  EXPECT_EQ(mmhint_memroute_pack_size(a + 64), 0u) << "not a block start";
+  EXPECT_EQ(mmhint_memroute_pack_size(a - ((uintptr_t)a % MMHINT_PAGE_SIZE)), 0u) << "the chunk's start is not a block";
+  char *al = (char *)mmhint_memroute_alloc(n, 4096, 0);
+  ASSERT_NE(al, nullptr);
+  EXPECT_EQ((uintptr_t)al % 4096, 0u);
+  EXPECT_EQ(mmhint_memroute_pack_size(al), 81920u);
+  ASSERT_EQ(mmhint_memroute_pack_free(al), 1);
+  EXPECT_EQ(mmhint_memroute_alloc(n, 4096, 0), al) << "an aligned block goes back to the aligned list";
+  char *d = (char *)mmhint_memroute_alloc(n, 0, 0);
+  EXPECT_NE(d, al) << "and not to the coloured one";
+  EXPECT_NE((uintptr_t)d % MMHINT_PAGE_SIZE, 0u);
+  for (char *p : {a, b, al, d}) EXPECT_EQ(mmhint_memroute_pack_free(p), 1);
+}
+
 // Packing classes: every size below a huge page maps to the smallest class
 // that holds it, classes grow by at most 25 %, and aligned requests get a
 // class whose slots (at multiples of its size in a 2 MiB chunk) are aligned.
