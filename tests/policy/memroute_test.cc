@@ -1,5 +1,7 @@
-// Unit tests of the allocation router's pure parts (policy/memroute.c):
-// the size windows, the alignment math, the region registry and the smaps parser.
+// Unit tests of the allocation router (policy/memroute.c and the parts its
+// header includes: memregion, memcore, mempack): the size windows, the
+// alignment math, the region registry and its walk, the smaps parser, the
+// statistics section, and the packing allocator's classes, colours and reuse.
 #include "policy/memroute.h"
 
 #include "policy/clock.h"
