@@ -72,20 +72,29 @@ static inline uint32_t mmhint_pack_class_aligned(uint64_t n, uint64_t align) {
  * page size starts at the same offset of a page, so its live blocks, and the
  * page-aligned headers of other allocators (pymalloc's pools), all compete
  * for the same sets of the L1 cache, which indexes by the page offset.  So a
- * chunk of such a class starts its first block 4096 - 64 * (k mod 32 + 1)
+ * chunk of such a class starts its first block 4096 - 64 * (k mod 32 + 1) + 16
  * bytes in (k: the chunk's index in the range): in the upper half of a page,
  * away from the headers and first objects that other allocators put at the
  * start of their pages, and different for neighbouring chunks; only when
  * the chunk's tail (the bytes after its last whole block) has room for it,
  * so that no block is lost.
- * A coloured block is aligned to 64 bytes, which is why requests aligned to
- * more get chunks of their own (uncoloured).  Returns the colour in bytes
- * of chunk k of class c (0: none).  Pure.
+ *
+ * The 16: a block then starts 16 bytes past a 32-byte boundary, where
+ * glibc's malloc puts its blocks (after its 16-byte chunk header), so that
+ * a program's data lands at the offsets it has under glibc.  It matters for
+ * the kernel's copies into it: on this machine's CPU (AMD EPYC, Zen 4, under
+ * KVM) read(2) of page-cache pages into a destination 32-byte aligned takes
+ * ~10 % longer than into one 16 bytes off (Python's bytes object puts its
+ * data 32 bytes into the block; docs/MEMORY.md has the measurement).
+ *
+ * A coloured block is aligned to 16 bytes (what malloc promises), which is
+ * why requests aligned to more get chunks of their own (uncoloured).
+ * Returns the colour in bytes of chunk k of class c (0: none).  Pure.
  */
-#define MMHINT_PACK_COLOUR_ALIGN 64
+#define MMHINT_PACK_COLOUR_ALIGN 16
 static inline uint32_t mmhint_pack_colour(uint32_t c, uint64_t k) {
   uint64_t s = mmhint_pack_class_size(c);
-  uint32_t colour = (uint32_t)(MMHINT_PAGE_SIZE - (k % 32 + 1) * MMHINT_PACK_COLOUR_ALIGN);
+  uint32_t colour = (uint32_t)(MMHINT_PAGE_SIZE - (k % 32 + 1) * 64 + 16);
   if (s % MMHINT_PAGE_SIZE || MMHINT_HUGE_SIZE % s < colour) return 0;
   return colour;
 }
@@ -139,10 +148,10 @@ typedef struct {
   uint8_t klass;  /* class + 1 (0: not carved); written last, with release */
   uint8_t treat;  /* the list index it was carved for: the treatment >> 2, and MMHINT_PACK_ALIGNED */
   uint8_t got;    /* MMHINT_RG_* bits it obtained */
-  uint8_t colour; /* its first block's offset, in cache lines */
+  uint8_t colour; /* its first block's offset, in units of MMHINT_PACK_COLOUR_ALIGN */
 } mmhint_pack_chunk_t;
 
-/* List index bit: the chunk is not coloured, for requests aligned above MMHINT_PACK_COLOUR_ALIGN. */
+/* List index bit: the chunk is not coloured, for requests aligned above MMHINT_PACK_COLOUR_ALIGN (16). */
 #define MMHINT_PACK_ALIGNED 8
 
 /*
