@@ -11,6 +11,7 @@
 
 #include "policy/count.h"
 #include "policy/fork.h"
+#include "policy/memmap.h"
 #include "policy/spin.h"
 #include "policy/os/os.h"
 
@@ -121,9 +122,14 @@ static uintptr_t pack_carve(uint32_t c, uint32_t want, uint32_t t) {
   return ch + colour;
 }
 
+/* Packing failed: a region of its own unless packing failed for good (then none either). */
+static void *declined(size_t n, size_t align, uint32_t want) {
+  return mmhint_mempack_exhausted() ? NULL : mmhint_memmap_alloc(n, align, want);
+}
+
 void *mmhint_mempack_alloc(size_t n, size_t align, uint32_t want, int zero) {
   uint32_t c = mmhint_pack_class_aligned(n, align);
-  if (c >= MMHINT_PACK_CLASSES) return NULL;
+  if (c >= MMHINT_PACK_CLASSES) return mmhint_memmap_alloc(n, align, want); /* no class is aligned enough */
   uint32_t t = ((want >> 2) & 7) | (align > MMHINT_PACK_COLOUR_ALIGN ? MMHINT_PACK_ALIGNED : 0);
   size_t sz = (size_t)mmhint_pack_class_size(c);
   void *p;
@@ -131,7 +137,7 @@ void *mmhint_mempack_alloc(size_t n, size_t align, uint32_t want, int zero) {
   mmhint_spin_lock(&pack_lock);
   if (!pack_reserve()) {
     mmhint_spin_unlock(&pack_lock);
-    return NULL;
+    return declined(n, align, want);
   }
   pack_list_t *l = &lists[c][t];
   p = l->free;
@@ -143,7 +149,7 @@ void *mmhint_mempack_alloc(size_t n, size_t align, uint32_t want, int zero) {
       uintptr_t first = pack_carve(c, want, t);
       if (!first) {
         mmhint_spin_unlock(&pack_lock);
-        return NULL;
+        return declined(n, align, want);
       }
       l->next = first;
       l->end = (first & ~(uintptr_t)MMHINT_HUGE_MASK) + MMHINT_HUGE_SIZE;

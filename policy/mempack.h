@@ -105,8 +105,11 @@ static inline uint32_t mmhint_pack_colour(uint32_t c, uint64_t k) {
  * Serves n bytes (1 <= n < 2 MiB) aligned to `align` (0, or a power of two)
  * with treatment `want` (mmhint_memroute_decide) from a packed chunk of the
  * class mmhint_pack_class_aligned(n, align); with `zero` the first n bytes
- * are zero.  Returns NULL when no class fits, or when packing failed
- * (mmhint_mempack_exhausted then tells whether it ever can again).
+ * are zero.  When no class is aligned enough, or carving a chunk failed
+ * while the range has room, it gets a region of its own (mmhint_memmap_alloc:
+ * fresh memory is zero).  Returns NULL when packing failed for good (the
+ * range is used up or could not be reserved: mmhint_mempack_exhausted) or the
+ * region could not be mapped.
  */
 void *mmhint_mempack_alloc(size_t n, size_t align, uint32_t want, int zero);
 

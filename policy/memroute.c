@@ -1,6 +1,6 @@
 /*
- * policy/memroute.c: the allocation router: start-up, mapping, and the entry
- * points of the shim; see memroute.h and docs/MEMORY.md.
+ * policy/memroute.c: the allocation router: start-up and the entry points of
+ * the shim; see memroute.h and docs/MEMORY.md.
  */
 #include "policy/memroute.h"
 
@@ -10,13 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "policy/memmap.h"
 #include "policy/memrender.h"
 #include "policy/os/os.h"
 
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT 26
-#endif
-#define MMHINT_MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
 #define MMHINT_REGISTRY_BITS 16            /* 65536 slots, at most 49152 live regions */
 #define MMHINT_MEASURE_BUDGET 256          /* regions measured when freed; later frees are counted unmeasured */
 
@@ -27,7 +24,6 @@ static mmhint_memroute_setup_t *const setup = &mmhint_memroute_setup;
 /* ---- State ---------------------------------------------------------------------- */
 
 uint64_t mmhint_memroute_min = UINT64_MAX;
-int mmhint_memroute_active;
 static int measure_budget = MMHINT_MEASURE_BUDGET;
 
 /* ---- Start-up ---------------------------------------------------------------------- */
@@ -139,118 +135,14 @@ void mmhint_memroute_init(const mmhint_values_t *v) {
   __atomic_store_n(&mmhint_memroute_min, t, __ATOMIC_RELEASE);
 }
 
-/* ---- Mapping ------------------------------------------------------------------------- */
-
-/*
- * Maps len bytes aligned to align (>= 2 MiB), or returns NULL; hugetlb: len
- * is 2 MiB rounded.  Normal mappings keep an unmapped page on each side, so
- * the kernel cannot merge two routed regions into one VMA: smaps then
- * reports each region's huge pages on their own.
- */
-static void *map_aligned(size_t len, size_t align, int prot, int extra_flags) {
-  int huge = (extra_flags & MAP_HUGETLB) != 0;
-  size_t guard = huge ? 0 : MMHINT_PAGE_SIZE;
-  size_t raw_len = len + align + guard - (huge ? MMHINT_HUGE_SIZE : 0);
-  if (raw_len < len) return NULL;
-  void *r = mmhint_os_mmap(NULL, raw_len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
-  if (r == MAP_FAILED) return NULL;
-  size_t head, tail;
-  uintptr_t p = mmhint_memroute_trim((uintptr_t)r + guard, raw_len - 2 * guard, len, align, &head, &tail);
-  if (!p) {
-    mmhint_os_munmap(r, raw_len);
-    return NULL;
-  }
-  head += guard;
-  tail += guard;
-  if (head) mmhint_os_munmap(r, head);
-  if (tail) mmhint_os_munmap((void *)(p + len), tail);
-  return (void *)p;
-}
-
-/*
- * Maps n bytes with treatment `want` (THP/HUGETLB/NUMA), falling back as
- * needed; sets *len_out and returns the start with the treatment it got in
- * *got, or NULL.  addr_hint: the program's address hint (NULL: align).
- */
-static void *map_region(size_t n, size_t align, uint32_t want, int prot, int flags, void *addr_hint, size_t *len_out,
-                        uint32_t *got) {
-  void *p = NULL;
-  size_t len = 0;
-  *got = 0;
-  if (align < MMHINT_HUGE_SIZE) align = MMHINT_HUGE_SIZE;
-  if ((want & MMHINT_RG_HUGETLB) && !addr_hint && (prot & PROT_WRITE) && !(flags & MAP_NORESERVE)) {
-    len = mmhint_round_up(n, MMHINT_HUGE_SIZE);
-    /* Private hugetlb mappings reserve their pages here, so a later fault cannot SIGBUS. */
-    p = len ? map_aligned(len, align, prot, MAP_HUGETLB | MMHINT_MAP_HUGE_2MB | (flags & ~(MAP_PRIVATE | MAP_ANONYMOUS)))
-            : NULL;
-    if (p) {
-      *got |= MMHINT_RG_HUGETLB;
-    } else {
-      mmhint_memroute_fallback(MMHINT_RF_hugetlb_pool, "");
-      want |= MMHINT_RG_THP;
-    }
-  } else if (want & MMHINT_RG_HUGETLB) {
-    want |= MMHINT_RG_THP; /* hinted, read-only or MAP_NORESERVE mappings: THP instead (no fallback) */
-  }
-  if (!p) {
-    len = mmhint_round_up(n, MMHINT_PAGE_SIZE);
-    if (!len) return NULL;
-    if (addr_hint) {
-      p = mmhint_os_mmap(addr_hint, len, prot, flags, -1, 0);
-      if (p == MAP_FAILED) p = NULL;
-    } else {
-      p = map_aligned(len, align, prot, flags & ~(MAP_PRIVATE | MAP_ANONYMOUS));
-    }
-    if (!p) return NULL;
-    if (want & MMHINT_RG_THP) *got |= mmhint_memroute_advise_thp(p, len);
-  }
-  if (want & MMHINT_RG_NUMA) *got |= mmhint_memroute_place(p, len); /* before the first touch */
-  *len_out = len;
-  return p;
-}
-
-/* Registers a fresh region and counts it; on a full registry unmaps it and returns NULL. */
-static void *enlist(void *p, size_t len, size_t req, uint32_t flags) {
-  if (!mmhint_registry_insert(&mmhint_memroute_regions, (uintptr_t)p, len, req, flags)) {
-    mmhint_os_munmap(p, len);
-    mmhint_memroute_fallback(MMHINT_RF_registry_full, "");
-    return NULL;
-  }
-  uint64_t *c = mmhint_memroute_stats.c;
-  mmhint_count(&c[flags & MMHINT_RG_MALLOC ? MMHINT_RC_routed_allocs : MMHINT_RC_routed_mmaps], 1);
-  mmhint_count(&c[MMHINT_RC_routed_bytes_requested], req);
-  mmhint_count(&c[MMHINT_RC_routed_bytes_mapped], len);
-  if (flags & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) mmhint_count(&c[MMHINT_RC_huge_requested_bytes], len);
-  if (flags & MMHINT_RG_HUGETLB) mmhint_count(&c[MMHINT_RC_hugetlb_bytes], len);
-  if (flags & MMHINT_RG_NUMA) mmhint_count(&c[MMHINT_RC_numa_regions], 1);
-  return p;
-}
-
 /* ---- The entry points ------------------------------------------------------------------ */
 
 void *mmhint_memroute_alloc(size_t n, size_t align, int zero) {
   uint32_t want = mmhint_memroute_decide(cfg, n);
   if (!want || (align & (align - 1))) return NULL;
-  if (n < MMHINT_HUGE_SIZE) {
-    /* Below a huge page a region of its own obtains nothing and costs a mapping per allocation: pack it. */
-    void *q = mmhint_mempack_alloc(n, align, want, zero);
-    if (q) return q;
-    /* Packing failed for good: no region of its own either.  (No class fits: it gets one.) */
-    if (mmhint_pack_class_aligned(n, align) < MMHINT_PACK_CLASSES && mmhint_mempack_exhausted()) return NULL;
-  }
-  size_t len;
-  uint32_t got;
-  void *p = map_region(n, align, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, &len, &got);
-  if (!p) {
-    mmhint_memroute_fallback(MMHINT_RF_map_failed, "");
-    return NULL;
-  }
-  /* Huge-page routing that fell back to normal pages still counts as requested. */
-  if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
-    mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], len);
-  p = enlist(p, len, n, got | MMHINT_RG_MALLOC);
-  if (p && !mmhint_memroute_active) __atomic_store_n(&mmhint_memroute_active, 1, __ATOMIC_RELEASE);
-  return p;
+  /* Below a huge page a region of its own obtains nothing and costs a mapping per allocation: pack it. */
+  if (n < MMHINT_HUGE_SIZE) return mmhint_mempack_alloc(n, align, want, zero);
+  return mmhint_memmap_alloc(n, align, want);
 }
 
 void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
@@ -258,11 +150,11 @@ void *mmhint_memroute_mmap(void *addr, size_t len, int prot, int flags) {
   if (!want) return NULL;
   size_t maplen;
   uint32_t got;
-  void *p = map_region(len, MMHINT_HUGE_SIZE, want, prot, flags, addr, &maplen, &got);
+  void *p = mmhint_memmap_region(len, MMHINT_HUGE_SIZE, want, prot, flags, addr, &maplen, &got);
   if (!p) return NULL; /* the caller maps it as asked and reports the kernel's error */
   if ((want & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)) && !(got & (MMHINT_RG_THP | MMHINT_RG_HUGETLB)))
     mmhint_count(&mmhint_memroute_stats.c[MMHINT_RC_huge_requested_bytes], maplen);
-  if (!enlist(p, maplen, len, got | MMHINT_RG_MMAP)) return NULL;
+  if (!mmhint_memmap_enlist(p, maplen, len, got | MMHINT_RG_MMAP)) return NULL;
   return p;
 }
 

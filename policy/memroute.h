@@ -6,14 +6,16 @@
  * lock-free address-keyed registry, and measures what the kernel actually
  * gave when a region is unmapped.  See docs/MEMORY.md.
  *
- * The router is five files, bottom to top (each uses only those before it):
+ * The router is six files, bottom to top (each uses only those before it):
  *   memregion.h  the region registry, the smaps parser, measuring ranges
  *   memcore.h    the configuration and decision, shared state, counters,
- *                fallbacks, the NUMA call
+ *                fallbacks, the NUMA call and the treatment of a mapping
+ *   memmap.h     regions of its own: mapping, aligning, registering
  *   mempack.h    the packing allocator below 2 MiB
  *   memrender.h  the statistics' "memory" object
- *   memroute.h   (this) start-up, mapping, and the entry points of the shim
- * This header includes the first three, so the shim includes only it.
+ *   memroute.h   (this) start-up and the entry points of the shim
+ * This header includes memregion, memcore and mempack, so the shim includes
+ * only it.
  *
  * Pure parts (window, alignment math, registry, smaps parsing, classes) take
  * no global state and are unit-tested in tests/policy/memroute_test.cc.  The
