@@ -215,6 +215,19 @@ static inline mmhint_ofd_t *mmhint__track(int fd) {
 /* Marks every tracked description shared (before fork: both processes now move its offset). */
 void mmhint__mark_all_shared(void);
 
+/* ---- Prefetch (shim/prefetch.c) ------------------------------------------------ */
+
+/*
+ * At the open of fd (description o, its file record set) with the per-file
+ * option values `num`: starts the prefetch (whole, learned with a map) or
+ * arms auto.  `size` is st_size at open.  The guard must be held.
+ */
+void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size);
+/* The slow half of the read hook: counts the read against the prefetch, feeds auto (which may start it). */
+void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint64_t dur, uint64_t now);
+/* In the child of fork: the parent's prefetches are the parent's; the child starts its own thread when it needs one. */
+void mmhint__prefetch_after_fork(void);
+
 /* ---- Recording --------------------------------------------------------------- */
 
 /*
@@ -243,6 +256,7 @@ static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int6
   if (r > 0 && offset >= 0) o->last_end = offset + r;
   mmhint_stats_read_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
   if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
+  if (MMHINT_UNLIKELY(o->pf.mode) && r > 0) mmhint__prefetch_read(o, fd, offset, r, dur, t1);
   mmhint__busy = 0;
 }
 

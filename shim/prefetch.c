@@ -1,0 +1,349 @@
+/*
+ * shim/prefetch.c: the shim's half of the prefetch policy (policy/prefetch.h
+ * decides): a description's prefetch at open and at a read, and the helper
+ * thread that brings files into the page cache.
+ *
+ * The thread.  Started lazily, the first time a job is queued (a process
+ * that never prefetches never has it), with every signal blocked, so that no
+ * signal of the program's is ever delivered to it and nothing it does
+ * interrupts the program's own calls (no EINTR); it waits on a futex between
+ * jobs and marks itself busy, so that its few libc calls pass through the
+ * shim unrecorded.  A fork child starts its own when it queues a job (threads
+ * do not survive fork; the parent's jobs stay the parent's).
+ *
+ * Which descriptor.  None: the program may close, dup2 over or close_range
+ * its descriptors at any time, and a descriptor of the shim's would take a
+ * number from the program's table (the lowest free one: the program's next
+ * open would get another number than without the shim), could be closed by
+ * the program's closefrom, and would be inherited across fork.  So at the
+ * start of a job the program's thread opens its own read-only description of
+ * the file (/proc/self/fd/N: the same inode, also when it was renamed or
+ * deleted), maps it PROT_READ and MAP_SHARED, and closes that descriptor again
+ * before the wrapper returns.  The mapping holds the file; the thread asks
+ * for each step with madvise(MADV_WILLNEED), which the kernel turns into the
+ * same vfs_fadvise(POSIX_FADV_WILLNEED) that readahead(2) and posix_fadvise
+ * make (mm/madvise.c, madvise_willneed; the measurements in docs/HINTS.md
+ * found the three alike), and measures with mincore.  The mapping is never
+ * touched, so a file that shrinks meanwhile gives no SIGBUS.  Being its own
+ * description, it shares no offset, no readahead state and no lock (flock)
+ * with the program's.
+ *
+ * Ending.  The last user (description) of a job going away, or the process
+ * ending, sets a flag the thread reads before each step (a step is at most
+ * prefetch_step): the thread unmaps and frees the job.  At exit nothing waits
+ * for it: the counts are taken by mmhint_prefetch_exiting and the thread dies
+ * with the process.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/fmt.h"
+#include "policy/hints.h"
+#include "policy/prefetch.h"
+#include "policy/residency.h"
+#include "policy/spin.h"
+#include "shim/shim.h"
+
+/* ---- The thread ------------------------------------------------------------------ */
+
+static int work_seq;        /* bumped (and woken) whenever a job is queued */
+static int thread_state;    /* 0 none, 1 running, -1 could not be started (warned) */
+
+static void futex_wait(int *addr, int val) { syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0); }
+static void futex_wake(int *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+/* Bytes of [off, off+len) of the job's mapping that are resident (mincore, 512 pages at a time). */
+static int64_t resident_bytes(const mmhint_pf_job_t *j, int64_t off, int64_t len) {
+  const long page = mmhint_page_size();
+  unsigned char vec[512];
+  int64_t a = off & ~(int64_t)(page - 1), end = off + len, have = 0;
+  while (a < end) {
+    int64_t n = (end - a + page - 1) / page;
+    if (n > 512) n = 512;
+    if (mmhint_os_mincore((char *)j->map + a, (size_t)(n * page), vec) < 0) return -1;
+    for (int64_t i = 0; i < n; i++) have += vec[i] & 1;
+    a += n * page;
+  }
+  int64_t bytes = have * page;
+  return bytes > len ? len : bytes;
+}
+
+/* Resident bytes of all the job's ranges, -1 when mincore refused. */
+static int64_t resident_all(const mmhint_pf_job_t *j) {
+  int64_t sum = 0;
+  for (int i = 0; i < j->nranges; i++) {
+    int64_t r = resident_bytes(j, j->ranges[i].off, j->ranges[i].len);
+    if (r < 0) return -1;
+    sum += r;
+  }
+  return sum;
+}
+
+/* Waits (2 ms at a time, at most ~100 ms) until the last requests' reads have landed or stop moving. */
+static int64_t settle(const mmhint_pf_job_t *j, int64_t total) {
+  int64_t prev = -1, r = 0;
+  for (int i = 0; i < 50 && !mmhint_prefetch_should_stop(j); i++) {
+    r = resident_all(j);
+    if (r < 0 || r >= total || (r == prev && i >= 3)) break;
+    prev = r;
+    struct timespec ts = {0, 2000000};
+    syscall(SYS_nanosleep, &ts, NULL);
+  }
+  return r;
+}
+
+/* Runs one job to its end; returns how it ended (MMHINT_PFC_completed, _stopped_close, or -1). */
+static int run_job(mmhint_pf_job_t *j) {
+  mmhint_file_t *f = j->file;
+  mmhint_prefetch_file_t *pf = &f->prefetch;
+  const int measured = pf->measured;
+  const long page = mmhint_page_size();
+  int ri = 0;
+  int64_t roff = 0, off, len;
+  while (mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) {
+    if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
+    if (measured) {
+      int64_t r = resident_bytes(j, off, len);
+      if (r > 0) mmhint_count(&f->c[MMHINT_FC_prefetch_resident_bytes], (uint64_t)r);
+    }
+    int64_t a = off & ~(int64_t)(page - 1);
+    long e = mmhint_os_madvise((char *)j->map + a, (size_t)(off + len - a), MADV_WILLNEED);
+    mmhint_count(&pf->c[MMHINT_PFC_requests], 1);
+    if (e < 0) {
+      pf->last_errno = (int16_t)-e;
+      mmhint_prefetch_fallback(pf, MMHINT_PFB_error);
+      mmhint_count(&f->c[MMHINT_FC_prefetch_fallbacks], 1);
+      return -1;
+    }
+    mmhint_count(&f->c[MMHINT_FC_prefetch_bytes], (uint64_t)len);
+  }
+  if (!measured) return MMHINT_PFC_completed;
+  /* Verify: readahead is best effort (it gives up on a page it cannot allocate, and I/O errors
+   * surface only to readers).  Each step still missing pages is asked for once more, never again. */
+  const int64_t total = mmhint_prefetch_bytes(j->ranges, j->nranges);
+  if (settle(j, total) < total) {
+    ri = 0;
+    roff = 0;
+    while (mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) {
+      if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
+      int64_t r = resident_bytes(j, off, len);
+      if (r < 0 || r >= len) continue;
+      int64_t a = off & ~(int64_t)(page - 1);
+      mmhint_os_madvise((char *)j->map + a, (size_t)(off + len - a), MADV_WILLNEED);
+      mmhint_count(&pf->c[MMHINT_PFC_requests], 1);
+      mmhint_count(&pf->c[MMHINT_PFC_retried_bytes], (uint64_t)(len - r));
+    }
+  }
+  int64_t after = settle(j, total);
+  if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
+  if (after >= 0) mmhint_count(&pf->c[MMHINT_PFC_resident_after_bytes], (uint64_t)after);
+  if (after >= 0 && after < total) {
+    mmhint_prefetch_fallback(pf, MMHINT_PFB_incomplete);
+    mmhint_count(&f->c[MMHINT_FC_prefetch_fallbacks], 1);
+  }
+  return MMHINT_PFC_completed;
+}
+
+static void *prefetch_main(void *arg) {
+  (void)arg;
+  mmhint__busy = 1; /* this thread's own calls pass through the shim */
+  for (;;) {
+    int seen = __atomic_load_n(&work_seq, __ATOMIC_ACQUIRE);
+    mmhint_pf_job_t *j = mmhint_prefetch_claim();
+    if (!j) {
+      futex_wait(&work_seq, seen);
+      continue;
+    }
+    int how = run_job(j);
+    mmhint_os_munmap(j->map, (size_t)j->map_len);
+    mmhint_prefetch_finish(j, how, mmhint_ticks());
+  }
+  return NULL;
+}
+
+/* Starts the thread once, with every signal blocked; returns nonzero when it runs. */
+static int ensure_thread(void) {
+  int st = __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE);
+  if (st) return st > 0;
+  static int start_lock;
+  mmhint_spin_lock(&start_lock);
+  if (!thread_state) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the full mask */
+    pthread_attr_t attr;
+    pthread_t t;
+    int r = pthread_attr_init(&attr);
+    if (r == 0) {
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pthread_attr_setstacksize(&attr, 64 * 1024); /* mincore vectors of 512 bytes; the rest is margin */
+      r = pthread_create(&t, &attr, prefetch_main, NULL);
+      pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    __atomic_store_n(&thread_state, r == 0 ? 1 : -1, __ATOMIC_RELEASE);
+    if (r != 0) mmhint__warn("prefetch is off: its helper thread could not be started", "", "");
+  }
+  mmhint_spin_unlock(&start_lock);
+  return thread_state > 0;
+}
+
+static void unmap_job(void *addr, int64_t len) { mmhint_os_munmap(addr, (size_t)len); }
+
+void mmhint__prefetch_after_fork(void) {
+  thread_state = 0;
+  work_seq = 0;
+  mmhint_prefetch_after_fork_child(unmap_job);
+}
+
+/* ---- Starting a job ---------------------------------------------------------------- */
+
+/* MemAvailable in bytes, or -1. */
+static int64_t mem_available(void) {
+  char *buf = NULL;
+  long n = mmhint_os_slurp("/proc/meminfo", 16384, &buf);
+  if (n <= 0) return -1;
+  int64_t v = mmhint_prefetch_parse_meminfo(buf, (size_t)n);
+  mmhint_os_munmap(buf, 16385);
+  return v;
+}
+
+/* Counts a fallback on the file. */
+static void fallback(mmhint_file_t *f, int reason) {
+  mmhint_prefetch_fallback(&f->prefetch, reason);
+  mmhint_count(&f->c[MMHINT_FC_prefetch_fallbacks], 1);
+}
+
+/*
+ * Starts (or joins) the prefetch of fd's file for description o: `ranges`
+ * NULL means the whole file.  Called on the program's thread with the guard
+ * held.  Errors are fallbacks, counted; nothing is said on stderr but for a
+ * thread that cannot start (once).
+ */
+static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int nranges) {
+  mmhint_file_t *f = o->file;
+  mmhint_prefetch_state_t *s = &o->pf;
+  s->waiting = 0;
+  struct stat st;
+  if (mmhint_os_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return;
+  const int64_t size = (int64_t)st.st_size;
+  const int64_t want = ranges ? mmhint_prefetch_bytes(ranges, nranges) : size;
+  if (want > mmhint_prefetch_limit(s->max, s->max > 0 ? 0 : mem_available())) {
+    fallback(f, MMHINT_PFB_too_large);
+    return;
+  }
+  if (!ensure_thread()) {
+    fallback(f, MMHINT_PFB_no_thread);
+    return;
+  }
+  char path[64] = "/proc/self/fd/";
+  mmhint_fmt_u64(path + strlen(path), (uint64_t)fd);
+  long own = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  void *map = MAP_FAILED;
+  if (own >= 0) {
+    map = mmhint_os_mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, (int)own, 0);
+    mmhint_os_close((int)own); /* the mapping holds the file: no descriptor stays behind */
+  }
+  if (map == MAP_FAILED) {
+    fallback(f, MMHINT_PFB_reopen);
+    return;
+  }
+  long euid = syscall(SYS_geteuid);
+  f->prefetch.measured = (uint8_t)(euid == 0 || (long)st.st_uid == euid); /* else mincore answers nothing */
+  mmhint_pf_job_t proto;
+  memset(&proto, 0, sizeof proto);
+  proto.file = f;
+  proto.map = map;
+  proto.map_len = size;
+  proto.size = size;
+  proto.step = mmhint_prefetch_step_size(s->step, mmhint_hints_willneed_piece((uint64_t)st.st_dev), mmhint_page_size());
+  proto.whole.off = 0;
+  proto.whole.len = size;
+  proto.ranges = ranges ? ranges : &proto.whole;
+  proto.nranges = ranges ? nranges : 1;
+  uint32_t slot = 0, gen = 0;
+  int r = mmhint_prefetch_submit(&proto, mmhint_ticks(), &slot, &gen);
+  if (r != 0) mmhint_os_munmap(map, (size_t)size); /* joined one that runs, or no slot */
+  if (r < 0) {
+    fallback(f, MMHINT_PFB_busy);
+    return;
+  }
+  s->job = slot + 1;
+  s->job_gen = gen;
+  if (r == 0) {
+    mmhint_count(&f->prefetch.c[MMHINT_PFC_jobs], 1);
+    __atomic_store_n(&f->prefetch.state, MMHINT_PFS_RUNNING, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&work_seq, 1, __ATOMIC_RELEASE);
+    futex_wake(&work_seq);
+  }
+}
+
+/* ---- prefetch=learned ----------------------------------------------------------------- */
+
+/*
+ * The ranges the prefetch map gives for file `f`, or -1 when there is no
+ * usable map entry.  Until the map is built (branch prefetch-learned), there
+ * never is: learned runs as auto.
+ */
+static int learned_ranges(mmhint_file_t *f, int64_t size, const mmhint_pf_range_t **out) {
+  (void)f;
+  (void)size;
+  (void)out;
+  return -1;
+}
+
+/* Says once per process why learned runs as auto. */
+static void warn_learned(const char *why) {
+  static int warned;
+  if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) return;
+  mmhint__warn("prefetch=learned: ", why, "; using prefetch=auto instead");
+}
+
+/* ---- The hooks ------------------------------------------------------------------------ */
+
+void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size) {
+  const int mode = (int)num[MMHINT_OPT_prefetch];
+  if (mode == MMHINT_PF_OFF || !o->file) return;
+  mmhint_pf_open_facts_t facts = {mode, o->file->mode, oflags, size, num[MMHINT_OPT_prefetch_min]};
+  int what = mmhint_prefetch_decide_open(&facts);
+  if (what == MMHINT_PF_SKIP) return;
+  mmhint_file_t *f = o->file;
+  mmhint_prefetch_note_mode(&f->prefetch, mode);
+  mmhint_prefetch_state_t *s = &o->pf;
+  memset(s, 0, sizeof *s);
+  s->file = f;
+  s->mode = (uint8_t)mode;
+  s->max = num[MMHINT_OPT_prefetch_max];
+  s->step = num[MMHINT_OPT_prefetch_step];
+  if (mode == MMHINT_PF_LEARNED) {
+    const mmhint_pf_range_t *r = NULL;
+    int n = learned_ranges(f, size, &r);
+    if (n > 0) {
+      start(fd, o, r, n);
+      return;
+    }
+    if (n < 0) {
+      warn_learned("no prefetch map support in this build");
+      fallback(f, MMHINT_PFB_learned_map);
+    }
+  }
+  if (what == MMHINT_PF_START) start(fd, o, NULL, 0);
+  else s->waiting = 1;
+}
+
+void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint64_t dur, uint64_t now) {
+  mmhint_prefetch_state_t *s = &o->pf;
+  mmhint_prefetch_file_t *pf = &s->file->prefetch;
+  mmhint_prefetch_count_read(pf, dur);
+  if (!s->waiting || offset < 0) return;
+  if (mmhint_pattern_feed(&s->pat, offset, (uint64_t)r, now, NULL) && mmhint_prefetch_auto_fires(s->pat.cls)) {
+    if (!pf->auto_ticks) {
+      pf->auto_ticks = now ? now : 1;
+      pf->auto_offset = offset;
+    }
+    start(fd, o, NULL, 0);
+  }
+}
