@@ -193,10 +193,20 @@ static int ensure_thread(void) {
 
 static void unmap_job(void *addr, int64_t len) { mmhint_os_munmap(addr, (size_t)len); }
 
+/* A child's description keeps auto armed (the child may read at random); a running prefetch is the parent's. */
+static void child_description(int fd, mmhint_ofd_t *o, void *ctx) {
+  (void)fd;
+  (void)ctx;
+  o->pf.job = 0;
+  if (!o->pf.waiting) o->pf.mode = 0;
+  else if (o->file) mmhint_prefetch_note_mode(&o->file->prefetch, o->pf.mode);
+}
+
 void mmhint__prefetch_after_fork(void) {
   thread_state = 0;
   work_seq = 0;
   mmhint_prefetch_after_fork_child(unmap_job);
+  mmhint_ofd_foreach(child_description, NULL);
 }
 
 /* ---- Starting a job ---------------------------------------------------------------- */
