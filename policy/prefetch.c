@@ -105,12 +105,12 @@ static mmhint_pf_job_t jobs[MMHINT_PF_JOBS];
 static uint64_t next_seq;
 static int exiting;
 
-int mmhint_prefetch_submit(const mmhint_pf_job_t *proto, uint64_t now, uint32_t *slot, uint32_t *gen) {
+int mmhint_prefetch_submit(const mmhint_pf_spec_t *spec, uint64_t now, uint32_t *slot, uint32_t *gen) {
   int joined = -1;
   mmhint_spin_lock(&table_lock);
   for (int i = 0; i < MMHINT_PF_JOBS; i++) {
     mmhint_pf_job_t *j = &jobs[i];
-    if ((j->state == MMHINT_PFJ_QUEUED || j->state == MMHINT_PFJ_RUNNING) && j->file == proto->file && !j->stop) {
+    if ((j->state == MMHINT_PFJ_QUEUED || j->state == MMHINT_PFJ_RUNNING) && j->file == spec->file && !j->stop) {
       j->users++;
       *slot = (uint32_t)i;
       *gen = j->gen;
@@ -123,13 +123,25 @@ int mmhint_prefetch_submit(const mmhint_pf_job_t *proto, uint64_t now, uint32_t 
       mmhint_pf_job_t *j = &jobs[i];
       if (j->state != MMHINT_PFJ_FREE) continue;
       uint32_t g = j->gen + 1;
-      *j = *proto;
+      j->file = spec->file;
+      j->map = spec->map;
+      j->map_len = spec->map_len;
+      j->size = spec->size;
+      j->step = spec->step;
       j->gen = g;
       j->users = 1;
       j->stop = 0;
       j->seq = ++next_seq;
       j->start_ticks = now;
-      if (proto->ranges == &proto->whole || !proto->ranges) j->ranges = &j->whole;
+      const mmhint_pf_range_t whole = {0, spec->size};
+      const mmhint_pf_range_t *src = spec->ranges ? spec->ranges : &whole;
+      int n = spec->ranges ? spec->nranges : 1;
+      if (n < 0) n = 0;
+      int keep = n > MMHINT_PF_MAX_RANGES ? MMHINT_PF_MAX_RANGES : n;
+      memcpy(j->own, src, (size_t)keep * sizeof *src);
+      if (keep > 0 && keep < n) j->own[keep - 1].len = src[n - 1].off + src[n - 1].len - j->own[keep - 1].off;
+      j->ranges = j->own;
+      j->nranges = keep;
       __atomic_store_n(&j->state, MMHINT_PFJ_QUEUED, __ATOMIC_RELEASE);
       *slot = (uint32_t)i;
       *gen = g;

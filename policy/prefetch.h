@@ -196,18 +196,28 @@ typedef struct mmhint_pf_job {
   int64_t step;
   uint64_t start_ticks;
   int nranges;
-  const mmhint_pf_range_t *ranges; /* sorted; points at `whole` or at a map that lives as long as the process */
-  mmhint_pf_range_t whole;
+  const mmhint_pf_range_t *ranges; /* sorted; points at `own` */
+  mmhint_pf_range_t own[MMHINT_PF_MAX_RANGES]; /* the slot's copy of the ranges (lazily zero pages: ~2 MiB for all slots) */
 } mmhint_pf_job_t;
+
+/* What a new job is made from (mmhint_prefetch_submit). */
+typedef struct {
+  struct mmhint_file *file;
+  void *map;
+  int64_t map_len, size, step;
+  const mmhint_pf_range_t *ranges; /* sorted; NULL: the whole file [0, size) */
+  int nranges;
+} mmhint_pf_spec_t;
 
 /*
  * Joins the job of `file` when one is queued or running (the description
- * shares it), else takes a free slot and fills it from `proto` (file, map,
- * map_len, size, step, ranges, nranges).  Stores the slot and generation in
+ * shares it), else takes a free slot and fills it from `spec` (the ranges are copied into the slot,
+ * at most MMHINT_PF_MAX_RANGES of them: the last one is widened to cover the
+ * rest).  Stores the slot and generation in
  * *slot, *gen.  Returns 1 when it joined (the caller must unmap its own
  * mapping), 0 when a new job was queued, -1 when every slot is taken.
  */
-int mmhint_prefetch_submit(const mmhint_pf_job_t *proto, uint64_t now, uint32_t *slot, uint32_t *gen);
+int mmhint_prefetch_submit(const mmhint_pf_spec_t *spec, uint64_t now, uint32_t *slot, uint32_t *gen);
 
 /*
  * Drops one user of job slot/gen (a description holding it went away); the

@@ -263,19 +263,12 @@ static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int 
   }
   long euid = syscall(SYS_geteuid);
   f->prefetch.measured = (uint8_t)(euid == 0 || (long)st.st_uid == euid); /* else mincore answers nothing */
-  mmhint_pf_job_t proto;
-  memset(&proto, 0, sizeof proto);
-  proto.file = f;
-  proto.map = map;
-  proto.map_len = size;
-  proto.size = size;
-  proto.step = mmhint_prefetch_step_size(s->step, mmhint_hints_willneed_piece((uint64_t)st.st_dev), mmhint_page_size());
-  proto.whole.off = 0;
-  proto.whole.len = size;
-  proto.ranges = ranges ? ranges : &proto.whole;
-  proto.nranges = ranges ? nranges : 1;
+  mmhint_pf_spec_t spec = {f, map, size, size,
+                           mmhint_prefetch_step_size(s->step, mmhint_hints_willneed_piece((uint64_t)st.st_dev),
+                                                     mmhint_page_size()),
+                           ranges, ranges ? nranges : 0};
   uint32_t slot = 0, gen = 0;
-  int r = mmhint_prefetch_submit(&proto, mmhint_ticks(), &slot, &gen);
+  int r = mmhint_prefetch_submit(&spec, mmhint_ticks(), &slot, &gen);
   if (r != 0) mmhint_os_munmap(map, (size_t)size); /* joined one that runs, or no slot */
   if (r < 0) {
     fallback(f, MMHINT_PFB_busy);

@@ -142,12 +142,10 @@ TEST(Prefetch, JobTableJoinStopAndOrder) {
   static mmhint_file_t a, b;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
-  mmhint_pf_job_t proto;
+  mmhint_pf_spec_t proto;
   memset(&proto, 0, sizeof proto);
   proto.file = &a;
-  proto.whole.len = 1 << 20;
-  proto.ranges = &proto.whole;
-  proto.nranges = 1;
+  proto.size = 1 << 20;
   proto.step = 4096;
   uint32_t sa, ga, sa2, ga2, sb, gb;
   ASSERT_EQ(mmhint_prefetch_submit(&proto, 10, &sa, &ga), 0);
@@ -159,7 +157,9 @@ TEST(Prefetch, JobTableJoinStopAndOrder) {
   mmhint_pf_job_t *j = mmhint_prefetch_claim();
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(j->file, &a) << "oldest first";
-  EXPECT_EQ(j->ranges, &j->whole) << "whole points into the slot, not at the caller's prototype";
+  EXPECT_EQ(j->ranges, j->own) << "the ranges are the slot's copy, not the caller's";
+  EXPECT_EQ(j->nranges, 1);
+  EXPECT_EQ(j->own[0].len, 1 << 20);
   mmhint_prefetch_unuse(sa, ga);
   EXPECT_FALSE(mmhint_prefetch_should_stop(j)) << "one description still holds it";
   mmhint_prefetch_unuse(sa, ga);
@@ -182,11 +182,30 @@ TEST(Prefetch, JobTableJoinStopAndOrder) {
   EXPECT_FALSE(mmhint_prefetch_is_exiting());
 }
 
+TEST(Prefetch, SubmitCopiesAndBoundsRanges) {
+  static mmhint_file_t a;
+  static mmhint_pf_range_t many[MMHINT_PF_MAX_RANGES + 10];
+  for (int i = 0; i < MMHINT_PF_MAX_RANGES + 10; i++) many[i] = {(int64_t)i * 8192, 4096};
+  mmhint_pf_spec_t proto;
+  memset(&proto, 0, sizeof proto);
+  proto.file = &a;
+  proto.ranges = many;
+  proto.nranges = MMHINT_PF_MAX_RANGES + 10;
+  uint32_t s, g;
+  ASSERT_EQ(mmhint_prefetch_submit(&proto, 1, &s, &g), 0);
+  mmhint_pf_job_t *j = mmhint_prefetch_claim();
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->nranges, MMHINT_PF_MAX_RANGES);
+  const mmhint_pf_range_t &last = j->own[MMHINT_PF_MAX_RANGES - 1];
+  EXPECT_EQ(last.off + last.len, many[MMHINT_PF_MAX_RANGES + 9].off + 4096) << "the last range covers the rest";
+  mmhint_prefetch_finish(j, -1, 2);
+}
+
 TEST(Prefetch, TableFullIsAFallback) {
   static mmhint_file_t files[MMHINT_PF_JOBS + 1];
-  mmhint_pf_job_t proto;
+  mmhint_pf_spec_t proto;
   memset(&proto, 0, sizeof proto);
-  proto.nranges = 1;
+  proto.size = 4096;
   uint32_t s[MMHINT_PF_JOBS + 1], g[MMHINT_PF_JOBS + 1];
   for (int i = 0; i < MMHINT_PF_JOBS; i++) {
     proto.file = &files[i];
