@@ -51,7 +51,7 @@ MMHINT_EXPORT ssize_t example_pread(int fd, void *buf, size_t n, off_t off) {
     if (MMHINT_LIKELY(c != MMHINT_RM_PLAIN)) return c;
   }
   /* 4. Call real, timed with the cheap clock; nothing to record and no hint to feed: no clock. */
-  if (!mmhint__stats_on && !o->hints.active) return MMHINT_REAL(pread)(fd, buf, n, off);
+  if (!mmhint__stats_on && !o->hints.active && !o->pf.mode) return MMHINT_REAL(pread)(fd, buf, n, off);
   uint64_t t0 = mmhint_ticks();
   ssize_t r = MMHINT_REAL(pread)(fd, buf, n, off);
   uint64_t t1 = mmhint_ticks();

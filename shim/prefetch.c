@@ -338,6 +338,7 @@ void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int of
 }
 
 void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint64_t dur, uint64_t now) {
+  if (r <= 0) return; /* errors and the end of the file are not reads of pages */
   mmhint_prefetch_state_t *s = &o->pf;
   mmhint_prefetch_file_t *pf = &s->file->prefetch;
   mmhint_prefetch_count_read(pf, dur);

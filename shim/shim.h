@@ -256,7 +256,7 @@ static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int6
   if (r > 0 && offset >= 0) o->last_end = offset + r;
   mmhint_stats_read_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
   if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
-  if (MMHINT_UNLIKELY(o->pf.mode) && r > 0) mmhint__prefetch_read(o, fd, offset, r, dur, t1);
+  if (MMHINT_UNLIKELY(o->pf.mode)) mmhint__prefetch_read(o, fd, offset, r, dur, t1);
   mmhint__busy = 0;
 }
 

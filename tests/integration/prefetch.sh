@@ -9,7 +9,7 @@
 #      cachestat says so; without the shim it never does, nothing asked);
 #      the statistics count what was asked, what was there, and the reads;
 #   2. prefetch=auto stays off for a sequential reader (kernel readahead
-#      keeps it) and turns on for a random reader;
+#      keeps it) and turns on for a random reader, also with statistics off;
 #   3. closing the last descriptor stops the prefetch (a 2 GiB sparse file
 #      in 128 KiB steps: its job ends stopped_close, with less than the file asked);
 #   4. a file above prefetch_max is a counted fallback, nothing asked;
@@ -112,6 +112,13 @@ if [ "$before" -lt 12 ] || [ "$before" -gt 20 ]; then
   mh_fail "auto, random: $before reads before it started, want the classifier's window (12-17)"
 fi
 mh_expect_eq "auto, random: resident after the run (%)" "$("$PROG" resident "$D/data")" 100
+
+# Without statistics (MMHINT_STATS unset) auto still sees the reads and starts.
+evict "$D/data"
+MH_SHIM_ENV=("MMHINT_PREFETCH=auto")
+mh_run_shim "$D/r3n" "$PROG" rand "$D/data" 400 60
+mh_compare_runs "auto, no statistics: random reader" "$D/p1" "$D/r3n"
+mh_expect_eq "auto, no statistics: resident after the run (%)" "$("$PROG" resident "$D/data")" 100
 
 # 3. close of the last descriptor stops it.
 truncate -s 2G "$D/sparse"
