@@ -3,12 +3,13 @@
  * decides): a description's prefetch at open and at a read, and the helper
  * thread that brings files into the page cache.
  *
- * The thread.  Started lazily, the first time a job is queued (a process
- * that never prefetches never has it), with every signal blocked, so that no
+ * The thread.  Started when a job is queued and none runs (a process that
+ * never prefetches never has it), with every signal blocked, so that no
  * signal of the program's is ever delivered to it and nothing it does
- * interrupts the program's own calls (no EINTR); it waits on a futex between
- * jobs and marks itself busy, so that its few libc calls pass through the
- * shim unrecorded.  A fork child starts its own when it queues a job (threads
+ * interrupts the program's own calls (no EINTR); it works through the queue
+ * and ends when the queue is empty (a thread that waited forever would keep
+ * alive a process whose main thread called pthread_exit), and marks itself
+ * busy, so that its few libc calls pass through the shim unrecorded.  A fork child starts its own when it queues a job (threads
  * do not survive fork; the parent's jobs stay the parent's).
  *
  * Which descriptor.  None: the program may close, dup2 over or close_range
@@ -35,7 +36,6 @@
  * with the process.
  */
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -49,11 +49,7 @@
 
 /* ---- The thread ------------------------------------------------------------------ */
 
-static int work_seq;        /* bumped (and woken) whenever a job is queued */
-static int thread_state;    /* 0 none, 1 running, -1 could not be started (warned) */
-
-static void futex_wait(int *addr, int val) { syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0); }
-static void futex_wake(int *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+static int thread_state;    /* 1 while a thread works through the queue, 0 none */
 
 /* Bytes of [off, off+len) of the job's mapping that are resident (mincore, 512 pages at a time). */
 static int64_t resident_bytes(const mmhint_pf_job_t *j, int64_t off, int64_t len) {
@@ -147,48 +143,78 @@ static int run_job(mmhint_pf_job_t *j) {
   return MMHINT_PFC_completed;
 }
 
+/*
+ * The thread lives only while there is work: a program whose main thread
+ * calls pthread_exit ends when its last thread does, so a thread that waited
+ * for jobs forever would keep such a process alive.  It takes jobs under
+ * start_lock and, finding none, marks itself gone under the same lock before
+ * it returns; a job queued after that finds no thread and starts a new one.
+ */
+static int start_lock;
+
 static void *prefetch_main(void *arg) {
   (void)arg;
   mmhint__busy = 1; /* this thread's own calls pass through the shim */
   for (;;) {
-    int seen = __atomic_load_n(&work_seq, __ATOMIC_ACQUIRE);
+    mmhint_spin_lock(&start_lock);
     mmhint_pf_job_t *j = mmhint_prefetch_claim();
-    if (!j) {
-      futex_wait(&work_seq, seen);
-      continue;
-    }
+    if (!j) __atomic_store_n(&thread_state, 0, __ATOMIC_RELEASE);
+    mmhint_spin_unlock(&start_lock);
+    if (!j) return NULL;
     int how = run_job(j);
     mmhint_os_munmap(j->map, (size_t)j->map_len);
     mmhint_prefetch_finish(j, how, mmhint_ticks());
   }
-  return NULL;
 }
 
-/* Starts the thread once, with every signal blocked; returns nonzero when it runs. */
+/* Gives up every queued job (the thread could not be started): unmapped, counted, freed. */
+static void drop_queued(void) {
+  for (mmhint_pf_job_t *j; (j = mmhint_prefetch_claim()) != NULL;) {
+    mmhint_file_t *f = j->file;
+    if (f) {
+      mmhint_prefetch_fallback(&f->prefetch, MMHINT_PFB_no_thread);
+      mmhint_count(&f->c[MMHINT_FC_prefetch_fallbacks], 1);
+    }
+    mmhint_os_munmap(j->map, (size_t)j->map_len);
+    mmhint_prefetch_finish(j, -1, mmhint_ticks());
+  }
+}
+
+/*
+ * Makes sure a thread works through the queue (called after a job was
+ * queued): starts one, with every signal blocked, when none runs.  Returns
+ * nonzero when one runs; when it cannot be started, says so once and gives
+ * up the queued jobs.
+ */
 static int ensure_thread(void) {
-  int st = __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE);
-  if (st) return st > 0;
-  static int start_lock;
   mmhint_spin_lock(&start_lock);
+  int r = 0;
   if (!thread_state) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the full mask */
     pthread_attr_t attr;
     pthread_t t;
-    int r = pthread_attr_init(&attr);
+    r = pthread_attr_init(&attr);
     if (r == 0) {
       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
       pthread_attr_setstacksize(&attr, 64 * 1024); /* mincore vectors of 512 bytes; the rest is margin */
+      __atomic_store_n(&thread_state, 1, __ATOMIC_RELEASE); /* before it runs: it may finish at once */
       r = pthread_create(&t, &attr, prefetch_main, NULL);
       pthread_attr_destroy(&attr);
+      if (r != 0) __atomic_store_n(&thread_state, 0, __ATOMIC_RELEASE);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    __atomic_store_n(&thread_state, r == 0 ? 1 : -1, __ATOMIC_RELEASE);
-    if (r != 0) mmhint__warn("prefetch is off: its helper thread could not be started", "", "");
   }
   mmhint_spin_unlock(&start_lock);
-  return thread_state > 0;
+  if (r != 0) {
+    static int warned;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+      mmhint__warn("prefetch: its helper thread could not be started; these files are not prefetched", "", "");
+    drop_queued();
+    return 0;
+  }
+  return 1;
 }
 
 static void unmap_job(void *addr, int64_t len) { mmhint_os_munmap(addr, (size_t)len); }
@@ -204,7 +230,7 @@ static void child_description(int fd, mmhint_ofd_t *o, void *ctx) {
 
 void mmhint__prefetch_after_fork(void) {
   thread_state = 0;
-  work_seq = 0;
+  start_lock = 0;
   mmhint_prefetch_after_fork_child(unmap_job);
   mmhint_ofd_foreach(child_description, NULL);
 }
@@ -245,10 +271,6 @@ static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int 
     fallback(f, MMHINT_PFB_too_large);
     return;
   }
-  if (!ensure_thread()) {
-    fallback(f, MMHINT_PFB_no_thread);
-    return;
-  }
   char path[64] = "/proc/self/fd/";
   mmhint_fmt_u64(path + strlen(path), (uint64_t)fd);
   long own = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -279,8 +301,7 @@ static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int 
   if (r == 0) {
     mmhint_count(&f->prefetch.c[MMHINT_PFC_jobs], 1);
     __atomic_store_n(&f->prefetch.state, MMHINT_PFS_RUNNING, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&work_seq, 1, __ATOMIC_RELEASE);
-    futex_wake(&work_seq);
+    ensure_thread();
   }
 }
 

@@ -14,7 +14,8 @@
 #      in 128 KiB steps: its job ends stopped_close, with less than the file asked);
 #   4. a file above prefetch_max is a counted fallback, nothing asked;
 #   5. a fork child: both processes finish with the same output as without
-#      the shim, each with its own statistics;
+#      the shim, each with its own statistics; a main thread that calls
+#      pthread_exit still ends the process (the helper thread ends when idle);
 #   6. bad input: prefetch=sometimes is one line with the choices and no
 #      prefetch; drop_behind with prefetch is one line at open;
 #   7. no mmhint: line in any normal run above.
@@ -163,6 +164,17 @@ mh_expect_eq "fork: statistics files" "$(ls "$D/s6" | wc -l)" 2
 jobs=0
 for s in "$D"/s6/*.json; do jobs=$((jobs + $(pf "$s" jobs))); done
 mh_expect_eq "fork: jobs in both files (the parent's only)" "$jobs" 1
+
+# A program whose main thread calls pthread_exit ends with its last thread: the helper thread
+# must not keep it alive (it ends when its queue is empty).
+EXITP=$MMHINT_BUILD_DIR/tests/programs/pit_exitpath
+if [ -x "$EXITP" ]; then
+  evict "$D/data"
+  mh_run "$D/p9" timeout 60 "$EXITP" keydtor "$D/data"
+  MH_SHIM_ENV=("MMHINT_PREFETCH=whole")
+  mh_run_shim "$D/r9" timeout 60 "$EXITP" keydtor "$D/data"
+  mh_compare_runs "pthread_exit of main under whole" "$D/p9" "$D/r9"
+fi
 
 # 6. Bad input.
 MH_SHIM_ENV=("MMHINT_STATS=$D/s7.json" "MMHINT_PREFETCH=sometimes")
