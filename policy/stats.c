@@ -31,6 +31,10 @@ static const mmhint_stats_section_t *sections[MMHINT_STATS_SECTIONS];
 
 void mmhint_stats_init(uint32_t samples) { sample_cap = samples; }
 
+/* The "touched" maps' switch and budget (policy/cov.h), here so that the store uses nothing of that module. */
+int mmhint__cov_on;
+uint64_t mmhint__cov_bytes;
+
 static unsigned bucket_of(uint64_t dev, uint64_t ino) {
   uint64_t h = (ino * 0x9E3779B97F4A7C15ull) ^ (dev * 0xC2B2AE3D27D4EB4Full);
   return (unsigned)(h >> 40) & (MMHINT_BUCKETS - 1);
@@ -134,6 +138,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(&f->prefetch, 0, sizeof f->prefetch);
   memset(f->open_modes, 0, sizeof f->open_modes);
   memset(&f->residency_at_open, 0, sizeof f->residency_at_open);
+  mmhint_cov_reset(&f->cov);
   f->samples_seen = 0;
   f->sample_next = 1;
   f->sample_stride = 1;
@@ -142,6 +147,12 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
 
 void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now) {
   mmhint_count(&f->open_modes[mmhint_stats_open_mode(oflags)], 1);
+  /* A map for descriptions that can read (a write-only one would leave it empty). */
+  if (measure && size >= MMHINT_COV_MIN_SIZE && (oflags & O_ACCMODE) != O_WRONLY) {
+    const int e = errno;
+    mmhint_cov_init(&f->cov, size);
+    errno = e;
+  }
   if (!measure || size <= 0 || __atomic_load_n(&f->residency_at_open.ticks, __ATOMIC_RELAXED)) return;
   /* Two threads opening the file at once may both measure; either answer is right. */
   const int saved_errno = errno;

@@ -18,6 +18,7 @@
 
 #include "include/mmhint_counters.def"
 #include "policy/count.h"
+#include "policy/cov.h"
 #include "policy/hints.h"
 #include "policy/json.h"
 #include "policy/options.h"
@@ -88,6 +89,11 @@ typedef struct mmhint_file {
    * warm one.  Kept whether or not a policy is on (docs/STATS.md). */
   uint64_t open_modes[3];                     /* opens (wrappers and stdio) by MMHINT_OPEN_* access mode */
   mmhint_hints_residency_t residency_at_open; /* at the first open while statistics are on; ticks 0: not measured */
+
+  /* The ranges reads and the program's mappings touched (policy/cov.h): made
+   * at the first open while statistics are on, for regular files of 1 MiB or
+   * more; its bits pointer stays NULL otherwise. */
+  mmhint_cov_t cov;
 } mmhint_file_t;
 
 /* Indexes of mmhint_file_t.open_modes: the open's O_ACCMODE. */
@@ -103,7 +109,8 @@ static inline int mmhint_stats_open_mode(int oflags) {
  * Counts an open of f with flags `oflags` and, when `measure` is set and this
  * is the first open measured, the page-cache residency of fd's first `size`
  * bytes (policy/residency.h: cachestat where the kernel has it, else
- * sampled mincore).  `now` is the open's time in ticks.  Keeps errno.
+ * sampled mincore).  With `measure` it also gives f its "touched" map
+ * (policy/cov.h) unless it has one or the file is too small.  `now` is the open's time in ticks.  Keeps errno.
  */
 void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int measure, uint64_t now);
 
@@ -190,7 +197,10 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
       mmhint_count_st(st, &f->c[MMHINT_FC_seq_reads], 1);
       if (offset == prev_end) mmhint_count_st(st, &f->c[MMHINT_FC_consec_reads], 1);
     }
-    if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
+    if (r > 0) {
+      mmhint_count_max(&f->c[MMHINT_FC_max_byte_read], (uint64_t)(offset + r));
+      mmhint_cov_read_as(st, &f->cov, offset, (uint64_t)r); /* the "touched" map: one load when there is none */
+    }
   }
   mmhint_stats_touch(f, t0, t1);
   mmhint_count_st(st, &f->samples_seen, 1);

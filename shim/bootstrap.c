@@ -146,6 +146,7 @@ void mmhint__bootstrap(void) {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
+    mmhint_cov_configure(mmhint__stats_on && mmhint__cfg.values.num[MMHINT_OPT_stats_touched]); /* policy/cov.c */
     mmhint_memroute_init(&mmhint__cfg.values); /* hugepages and numa options (policy/memroute.c) */
     mmhint_rm_configure(mmhint__cfg.values.num); /* read->mmap's process options (policy/readmap.c), before any window */
     capture_process();

@@ -10,7 +10,9 @@
  * hugetlb region it knows to 2 MiB; mremap follows a region that moves.
  *
  * Shared writable mappings of files are remembered (policy/wmaps.h), so that
- * msync is counted against the file it writes back.
+ * msync is counted against the file it writes back.  File mappings of files
+ * with a "touched" map are followed (policy/cov.h): the pages they touched
+ * are read at munmap and mremap, and when the statistics are written.
  */
 #include <stdarg.h>
 
@@ -40,6 +42,7 @@ static inline void *route_anon(void *addr, size_t len, int prot, int flags, int 
 static inline void *mapped(void *r, size_t len, int prot, int flags, int fd, off64_t off) {
   if (r == MAP_FAILED || !mmhint__enter()) return r;
   if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0)) mmhint_wmaps_forget(r, len); /* MAP_FIXED over a remembered one */
+  if (MMHINT_UNLIKELY(mmhint_cov_maps_live != 0)) mmhint_cov_map_gone(r, len, 0); /* the same, already replaced */
   if (flags & MAP_ANONYMOUS) {
     mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_mmap_anon_calls], 1);
     mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_mmap_anon_bytes], len);
@@ -56,6 +59,7 @@ static inline void *mapped(void *r, size_t len, int prot, int flags, int fd, off
     mmhint_stats_sample(f, now, off, len, MMHINT_OP_MMAP);
     mmhint_hints_mmap(r, len, &o->hints, &f->hints, NULL, now); /* mmap_advice, chosen at open */
     if ((flags & MAP_SHARED) && (prot & PROT_WRITE) && mmhint__stats_on) mmhint_wmaps_add(r, len, f);
+    if (mmhint__stats_on) mmhint_cov_map_add(r, len, off, &f->cov); /* nothing when the file has no map */
     mmhint__busy = 0;
   }
   return r;
@@ -83,6 +87,13 @@ MMHINT_EXPORT int munmap(void *addr, size_t len) {
     mmhint__busy = 0;
   }
   if (MMHINT_UNLIKELY(mmhint_wmaps_live != 0)) mmhint_wmaps_forget(addr, len);
+  if (MMHINT_UNLIKELY(mmhint_cov_maps_live != 0) && mmhint__enter()) {
+    int saved_errno = errno;
+    mmhint__busy = 1;
+    mmhint_cov_map_gone(addr, len, 1); /* what it touched, before it goes */
+    mmhint__busy = 0;
+    errno = saved_errno;
+  }
   return MMHINT_CALL_REAL(munmap, (int)syscall(SYS_munmap, addr, len), addr, len);
 }
 
@@ -93,6 +104,13 @@ MMHINT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
     va_start(ap, flags);
     new_addr = va_arg(ap, void *);
     va_end(ap);
+  }
+  if (MMHINT_UNLIKELY(mmhint_cov_maps_live != 0) && mmhint__enter()) {
+    int saved_errno = errno;
+    mmhint__busy = 1;
+    mmhint_cov_map_gone(old, old_len, 1); /* a followed mapping is not followed where it moves */
+    mmhint__busy = 0;
+    errno = saved_errno;
   }
   void *r = MMHINT_CALL_REAL(mremap, (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr), old, old_len,
                              new_len, flags, new_addr);

@@ -17,6 +17,12 @@ proposed, and an `# evidence:` line says why.
   cold random            file >= 1 MiB read at random (< 70% sequential, < 30% of the
                          reads consecutive, >= 16 reads), <= 10% of it cached at open
                          -> prefetch = auto
+  learned prefetch       file >= 1 MiB read at random (< 70% sequential, >= 16 reads),
+                         <= 10% of it cached at open, with a `touched` map in the
+                         statistics that covers < 50% of it or a file larger than
+                         prefetch_max (--prefetch-max, else the value the statistics
+                         record); needs --out or --pmap for the map it writes
+                         -> prefetch = learned, prefetch_map = the map
 
 Not proposed, because they were measured to cost wall time here or to gain
 nothing beyond noise (docs/CLI.md; `mmhint tune` tries them on your program):
@@ -31,8 +37,9 @@ import os
 import re
 import sys
 
+from . import pmap
 from . import stats as st
-from .common import BYTES, human
+from .common import BYTES, UserError, human, parse_size
 from .parsing import Formatter
 
 KIB = 1024
@@ -43,6 +50,8 @@ MIN_READS = 16
 LARGE_FILE = 64 * MIB
 COLD = 0.10   # at most this share of the file's pages cached at open: cold
 WARM = 0.90   # at least this share: warm
+LEARNED_MIN_FILE = 1 * MIB   # the library keeps no touched map below this (policy/cov.h)
+LEARNED_SHARE = 0.50         # a touched share below this: prefetching the file whole would read mostly waste
 
 
 def glob_escape(path):
@@ -214,8 +223,57 @@ def note_random_preads(f, x, args):
                   % (f.get("consec_reads") or 0, len(preads), len(sampled))]
 
 
+def prefetch_max_of(f, args):
+    """(prefetch_max in bytes or None, where it came from): --prefetch-max,
+    else the effective value the statistics' processes recorded."""
+    if getattr(args, "prefetch_max", None):
+        return parse_size(args.prefetch_max), "--prefetch-max"
+    v = f.get("_prefetch_max")
+    if v:
+        return v, "the statistics' prefetch_max"
+    return None, None
+
+
+def rule_prefetch_learned(f, x, args):
+    """Random reads of a cold file whose touched map is a small part of it,
+    or which is too large for prefetch = auto to bring in whole: prefetch
+    exactly the ranges this run touched (prefetch = learned).  Placed after
+    the other rules so that, where a rule proposing prefetch = auto fires on
+    the same file, learned wins: it reads less."""
+    t = f.get("touched")
+    reads = f.get("reads") or 0
+    if not t or not t["ranges"] or t["size"] < LEARNED_MIN_FILE or reads < MIN_READS or x["seq"] >= 0.7:
+        return None, []
+    size = t["size"]
+    got = pmap.touched_bytes(t)
+    share = got / size if size else 1.0
+    ev = ["touched map: %d ranges of %s granules, %s of %s (%.0f%%)%s"
+          % (len(t["ranges"]), human(t["granule"], BYTES), human(got, BYTES), human(size, BYTES), 100 * share,
+             ", pages of its mappings included" if t.get("from_mappings") else "")]
+    if x["resident"] is None or x["resident"] > COLD:
+        ev.append("%s: not cold at open, nothing to prefetch; prefetch = learned not proposed" % x["resident_text"])
+        return None, ev
+    pmax, src = prefetch_max_of(f, args)
+    too_large = pmax is not None and size > pmax
+    if not too_large and share >= LEARNED_SHARE:
+        ev.append("random reads of a cold file that touched %.0f%% of it%s: learned would read nearly the whole "
+                  "file; not proposed" % (100 * share, "" if pmax is None else ", which fits prefetch_max %s (%s)"
+                                          % (human(pmax, BYTES), src)))
+        return None, ev
+    why = ("larger than prefetch_max %s (%s), which prefetch = auto would not bring in" % (human(pmax, BYTES), src)
+           if too_large else "the touched %.0f%% is less than half of it" % (100 * share))
+    path = getattr(args, "pmap_path", None)
+    if not path:
+        ev.append("random reads of a cold file, %s: prefetch = learned would fit; give --out FILE (or --pmap FILE) "
+                  "to write its map" % why)
+        return None, ev
+    ev.append("random reads of a cold file, %s (%s): prefetch the touched ranges at open"
+              % (why, x["resident_text"]))
+    return {"prefetch": "learned", "prefetch_map": path}, ev
+
+
 # The rules, in the order their evidence is printed.
-RULES = [rule_small_reads, rule_cold_stream, rule_cold_random, note_random_preads]
+RULES = [rule_small_reads, rule_cold_stream, rule_cold_random, note_random_preads, rule_prefetch_learned]
 
 
 def classify(f, args):
@@ -251,8 +309,43 @@ def classify(f, args):
     return opts, ev
 
 
+def learned_map(merged, args, sources):
+    """The prefetch map's text for the files advise proposes prefetch = learned
+    for, or None when there is none."""
+    entries = []
+    for f in merged["files"]:
+        opts, _ = classify(f, args)
+        if opts and opts.get("prefetch") == "learned":
+            t = f["touched"]
+            entries.append({"paths": f["paths"], "size": t["size"], "granule": t["granule"], "ranges": t["ranges"]})
+    if not entries:
+        return None
+    return pmap.format_map(entries, ["written by 'mmhint advise' from %d stats file(s); read by prefetch = learned "
+                                     "(docs/HINTS.md)" % len(sources)])
+
+
+def with_prefetch_max(merged):
+    """Notes on each merged file the largest prefetch_max its processes ran
+    with (from their recorded options), for rule_prefetch_learned."""
+    vals = []
+    for p in merged["processes"]:
+        o = (p.get("options") or {}).get("prefetch_max")
+        v = o.get("value") if isinstance(o, dict) else None
+        if isinstance(v, int) and not isinstance(v, bool):
+            vals.append(v)
+        elif isinstance(v, str):
+            try:
+                vals.append(parse_size(v))
+            except UserError:
+                pass
+    for f in merged["files"]:
+        f["_prefetch_max"] = max(vals) if vals else None
+    return merged
+
+
 def advise(merged, sources, args=None):
     args = args or argparse.Namespace(protect_cache=False)
+    with_prefetch_max(merged)
     lines = ["# mmhint config proposed by 'mmhint advise' from %d stats file(s), %d process(es):"
              % (len(sources), len(merged["processes"]))]
     for s in sources[:10]:
@@ -262,10 +355,19 @@ def advise(merged, sources, args=None):
     lines.append("# Review it, then use it with: mmhint run --config FILE -- CMD  (or MMHINT_CONFIG=FILE)")
     lines.append("")
     proposals = []
+    maps = []
     for f in merged["files"]:
         opts, ev = classify(f, args)
         if opts:
+            # prefetch_map is a process option (one map serves every file): it goes before the first [rule].
+            m = opts.pop("prefetch_map", None)
+            if m and m not in maps:
+                maps.append(m)
             proposals.append((f, opts, ev))
+    if maps:
+        lines.append("# the prefetch map of prefetch = learned (one per process: every file's ranges are in it)")
+        lines.append("prefetch_map = %s" % maps[0])
+        lines.append("")
     # Files of one directory that all get the same options share one glob,
     # provided every observed regular file read in that directory does.
     by_dir = {}
@@ -310,10 +412,48 @@ def advise(merged, sources, args=None):
 
 # ---- The command ------------------------------------------------------------
 
+def map_path_of(args):
+    """Where the prefetch map goes: --pmap, else --out's path + '.pmap', else
+    nowhere (learned is then not proposed).  Absolute, because the config
+    that names it may be used from any directory."""
+    if args.pmap:
+        return os.path.abspath(args.pmap)
+    if args.out:
+        return os.path.abspath(args.out) + ".pmap"
+    return None
+
+
+def write_text(path, text):
+    """Writes TEXT to PATH through a temporary file renamed over it (a reader sees the old file or the new one)."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UserError("cannot write %s: %s" % (path, e.strerror or e))
+
+
 def cmd_advise(args):
     docs, skipped = st.load_inputs(args.inputs)
     merged = st.merge(docs)
-    sys.stdout.write(advise(merged, [d["_source"] for d in docs], args))
+    sources = [d["_source"] for d in docs]
+    args.pmap_path = map_path_of(args)
+    text = advise(merged, sources, args)
+    pm = learned_map(merged, args, sources) if args.pmap_path else None
+    if pm is not None:
+        write_text(args.pmap_path, pm)
+    if args.out:
+        write_text(args.out, text)
+        sys.stderr.write("mmhint advise: wrote %s%s\n" % (args.out, " and " + args.pmap_path if pm else ""))
+    else:
+        sys.stdout.write(text)
+        if pm is not None:
+            sys.stderr.write("mmhint advise: wrote the prefetch map %s\n" % args.pmap_path)
     return 1 if skipped else 0
 
 
@@ -328,6 +468,16 @@ def add_parser(sub):
     ad.add_argument("--protect-cache", action="store_true",
                     help="propose drop_behind for every large file read once, cached or not, so that streaming it "
                          "does not evict other programs' pages (costs time on a cached file)")
+    ad.add_argument("--out", metavar="FILE",
+                    help="write the config to FILE instead of stdout, and the prefetch map of any "
+                         "prefetch = learned proposal to FILE.pmap")
+    ad.add_argument("--pmap", metavar="FILE",
+                    help="write the prefetch map to FILE (default with --out: FILE.pmap; without either, "
+                         "prefetch = learned is not proposed)")
+    ad.add_argument("--prefetch-max", metavar="SIZE",
+                    help="the prefetch_max the advised config runs with (default: the value recorded in the "
+                         "statistics, if any): a random reader of a cold file larger than this gets "
+                         "prefetch = learned")
     ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     ad.set_defaults(func=cmd_advise)
     return ad

@@ -13,6 +13,7 @@ import os
 import re
 
 from .common import BYTES, COUNT, UserError, load_counters, warn
+from . import pmap
 
 SCHEMA = "mmhint-stats/1"
 HIST_NAMES = ["0-100", "100-1K", "1K-10K", "10K-100K", "100K-1M", "1M-4M", "4M-10M",
@@ -262,7 +263,8 @@ def merge(docs):
      "warnings": [...], "start_ns": N, "sources": [...]}.
     Each merged file has the counters, "paths", "type", "size" (largest
     size_at_open), "read_size_hist", "write_size_hist", "fallbacks", "open_modes" (added) and
-    "residency_at_open" (of the earliest process) when the files have them,
+    "residency_at_open" (of the earliest process) and "touched" (the union of
+    the processes' maps, pmap.merge_touched) when the files have them,
     "policy" (from the process
     that ended last; "mixed" values where processes disagreed), "samples"
     (rows [t_ns since start_ns, offset, length, op, pid]) and "exes"."""
@@ -341,6 +343,11 @@ def merge(docs):
             pf = f.get("prefetch")
             if isinstance(pf, dict):
                 _merge_prefetch(m.setdefault("prefetch", {}), pf)
+            # The ranges reads and mappings touched: the union over processes (scripts/mmhint_cli/pmap.py).
+            if "touched" in f:
+                t = pmap.merge_touched(m.get("touched"), f["touched"])
+                if t is not None:
+                    m["touched"] = t
             pol = f.get("policy")
             if isinstance(pol, dict):
                 if m["policy"] is None:

@@ -8,8 +8,10 @@
  * add paths; make, attach, look up and detach descriptions in the fd table
  * (shared numbers and private ones); allocate from the arena; and make
  * read->mmap states of one file and map windows of it under a small cap, so
- * windows are evicted while other threads copy out of theirs.  Then the
- * main thread renders the statistics.  Exits 0 when every check held
+ * windows are evicted while other threads copy out of theirs; and race to
+ * make one large file's "touched" map (policy/cov.h) and set its bits with
+ * reads of one granule and of several.  Then the main thread renders the
+ * statistics.  Exits 0 when every check held
  * (TSan makes the run fail on a race: halt_on_error / exitcode).
  */
 #ifndef _GNU_SOURCE
@@ -38,6 +40,7 @@ static int data_fd;
 static int64_t data_size;
 static struct stat data_st;
 static long bad;
+static mmhint_file_t *big; /* a 64 MiB record: it gets a touched map */
 
 static void *worker(void *arg) {
   int id = (int)(intptr_t)arg;
@@ -63,6 +66,9 @@ static void *worker(void *arg) {
     snprintf(path, sizeof path, "/data/file%llu.%d", (unsigned long long)ino, i % 3);
     mmhint_stats_add_path(f, path);
     mmhint_stats_read(f, 4096, (int64_t)i * 4096, (int64_t)i * 4096, (uint64_t)i, (uint64_t)i + 5, 0);
+    /* The touched map: made by whichever thread comes first, then bits from all. */
+    if (i < 4) mmhint_cov_init(&big->cov, (int64_t)64 << 20); /* what mmhint_stats_opened does at open */
+    mmhint_stats_read(big, (i % 5) ? 4096 : 300000, ((int64_t)(rand_r(&seed) % 16384)) * 4096, -1, 1, 2, 0);
     /* The descriptor table: a shared range and a private one. */
     int fd = (i % 2) ? 100 + rand_r(&seed) % 50 : 2000 + id * 100 + i % 100;
     mmhint_ofd_t *o = mmhint_ofd_new();
@@ -105,6 +111,9 @@ int main(int argc, char **argv) {
   if (data_fd < 0 || fstat(data_fd, &data_st)) return 2;
   data_size = data_st.st_size;
   mmhint_stats_init(64);
+  mmhint_cov_configure(1);
+  big = mmhint_stats_file(7, 1, S_IFREG, (int64_t)64 << 20);
+  if (!big) return 2;
   mmhint_rm_cap = (int64_t)8 << 20; /* a few windows: evictions happen */
   pthread_t t[THREADS];
   for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
@@ -121,7 +130,8 @@ int main(int argc, char **argv) {
   size_t cap = 0;
   long n = mmhint_stats_render(&info, &buf, &cap);
   if (n <= 0) bad++;
-  else mmhint_os_munmap(buf, cap);
+  else if (!memmem(buf, (size_t)n, "\"touched\"", 9)) bad++; /* the large file's map was made and written */
+  if (n > 0) mmhint_os_munmap(buf, cap);
   printf("threads %d iterations %d bad %ld rendered %ld bytes\n", THREADS, ITER, bad, n);
   return bad ? 1 : 0;
 }
