@@ -37,11 +37,13 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "policy/fmt.h"
 #include "policy/hints.h"
+#include "policy/pmap.h"
 #include "policy/prefetch.h"
 #include "policy/residency.h"
 #include "policy/spin.h"
@@ -305,18 +307,64 @@ static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int 
   }
 }
 
-/* ---- prefetch=learned ----------------------------------------------------------------- */
-
-/*
- * The ranges the prefetch map gives for file `f`, or -1 when there is no
- * usable map entry.  Until the map is built (branch prefetch-learned), there
- * never is: learned runs as auto.
+/* ---- prefetch=learned ------------------------------------------------------------------
+ * The map named by prefetch_map (policy/pmap.h gives the format) is read once
+ * per process, at start-up when the option is set, else at the first open
+ * that asks for learned, with raw system calls into memory from mmap (no
+ * malloc); the parsed map points into that buffer, which is never freed.  At
+ * the open of a file under learned its entry gives the ranges; a map that is
+ * missing, unreadable, truncated or malformed, or an entry for a file whose
+ * size changed since (stale), gives one `mmhint:` line per process and the
+ * file runs as auto; a file the map does not list runs as auto, counted
+ * (learned_map) without a line.
  */
-static int learned_ranges(mmhint_file_t *f, int64_t size, const mmhint_pf_range_t **out) {
-  (void)f;
-  (void)size;
-  (void)out;
-  return -1;
+
+#define PMAP_MAX_BYTES (64u << 20) /* a larger map is refused (one line): ~4 M ranges */
+
+static int pmap_lock;
+static int pmap_state;       /* 0 not read yet, 1 parsed, -1 unusable */
+static mmhint_pmap_t pmap;
+static char pmap_why[300];   /* why it is unusable, for the one line */
+
+/* Memory for n bytes from the kernel, or NULL. */
+static void *pages_of(size_t n) {
+  void *p = mmhint_os_mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* Reads and parses the map once; the caller holds pmap_lock. */
+static void load_map_locked(void) {
+  if (pmap_state) return;
+  const char *path = mmhint__cfg.values.str[MMHINT_OPT_prefetch_map];
+  pmap_state = -1;
+  if (!path[0]) {
+    snprintf(pmap_why, sizeof pmap_why, "prefetch_map is not set");
+    return;
+  }
+  char *buf = NULL;
+  long n = mmhint_os_slurp(path, PMAP_MAX_BYTES, &buf);
+  if (n < 0) {
+    snprintf(pmap_why, sizeof pmap_why, "prefetch_map %s cannot be read (%s)", path,
+             n == -ENOENT ? "no such file" : n == -EACCES ? "permission denied" : n == -EFBIG ? "larger than 64 MiB"
+             : n == -EINVAL ? "not a regular file" : "error");
+    return;
+  }
+  size_t cap = (size_t)n / 4 + 1;
+  pmap.entries = pages_of(cap * sizeof *pmap.entries);
+  pmap.paths = pages_of(cap * sizeof *pmap.paths);
+  pmap.ranges = pages_of(cap * sizeof *pmap.ranges);
+  if (!pmap.entries || !pmap.paths || !pmap.ranges) {
+    snprintf(pmap_why, sizeof pmap_why, "prefetch_map %s: no memory to parse it", path);
+    return;
+  }
+  pmap.entries_cap = pmap.paths_cap = pmap.ranges_cap = (uint32_t)cap;
+  unsigned long line = 0;
+  mmhint_pmap_status_t st = mmhint_pmap_parse(&pmap, buf, (size_t)n, &line);
+  if (st != MMHINT_PMAP_OK) {
+    snprintf(pmap_why, sizeof pmap_why, "prefetch_map %s: line %lu: %s", path, line, mmhint_pmap_strerror(st));
+    return;
+  }
+  pmap_state = 1;
 }
 
 /* Says once per process why learned runs as auto. */
@@ -326,9 +374,63 @@ static void warn_learned(const char *why) {
   mmhint__warn("prefetch=learned: ", why, "; using prefetch=auto instead");
 }
 
+/* At start-up: read the map when one is named (the first learned open would otherwise). */
+__attribute__((constructor)) static void load_map_at_start(void) {
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) == MMHINT_STATE_NONE) mmhint__bootstrap();
+  if (__atomic_load_n(&mmhint__state, __ATOMIC_ACQUIRE) != MMHINT_STATE_READY) return;
+  if (!mmhint__cfg.values.str[MMHINT_OPT_prefetch_map][0]) return;
+  int was_busy = mmhint__busy;
+  mmhint__busy = 1;
+  mmhint_spin_lock(&pmap_lock);
+  load_map_locked();
+  mmhint_spin_unlock(&pmap_lock);
+  mmhint__busy = was_busy;
+}
+
+static mmhint_pmap_range_t lookup_out[MMHINT_PF_MAX_RANGES];
+static mmhint_pf_range_t lookup_ranges[MMHINT_PF_MAX_RANGES];
+
+/*
+ * Starts the learned prefetch of fd's file (opened by `path`, `size` bytes
+ * now) from its map entry.  Returns 1 when the map decided (a job started,
+ * joined or fell back for size), 0 when the file must run as auto.
+ */
+static int start_learned(int fd, mmhint_ofd_t *o, const char *path, int64_t size) {
+  int decided = 0;
+  mmhint_spin_lock(&pmap_lock);
+  load_map_locked();
+  if (pmap_state < 0) {
+    warn_learned(pmap_why);
+  } else if (path) {
+    const mmhint_pmap_entry_t *e = mmhint_pmap_find(&pmap, path);
+    size_t n = 0;
+    uint64_t bytes = 0, filled = 0;
+    uint64_t fill = e ? e->bytes / 1000 * MMHINT_PMAP_FILL_PERMILLE + e->bytes % 1000 * MMHINT_PMAP_FILL_PERMILLE / 1000 : 0;
+    mmhint_pmap_lookup_t r = e ? mmhint_pmap_lookup_bounded(&pmap, path, (uint64_t)size, MMHINT_PMAP_MERGE_GAP, fill,
+                                                            lookup_out, MMHINT_PF_MAX_RANGES, &n, &bytes, &filled)
+                               : MMHINT_PMAP_MISSING;
+    if (r == MMHINT_PMAP_STALE) {
+      char why[400];
+      snprintf(why, sizeof why, "the prefetch map's entry for %s is stale (the file is %lld bytes, the map recorded %llu)",
+               path, (long long)size, e ? (unsigned long long)e->size : 0ull);
+      warn_learned(why);
+    } else if (r == MMHINT_PMAP_FOUND && n > 0) {
+      for (size_t i = 0; i < n; i++) {
+        lookup_ranges[i].off = (int64_t)lookup_out[i].off;
+        lookup_ranges[i].len = (int64_t)lookup_out[i].len;
+      }
+      start(fd, o, lookup_ranges, (int)n); /* the job copies the ranges */
+      decided = 1;
+    }
+  }
+  mmhint_spin_unlock(&pmap_lock);
+  return decided;
+}
+
 /* ---- The hooks ------------------------------------------------------------------------ */
 
-void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size) {
+void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size,
+                           const char *path) {
   const int mode = (int)num[MMHINT_OPT_prefetch];
   if (mode == MMHINT_PF_OFF || !o->file) return;
   mmhint_pf_open_facts_t facts = {mode, o->file->mode, oflags, size, num[MMHINT_OPT_prefetch_min]};
@@ -343,16 +445,8 @@ void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int of
   s->max = num[MMHINT_OPT_prefetch_max];
   s->step = num[MMHINT_OPT_prefetch_step];
   if (mode == MMHINT_PF_LEARNED) {
-    const mmhint_pf_range_t *r = NULL;
-    int n = learned_ranges(f, size, &r);
-    if (n > 0) {
-      start(fd, o, r, n);
-      return;
-    }
-    if (n < 0) {
-      warn_learned("no prefetch map support in this build");
-      fallback(f, MMHINT_PFB_learned_map);
-    }
+    if (start_learned(fd, o, path, size)) return;
+    fallback(f, MMHINT_PFB_learned_map); /* runs as auto */
   }
   if (what == MMHINT_PF_START) start(fd, o, NULL, 0);
   else s->waiting = 1;

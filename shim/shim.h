@@ -220,9 +220,12 @@ void mmhint__mark_all_shared(void);
 /*
  * At the open of fd (description o, its file record set) with the per-file
  * option values `num`: starts the prefetch (whole, learned with a map) or
- * arms auto.  `size` is st_size at open.  The guard must be held.
+ * arms auto.  `size` is st_size at open, `path` the absolute path it was
+ * opened by (NULL when unknown; learned looks it up in the map).  The guard
+ * must be held.
  */
-void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size);
+void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size,
+                           const char *path);
 /* The slow half of the read hook: counts the read against the prefetch, feeds auto (which may start it). */
 void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint64_t dur, uint64_t now);
 /* In the child of fork: the parent's prefetches are the parent's; the child starts its own thread when it needs one. */

@@ -67,7 +67,7 @@ static void opened_policy(int fd, mmhint_ofd_t *o, mmhint_file_t *f, const long 
   }
   mmhint__rm_opened(fd, o, num, oflags, stdio);
   mmhint_hints_open(&o->hints, fd, &f->hints, num, mmhint_ticks());
-  mmhint__prefetch_open(fd, o, num, oflags, size);
+  mmhint__prefetch_open(fd, o, num, oflags, size, abs);
 }
 
 /* Creates a description for fd from its fstat (the size it gives in *size_out); NULL when fd is not valid or memory ran out. */

@@ -16,6 +16,8 @@
 #   5. a fork child: both processes finish with the same output as without
 #      the shim, each with its own statistics; a main thread that calls
 #      pthread_exit still ends the process (the helper thread ends when idle);
+#   5b. prefetch=learned brings in the map's ranges only; a stale, truncated or
+#      missing map is one line and auto;
 #   6. bad input: prefetch=sometimes is one line with the choices and no
 #      prefetch; drop_behind with prefetch is one line at open;
 #   7. no mmhint: line in any normal run above.
@@ -175,6 +177,33 @@ if [ -x "$EXITP" ]; then
   mh_run_shim "$D/r9" timeout 60 "$EXITP" keydtor "$D/data"
   mh_compare_runs "pthread_exit of main under whole" "$D/p9" "$D/r9"
 fi
+
+# 5b. learned: exactly the map's ranges (two 1 MiB ranges 31 MiB apart: no gap is filled), in
+# the background, same output; a stale, truncated or missing map: one line, and auto.
+mapf=$D/data.pmap
+printf 'mmhint-pmap 1\nfile %d 65536\npath %s\n0 1048576\n16777216 1048576\nend\n' $((32 << 20)) "$D/data" > "$mapf"
+evict "$D/data"
+MH_SHIM_ENV=("MMHINT_STATS=$D/sl.json" "MMHINT_PREFETCH=learned" "MMHINT_PREFETCH_MAP=$mapf")
+mh_run_shim "$D/rl" "$PROG" rand "$D/data" 400
+mh_compare_runs "learned: random reader" "$D/p1" "$D/rl"
+mh_expect_eq "learned: jobs" "$(pf "$D/sl.json" jobs)" 1
+mh_expect_eq "learned: learned_map fallbacks" "$(pf "$D/sl.json" learned_map)" 0
+asked=$(pf "$D/sl.json" prefetch_bytes)
+[ "$asked" -le $((2 << 20)) ] || mh_fail "learned: prefetch_bytes $asked, more than the map's 2 MiB"
+res=$("$PROG" resident "$D/data")
+[ "$res" -lt 50 ] || mh_fail "learned: $res% of the file resident after the run, want about the map's 6% and the reads'"
+printf 'mmhint-pmap 1\nfile %d 65536\npath %s\n0 1048576\nend\n' $((32 << 20) + 1) "$D/data" > "$D/stale.pmap"
+printf 'mmhint-pmap 1\nfile %d 65536\npath %s\n0 1048576\n' $((32 << 20)) "$D/data" > "$D/cut.pmap"
+for m in stale cut missing; do
+  evict "$D/data"
+  MH_SHIM_ENV=("MMHINT_STATS=$D/s$m.json" "MMHINT_PREFETCH=learned" "MMHINT_PREFETCH_MAP=$D/$m.pmap")
+  mh_run_shim "$D/r$m" "$PROG" rand "$D/data" 400
+  MH_ALLOW_MMHINT_LINES=1 mh_compare_runs "learned, $m map" "$D/p1" "$D/r$m"
+  mh_expect_eq "learned, $m map: mmhint: lines" "$(mh_mmhint_lines "$D/r$m/err" | wc -l)" 1
+  mh_mmhint_lines "$D/r$m/err" | grep -q "using prefetch=auto" || mh_fail "learned, $m map: $(cat "$D/r$m/err")"
+  mh_expect_eq "learned, $m map: ran as auto (jobs)" "$(pf "$D/s$m.json" jobs)" 1
+  mh_expect_eq "learned, $m map: learned_map fallback" "$(pf "$D/s$m.json" learned_map)" 1
+done
 
 # 6. Bad input.
 MH_SHIM_ENV=("MMHINT_STATS=$D/s7.json" "MMHINT_PREFETCH=sometimes")
