@@ -45,17 +45,21 @@ typedef struct {
 } mmhint_mem_stats_t;
 
 /* The counters; the shim adds to them with mmhint_count (policy/count.h). */
-extern mmhint_mem_stats_t mmhint_mem_stats;
+extern __attribute__((visibility("hidden"))) mmhint_mem_stats_t mmhint_mem_stats;
 
 /* Returns the allocation size class of n bytes.  Inline: it is on every malloc's path. */
 static inline int mmhint_mem_class(uint64_t n) {
-  if (n <= 64) return 0;
-  if (n <= 512) return 1;
-  if (n <= 4096) return 2;
-  if (n <= 65536) return 3;
-  if (n <= 1048576) return 4;
-  if (n <= 32 * 1048576) return 5;
-  return 6;
+  /* By the highest set bit of n - 1 (n = 0 and 1 in the first class): one table load instead of a chain of compares. */
+  static const unsigned char by_top_bit[64] = {
+      0, 0, 0, 0, 0, 0,                                     /* <= 64 */
+      1, 1, 1,                                              /* <= 512 */
+      2, 2, 2,                                              /* <= 4 KiB */
+      3, 3, 3, 3,                                           /* <= 64 KiB */
+      4, 4, 4, 4,                                           /* <= 1 MiB */
+      5, 5, 5, 5, 5,                                        /* <= 32 MiB */
+      6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+      6, 6, 6, 6};
+  return by_top_bit[63 ^ __builtin_clzll((n - (n != 0)) | 1)];
 }
 
 /*

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-extern int mmhint_clock_use_tsc; /* set by mmhint_clock_init */
+extern __attribute__((visibility("hidden"))) int mmhint_clock_use_tsc; /* set by mmhint_clock_init */
 
 /* Reads CLOCK_MONOTONIC in ns. */
 static inline uint64_t mmhint_clock_mono_ns(void) {

@@ -21,6 +21,7 @@ static void render_file_section(mmhint_json_t *j, const mmhint_file_t *f) {
    * mappings still live add what they touched before it is written. */
   mmhint_cov_t *c = (mmhint_cov_t *)&f->cov;
   if (!__atomic_load_n(&c->bits, __ATOMIC_ACQUIRE)) return;
+  mmhint_cov_settle(c);
   mmhint_cov_map_scan(c);
   mmhint_cov_render(j, c);
 }
@@ -45,6 +46,7 @@ void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len) {
 }
 
 uint64_t mmhint_cov_count(const mmhint_cov_t *c) {
+  mmhint_cov_settle((mmhint_cov_t *)c); /* the pending run is part of the map */
   const uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
   uint64_t n = 0;
   if (b)
@@ -115,6 +117,7 @@ static void emit_bytes(void *vctx, uint64_t s, uint64_t e) {
 uint64_t mmhint_cov_ranges(const mmhint_cov_t *c, uint32_t max_runs, void (*fn)(void *ctx, uint64_t off, uint64_t len),
                            void *ctx) {
   if (!__atomic_load_n(&c->bits, __ATOMIC_ACQUIRE)) return 0;
+  mmhint_cov_settle((mmhint_cov_t *)c); /* the pending run is part of the map */
   unsigned k = 0;
   if (max_runs == 0) max_runs = 1;
   /* Doubling the granule at least halves nothing in general, but 2^k ≥ nbits

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "policy/arena.h"
+#include "policy/count.h"
 #include "policy/json.h"
 
 #ifdef __cplusplus
@@ -61,6 +62,8 @@ typedef struct {
   uint8_t from_maps;   /* some bits came from the program's mappings */
   uint32_t claim;      /* set by the one thread that makes the map */
   int64_t size;        /* the file's size when the map was made */
+  uint64_t run_lo;     /* the run of consecutive reads not yet in the bits, [run_lo, run_hi): one thread only */
+  uint64_t run_hi;     /* 0 (and run_lo 0): none */
 } mmhint_cov_t;
 
 /* Turns the recording on or off for the process (option stats_touched); off until called. */
@@ -118,19 +121,16 @@ static inline int mmhint_cov_init(mmhint_cov_t *c, int64_t size) {
 }
 
 /*
- * Notes that bytes [off, off+len) were read (len > 0, off >= 0).  `st`: the
- * process has one thread.  When c has no map: one load and a branch.  A read
- * within one granule (the common 4 KiB read): two shifts, two compares and
- * one OR instruction, which a signal handler on the same thread cannot tear
+ * Sets the bits of bytes [off, off+len) in c's bitmap b (len > 0, off >= 0).
+ * `st`: the process has one thread.  A range within one granule (the common
+ * 4 KiB read): two shifts, two compares and one OR instruction, which a signal handler on the same thread cannot tear
  * (as policy/count.h counts); with several threads an atomic OR, skipped
  * when the bits are set already.  Longer reads OR word by word, inline: a
  * call here would make the whole read path save registers (measured: +14
  * instructions per read in mmhint_stats_read_dur's prologue and epilogue).
  */
-static inline __attribute__((always_inline)) void mmhint_cov_read_as(const int st, mmhint_cov_t *c, int64_t off,
-                                                                     uint64_t len) {
-  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
-  if (!b) return;
+static inline __attribute__((always_inline)) void mmhint__cov_set(const int st, mmhint_cov_t *c, uint64_t *b, int64_t off,
+                                                                  uint64_t len) {
   const unsigned s = c->shift;
   uint64_t first = (uint64_t)off >> s, last = ((uint64_t)off + len - 1) >> s;
   uint64_t mask;
@@ -159,6 +159,48 @@ static inline __attribute__((always_inline)) void mmhint_cov_read_as(const int s
   if ((__atomic_load_n(w, __ATOMIC_RELAXED) & mask) != mask) __atomic_fetch_or(w, mask, __ATOMIC_RELAXED);
 }
 
+/*
+ * Notes that bytes [off, off+len) were read (len > 0, off >= 0).  `st`: the
+ * process has one thread.  When c has no map: one load and a branch.  With
+ * one thread, a read that starts where the previous one on the file ended
+ * only extends the pending run (one compare and one store: a sequential
+ * reader sets no bit per read); any other read puts the pending run into
+ * the bits and starts a new one.  mmhint_cov_settle puts the pending run in
+ * before the map is read.  With several threads, each read sets its bits
+ * with an atomic OR (skipped when they are set already).
+ */
+static inline __attribute__((always_inline)) void mmhint_cov_read_as(const int st, mmhint_cov_t *c, int64_t off,
+                                                                     uint64_t len) {
+  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
+  if (!b) return;
+  if (st) {
+    const uint64_t lo = c->run_lo, hi = c->run_hi;
+    if (__builtin_expect((uint64_t)off == hi && hi != 0, 1)) {
+      c->run_hi = hi + len;
+      return;
+    }
+    /* In this order, so that a signal handler that writes the document
+     * meanwhile (mmhint_cov_settle) may miss a run but never invents one. */
+    c->run_hi = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (hi > lo) mmhint__cov_set(1, c, b, (int64_t)lo, hi - lo);
+    c->run_lo = (uint64_t)off;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    c->run_hi = (uint64_t)off + len;
+    return;
+  }
+  mmhint__cov_set(0, c, b, off, len);
+}
+
+/* Puts the pending run of consecutive reads into the bits (before the map is counted, walked or written). */
+static inline void mmhint_cov_settle(mmhint_cov_t *c) {
+  uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
+  const uint64_t lo = c->run_lo, hi = c->run_hi;
+  if (!b || hi <= lo) return;
+  c->run_lo = c->run_hi = 0;
+  mmhint__cov_set(__libc_single_threaded, c, b, (int64_t)lo, hi - lo);
+}
+
 /* mmhint_cov_read_as for a caller that has not asked "one thread?". */
 void mmhint_cov_mark(mmhint_cov_t *c, int64_t off, uint64_t len);
 
@@ -167,6 +209,7 @@ static inline void mmhint_cov_reset(mmhint_cov_t *c) {
   uint64_t *b = __atomic_load_n(&c->bits, __ATOMIC_ACQUIRE);
   if (b) memset(b, 0, (c->nbits + 63) / 64 * 8);
   c->from_maps = 0;
+  c->run_lo = c->run_hi = 0;
 }
 
 /* Granules set. */

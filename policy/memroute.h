@@ -241,9 +241,9 @@ extern mmhint_memroute_stats_t mmhint_memroute_stats;
 /* ---- The router in the shim --------------------------------------------------- */
 
 /* The smallest size routed (UINT64_MAX while off or before init): the malloc wrappers compare with it. */
-extern uint64_t mmhint_memroute_min;
+extern __attribute__((visibility("hidden"))) uint64_t mmhint_memroute_min;
 /* Nonzero once a malloc region has been handed out: free's filter reads it. */
-extern int mmhint_memroute_active;
+extern __attribute__((visibility("hidden"))) int mmhint_memroute_active;
 /* The registry of live regions. */
 extern mmhint_registry_t mmhint_memroute_regions;
 
@@ -269,8 +269,8 @@ void mmhint_memroute_init(const mmhint_values_t *v);
 void *mmhint_memroute_alloc(size_t n, size_t align, int zero);
 
 /* The reserved range of packed chunks: [base, base + len); len is 0 until the first packed allocation. */
-extern uintptr_t mmhint_memroute_pack_base;
-extern size_t mmhint_memroute_pack_len;
+extern __attribute__((visibility("hidden"))) uintptr_t mmhint_memroute_pack_base;
+extern __attribute__((visibility("hidden"))) size_t mmhint_memroute_pack_len;
 
 /*
  * Nonzero when p lies in the packed range: free's first test.  The length is

@@ -44,6 +44,8 @@ typedef struct mmhint_ofd {
   int64_t pos;             /* the offset as far as this process has moved it */
   int64_t last_end;        /* end of the previous read, -1 before the first */
   int64_t last_wend;       /* end of the previous write, -1 before the first */
+  uint32_t untimed;        /* calls left untimed before the next timed one (shim/shim.h, mmhint__untimed) */
+  uint32_t skipped;        /* the gap those calls make: the next timed call stands for skipped + 1 calls */
   struct mmhint_rm *rm;    /* read->mmap state (policy/readmap.h), NULL when read_mmap is off; freed with the description */
   mmhint_hints_state_t hints; /* access hints (policy/hints.h); all zero: inactive */
   mmhint_prefetch_state_t pf; /* prefetch (policy/prefetch.h); all zero: off */
@@ -79,7 +81,7 @@ static inline uint32_t mmhint_ofd_flags_for(uint32_t type, int oflags) {
 extern uint64_t mmhint_ofd_untracked;
 
 /* The table's first level; read through mmhint_ofd_get only. */
-extern mmhint_ofd_t **volatile mmhint_ofd_chunks[MMHINT_FD_CHUNKS];
+extern __attribute__((visibility("hidden"))) mmhint_ofd_t **volatile mmhint_ofd_chunks[MMHINT_FD_CHUNKS];
 
 /* Returns the description behind fd, or NULL (not tracked, or fd not known). Lock-free. */
 static inline mmhint_ofd_t *mmhint_ofd_get(int fd) {

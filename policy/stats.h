@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "include/mmhint_counters.def"
+#include "policy/clock.h"
 #include "policy/count.h"
 #include "policy/cov.h"
 #include "policy/hints.h"
@@ -177,11 +178,15 @@ static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t
  * The body of mmhint_stats_read for a known answer to "one thread?": inlined
  * twice with a constant, so neither copy tests it per counter.
  */
-static inline __attribute__((always_inline)) void mmhint__stats_read_as(const int st, mmhint_file_t *f, long r,
+static inline __attribute__((always_inline)) void mmhint__stats_read_as(const int st, const int timed,
+                                                                        mmhint_file_t *f, long r,
                                                                         int64_t offset, int64_t prev_end,
                                                                         uint64_t dur, uint64_t t0, uint64_t t1,
                                                                         int op) {
-  mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], dur); /* in ticks until written */
+  if (timed) {
+    mmhint_count_st(st, &f->c[MMHINT_FC_read_time_ns], dur); /* in ticks until written */
+    mmhint_count_st(st, &f->c[MMHINT_FC_timed_reads], dur != 0); /* a converted read's untimed calls bring 0 */
+  }
   if (r < 0) {
     mmhint_count_st(st, &f->c[MMHINT_FC_read_errors], 1);
     return;
@@ -202,11 +207,13 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
       mmhint_cov_read_as(st, &f->cov, offset, (uint64_t)r); /* the "touched" map: one load when there is none */
     }
   }
-  mmhint_stats_touch(f, t0, t1);
+  if (timed) mmhint_stats_touch(f, t0, t1);
+  else if (t1 > __atomic_load_n(&f->c[MMHINT_FC_last_access_ns], __ATOMIC_RELAXED)) /* 0: no timed call on this thread yet */
+    __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
   mmhint_count_st(st, &f->samples_seen, 1);
   if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
                            __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
-    mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
+    mmhint_stats_sample_keep(f, timed ? t0 : (uint64_t)mmhint_ticks(), offset, (uint64_t)r, op);
 }
 
 /*
@@ -218,8 +225,20 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
  */
 static inline void mmhint_stats_read_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
                                          uint64_t t0, uint64_t t1, int op) {
-  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, f, r, offset, prev_end, dur, t0, t1, op);
-  else mmhint__stats_read_as(0, f, r, offset, prev_end, dur, t0, t1, op);
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else mmhint__stats_read_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+}
+
+/*
+ * mmhint_stats_read_dur for a call that was not timed: no time in reads
+ * (the next timed call on the description stands for it), and `last` (the
+ * thread's last timed tick) as its time of access.  Inline: it is on most
+ * reads' path.
+ */
+static inline void mmhint_stats_read_untimed(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t last,
+                                             int op) {
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, 0, f, r, offset, prev_end, 0, last, last, op);
+  else mmhint__stats_read_as(0, 0, f, r, offset, prev_end, 0, last, last, op);
 }
 
 /* mmhint_stats_read_dur for a call timed from tick t0 to tick t1. */
@@ -233,11 +252,15 @@ static inline void mmhint_stats_read(mmhint_file_t *f, long r, int64_t offset, i
  * mmhint__stats_read_as is for reads: the same counting, into the write
  * counters and the write-size histogram.
  */
-static inline __attribute__((always_inline)) void mmhint__stats_write_as(const int st, mmhint_file_t *f, long r,
+static inline __attribute__((always_inline)) void mmhint__stats_write_as(const int st, const int timed,
+                                                                         mmhint_file_t *f, long r,
                                                                          int64_t offset, int64_t prev_end,
                                                                          uint64_t dur, uint64_t t0, uint64_t t1,
                                                                          int op) {
-  mmhint_count_st(st, &f->c[MMHINT_FC_write_time_ns], dur); /* in ticks until written */
+  if (timed) {
+    mmhint_count_st(st, &f->c[MMHINT_FC_write_time_ns], dur); /* in ticks until written */
+    mmhint_count_st(st, &f->c[MMHINT_FC_timed_writes], dur != 0);
+  }
   if (r < 0) {
     mmhint_count_st(st, &f->c[MMHINT_FC_write_errors], 1);
     return;
@@ -252,11 +275,13 @@ static inline __attribute__((always_inline)) void mmhint__stats_write_as(const i
     }
     if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_written], (uint64_t)(offset + r));
   }
-  mmhint_stats_touch(f, t0, t1);
+  if (timed) mmhint_stats_touch(f, t0, t1);
+  else if (t1 > __atomic_load_n(&f->c[MMHINT_FC_last_access_ns], __ATOMIC_RELAXED)) /* 0: no timed call on this thread yet */
+    __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
   mmhint_count_st(st, &f->samples_seen, 1);
   if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
                            __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
-    mmhint_stats_sample_keep(f, t0, offset, (uint64_t)r, op);
+    mmhint_stats_sample_keep(f, timed ? t0 : (uint64_t)mmhint_ticks(), offset, (uint64_t)r, op);
 }
 
 /*
@@ -267,8 +292,15 @@ static inline __attribute__((always_inline)) void mmhint__stats_write_as(const i
  */
 static inline void mmhint_stats_write_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
                                           uint64_t t0, uint64_t t1, int op) {
-  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, f, r, offset, prev_end, dur, t0, t1, op);
-  else mmhint__stats_write_as(0, f, r, offset, prev_end, dur, t0, t1, op);
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else mmhint__stats_write_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+}
+
+/* mmhint_stats_write_dur for a call that was not timed, as mmhint_stats_read_untimed is for reads. */
+static inline void mmhint_stats_write_untimed(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t last,
+                                              int op) {
+  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, 0, f, r, offset, prev_end, 0, last, last, op);
+  else mmhint__stats_write_as(0, 0, f, r, offset, prev_end, 0, last, last, op);
 }
 
 /*

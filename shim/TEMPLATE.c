@@ -50,8 +50,14 @@ MMHINT_EXPORT ssize_t example_pread(int fd, void *buf, size_t n, off_t off) {
     ssize_t c = mmhint__rm_read1(o, fd, buf, n, MMHINT_AT(off), MMHINT_OP_PREAD);
     if (MMHINT_LIKELY(c != MMHINT_RM_PLAIN)) return c;
   }
-  /* 4. Call real, timed with the cheap clock; nothing to record and no hint to feed: no clock. */
+  /* 4. Call real, timed with the cheap clock; nothing to record and no hint to feed: no clock.
+   *    Most fast calls are counted but not timed: the next timed one stands for them (shim/shim.h). */
   if (!mmhint__stats_on && !o->hints.active && !o->pf.mode) return MMHINT_REAL(pread)(fd, buf, n, off);
+  if (mmhint__untimed(o)) {
+    ssize_t u = MMHINT_REAL(pread)(fd, buf, n, off);
+    mmhint__record_read_untimed(o, fd, u, MMHINT_AT(off), MMHINT_OP_PREAD);
+    return u;
+  }
   uint64_t t0 = mmhint_ticks();
   ssize_t r = MMHINT_REAL(pread)(fd, buf, n, off);
   uint64_t t1 = mmhint_ticks();

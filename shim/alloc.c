@@ -36,9 +36,7 @@ typedef struct {
   size_t pad;
 } early_header_t;
 
-static inline int is_early(const void *p) {
-  return (const char *)p >= early && (const char *)p < early + MMHINT_EARLY_SIZE;
-}
+static inline int is_early(const void *p) { return (uintptr_t)p - (uintptr_t)early < MMHINT_EARLY_SIZE; }
 
 /* Serves an allocation from the start-up arena; NULL (ENOMEM) when it is used up. */
 static void *early_alloc(size_t n, size_t align) {
@@ -168,35 +166,53 @@ static void *route_adopt(void *p, size_t n, void (*real_free)(void *)) {
 
 /* ---- The family ------------------------------------------------------------------------- */
 
-MMHINT_EXPORT void *malloc(size_t n) {
-  if (MMHINT_NEED_EARLY(malloc)) return early_alloc(n, 16);
-  count_alloc(MMHINT_MC_malloc_calls, n);
+/*
+ * The slow half of malloc: before start-up (the real malloc unknown) or a
+ * size at or above the routing floor.  Out of line, so that the common path
+ * is a few compares and a tail call with no stack frame.
+ */
+static __attribute__((noinline)) void *malloc_slow(size_t n, void *(**real)(size_t)) {
+  if (MMHINT_UNLIKELY(!*real) && (mmhint__bootstrap(), !*real)) return early_alloc(n, 16);
   void *r = route(n, 0);
   if (MMHINT_UNLIKELY(r != NULL)) return r;
-  return MMHINT_REAL(malloc)(n);
+  return (*real)(n);
 }
 
-MMHINT_EXPORT void *__libc_malloc(size_t n) {
-  if (MMHINT_NEED_EARLY(__libc_malloc)) return early_alloc(n, 16);
-  count_alloc(MMHINT_MC_malloc_calls, n);
-  void *r = route(n, 0);
-  if (MMHINT_UNLIKELY(r != NULL)) return r;
-  return MMHINT_REAL(__libc_malloc)(n);
+#define MMHINT_MALLOC_BODY(name, n)                                                      \
+  do {                                                                                   \
+    count_alloc(MMHINT_MC_malloc_calls, n); /* nothing before start-up: stats are off */ \
+    if (MMHINT_UNLIKELY(!MMHINT_REAL(name) || (n) >= mmhint_memroute_min))               \
+      return malloc_slow(n, &MMHINT_REAL(name));                                         \
+    return MMHINT_REAL(name)(n);                                                         \
+  } while (0)
+
+MMHINT_EXPORT void *malloc(size_t n) { MMHINT_MALLOC_BODY(malloc, n); }
+MMHINT_EXPORT void *__libc_malloc(size_t n) { MMHINT_MALLOC_BODY(__libc_malloc, n); }
+
+/*
+ * The slow half of free: a pointer the router may have made (the packed
+ * range exists, or p is aligned to a huge page), or a free before start-up.
+ */
+static __attribute__((noinline)) void free_slow(void *p, void (**real)(void *)) {
+  if (MMHINT_UNLIKELY(mmhint_memroute_packed(p)) && route_pack_free(p)) return;
+  mmhint_region_t *e = mmhint_memroute_owner(p);
+  if (MMHINT_UNLIKELY(e != NULL)) {
+    route_free(e);
+    return;
+  }
+  if (MMHINT_UNLIKELY(!*real) && (mmhint__bootstrap(), !*real)) return; /* cannot happen for a pointer the real malloc made */
+  (*real)(p);
 }
 
-/* Frees p unless it came from the start-up arena (which is never reused); routed regions are unmapped. */
-#define MMHINT_FREE_BODY(name, p)                                                              \
-  do {                                                                                         \
-    if (!(p) || is_early(p)) return;                                                           \
-    if (counting()) mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                \
-    if (MMHINT_UNLIKELY(mmhint_memroute_packed(p)) && route_pack_free(p)) return;              \
-    mmhint_region_t *e_ = mmhint_memroute_owner(p);                                            \
-    if (MMHINT_UNLIKELY(e_ != NULL)) {                                                         \
-      route_free(e_);                                                                          \
-      return;                                                                                  \
-    }                                                                                          \
-    if (MMHINT_NEED_EARLY(name)) return; /* cannot happen for a pointer the real malloc made */ \
-    MMHINT_REAL(name)(p);                                                                      \
+/* Frees p unless it came from the start-up arena (which is never reused); routed memory goes back to the router. */
+#define MMHINT_FREE_BODY(name, p)                                                                         \
+  do {                                                                                                    \
+    if (!(p) || MMHINT_UNLIKELY(is_early(p))) return;                                                     \
+    if (counting()) mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                           \
+    if (MMHINT_UNLIKELY(mmhint_memroute_pack_len != 0 || ((uintptr_t)(p) & MMHINT_HUGE_MASK) == 0 ||      \
+                        !MMHINT_REAL(name)))                                                              \
+      return free_slow(p, &MMHINT_REAL(name));                                                            \
+    MMHINT_REAL(name)(p);                                                                                 \
   } while (0)
 
 MMHINT_EXPORT void free(void *p) { MMHINT_FREE_BODY(free, p); }

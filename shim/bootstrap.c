@@ -33,6 +33,8 @@ __thread int mmhint__busy __attribute__((tls_model("initial-exec")));
 uint64_t mmhint__reentrant;
 mmhint_config_t mmhint__cfg;
 int mmhint__stats_on;
+int mmhint__time_every;
+__thread uint64_t mmhint__clock_last __attribute__((tls_model("initial-exec")));
 int mmhint__has_rules;
 
 /* What the process looks like, captured at start-up for the statistics. */
@@ -144,6 +146,7 @@ void mmhint__bootstrap(void) {
     state = MMHINT_STATE_PASSIVE;
   } else {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
+    mmhint__time_every = mmhint__cfg.values.num[MMHINT_OPT_stats_timing] != 0; /* "every" */
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
     mmhint_cov_configure(mmhint__stats_on && mmhint__cfg.values.num[MMHINT_OPT_stats_touched]); /* policy/cov.c */

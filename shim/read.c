@@ -49,6 +49,11 @@ static inline void count_plain(mmhint_ofd_t *o) {
     count_plain(o_);                                                   \
     /* Nothing to record, no hint or prefetch to feed: no clock, no counting. */ \
     if (!mmhint__stats_on && !o_->hints.active && !o_->pf.mode) return call; \
+    if (mmhint__untimed(o_)) { /* counted, not timed (shim/shim.h) */      \
+      ssize_t u_ = call;                                                  \
+      mmhint__record_read_untimed(o_, fd, u_, offset, op);                \
+      return u_;                                                          \
+    }                                                                     \
     uint64_t t0_ = mmhint_ticks();                                        \
     ssize_t r_ = call;                                                    \
     uint64_t t1_ = mmhint_ticks();                                        \

@@ -19,8 +19,6 @@
 #include "shim/readmap.h"
 #include "shim/shim.h"
 
-__thread uint64_t mmhint__rm_clock_last __attribute__((tls_model("initial-exec")));
-
 /* ---- State at open ------------------------------------------------------------------ */
 
 void mmhint__rm_opened(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int stdio) {

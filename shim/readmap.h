@@ -139,9 +139,6 @@ static inline int mmhint__rm_tail_probe(const mmhint_rm_t *rm, int64_t end) {
   return mmhint__guarded_copy(&c, rm->win_base + (q - rm->win_lo), 1) == 0;
 }
 
-/* The last time stamp this thread took for a converted read (see mmhint__rm_times). */
-extern __thread uint64_t mmhint__rm_clock_last __attribute__((tls_model("initial-exec")));
-
 /*
  * The times of a converted read that will be recorded: timed (t0 taken
  * before the copy) once in MMHINT_RM_TIME_EVERY, standing for the untimed
@@ -152,14 +149,14 @@ static inline void mmhint__rm_times(mmhint_rm_t *rm, mmhint_file_t *f, int timed
   if (timed) {
     *t1 = mmhint_ticks();
     *dur = (*t1 - *t0) * (rm->untimed + 1);
-    mmhint__rm_clock_last = *t1;
+    mmhint__clock_last = *t1;
   } else {
-    *t0 = *t1 = mmhint__rm_clock_last;
+    *t0 = *t1 = mmhint__clock_last;
     *dur = 0;
   }
   rm->untimed = rm->untimed + 1 >= MMHINT_RM_TIME_EVERY ? 0 : rm->untimed + 1;
   if (MMHINT_UNLIKELY(!*t0 || !__atomic_load_n(&f->c[MMHINT_FC_first_access_ns], __ATOMIC_RELAXED)))
-    *t0 = *t1 = mmhint__rm_clock_last = mmhint_ticks();
+    *t0 = *t1 = mmhint__clock_last = mmhint_ticks();
 }
 
 /* Records a converted read of r bytes at pos: the converted counters, then what every read records. */

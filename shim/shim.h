@@ -78,7 +78,7 @@ sighandler_t bsd_signal(int sig, sighandler_t h);
 
 /* ---- Real functions -------------------------------------------------------- */
 
-#define MMHINT_X_REAL_DECL(name) extern __typeof__(name) *mmhint_real_##name;
+#define MMHINT_X_REAL_DECL(name) extern __attribute__((visibility("hidden"))) __typeof__(name) *mmhint_real_##name;
 MMHINT_SYMBOLS(MMHINT_X_REAL_DECL)
 #undef MMHINT_X_REAL_DECL
 
@@ -90,7 +90,7 @@ enum {
   MMHINT_STATE_READY = 2,     /* wrappers observe and apply policy */
   MMHINT_STATE_PASSIVE = 3,   /* MMHINT_DISABLE, or start-up failed: pure pass-through */
 };
-extern int mmhint__state;
+extern __attribute__((visibility("hidden"))) int mmhint__state;
 
 /* Nonzero while this thread is inside the shim: nested calls pass straight through. */
 extern __thread int mmhint__busy __attribute__((tls_model("initial-exec")));
@@ -98,11 +98,11 @@ extern __thread int mmhint__busy __attribute__((tls_model("initial-exec")));
 extern uint64_t mmhint__reentrant;
 
 /* The effective configuration (valid once READY). */
-extern mmhint_config_t mmhint__cfg;
+extern __attribute__((visibility("hidden"))) mmhint_config_t mmhint__cfg;
 /* Nonzero when statistics are on. */
-extern int mmhint__stats_on;
+extern __attribute__((visibility("hidden"))) int mmhint__stats_on;
 /* Nonzero when the config has rules: opens must match paths. */
-extern int mmhint__has_rules;
+extern __attribute__((visibility("hidden"))) int mmhint__has_rules;
 
 /* Resolves the real symbols and reads the configuration, once. */
 void mmhint__bootstrap(void);
@@ -234,15 +234,66 @@ void mmhint__prefetch_after_fork(void);
 /* ---- Recording --------------------------------------------------------------- */
 
 /*
- * Records a read-family call on o that returned r.  `offset` is where it
- * read (pread) or -1 for "at the current position" (read/readv), which moves
- * the position.  `dur` ticks go to the time in reads; t0 and t1 are the
- * call's start and end.  Preserves errno.
+ * Timing every call costs two TSC reads, about a third of what recording a
+ * 4 KiB read from the page cache costs in all (docs/ARCHITECTURE.md,
+ * "Statistics").  So a description times a call, then skips the next 7 to 22
+ * (a gap drawn from the TSC's low bits, so that no periodic pattern of the
+ * program's lines up with it), and the timed call's duration stands for the
+ * whole gap: the sum of duration × gap estimates the time in the calls
+ * without bias.  A call slower than MMHINT_TIME_EVERY_TICKS (about 1-4 µs,
+ * where two clock reads cost under 2 %) times the next call too, so that slow
+ * I/O is timed call by call; with hints active (they need the clock) or
+ * stats_timing=every, every call is timed.
  */
-static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t dur,
-                                           uint64_t t0, uint64_t t1, int op) {
-  mmhint__busy = 1;
-  int64_t prev_end = o->last_end;
+#ifndef MMHINT_TIME_EVERY_TICKS
+#define MMHINT_TIME_EVERY_TICKS 4096
+#endif
+
+/* Nonzero when stats_timing=every: every call is timed. */
+extern __attribute__((visibility("hidden"))) int mmhint__time_every;
+
+/*
+ * The end of this thread's last timed call: an untimed call's time of
+ * access (first_access_ns and last_access_ns are that close).
+ */
+extern __thread uint64_t mmhint__clock_last __attribute__((tls_model("initial-exec")));
+
+/*
+ * Nonzero when this call on o is not timed (and counts it off the gap).  A
+ * description's first call is timed (untimed starts at 0), and a gap is
+ * drawn only where no hint needs the clock: hints are set at open, before
+ * any read.
+ */
+static inline int mmhint__untimed(mmhint_ofd_t *o) {
+  if (MMHINT_LIKELY(o->untimed != 0)) {
+    o->untimed--;
+    return 1;
+  }
+  return 0;
+}
+
+/*
+ * After a timed call on o that took `dur` ticks and ended at t1: returns the
+ * duration it stands for (dur × the calls since the previous timed one) and
+ * draws the next gap.
+ */
+static inline uint64_t mmhint__timed_dur(mmhint_ofd_t *o, uint64_t dur, uint64_t t1) {
+  uint64_t stands = dur * ((uint64_t)o->skipped + 1);
+  uint32_t skip = MMHINT_UNLIKELY(dur >= MMHINT_TIME_EVERY_TICKS || mmhint__time_every || o->hints.active || o->pf.mode)
+                      ? 0
+                      : 7 + (uint32_t)(t1 & 15);
+  o->untimed = o->skipped = skip;
+  mmhint__clock_last = t1;
+  return stands;
+}
+
+/*
+ * Moves o's tracked position for a read-family call that returned r at
+ * `offset` (-1: at the current position, which the call moved) and returns
+ * where it read (-1 unknown); *prev_end gets where the previous read ended.
+ */
+static inline int64_t mmhint__read_at(mmhint_ofd_t *o, int fd, long r, int64_t offset, int64_t *prev_end) {
+  *prev_end = o->last_end;
   if (offset < 0 && (o->flags & MMHINT_OFD_SEEKABLE)) {
     if (MMHINT_UNLIKELY(o->flags & MMHINT_OFD_SHARED) &&
         !(o->rm && __atomic_load_n(&o->rm->active, __ATOMIC_ACQUIRE))) {
@@ -257,16 +308,39 @@ static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int6
     }
   }
   if (r > 0 && offset >= 0) o->last_end = offset + r;
+  return offset;
+}
+
+/*
+ * Records a read-family call on o that returned r.  `offset` is where it
+ * read (pread) or -1 for "at the current position" (read/readv), which moves
+ * the position.  `dur` ticks go to the time in reads; t0 and t1 are the
+ * call's start and end.  Preserves errno.
+ */
+static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t dur,
+                                           uint64_t t0, uint64_t t1, int op) {
+  mmhint__busy = 1;
+  int64_t prev_end;
+  offset = mmhint__read_at(o, fd, r, offset, &prev_end);
   mmhint_stats_read_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
   if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
   if (MMHINT_UNLIKELY(o->pf.mode)) mmhint__prefetch_read(o, fd, offset, r, dur, t1);
   mmhint__busy = 0;
 }
 
-/* mmhint__record_read_dur for a call timed from tick t0 to tick t1. */
+/* mmhint__record_read_dur for a call timed from tick t0 to tick t1 (which the gap then weighs). */
 static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t offset, uint64_t t0, uint64_t t1,
                                        int op) {
-  mmhint__record_read_dur(o, fd, r, offset, t1 - t0, t0, t1, op);
+  mmhint__record_read_dur(o, fd, r, offset, mmhint__timed_dur(o, t1 - t0, t1), t0, t1, op);
+}
+
+/* Records an untimed read-family call (mmhint__untimed said so; then no hint is active on o). */
+static inline void mmhint__record_read_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int op) {
+  mmhint__busy = 1;
+  int64_t prev_end;
+  offset = mmhint__read_at(o, fd, r, offset, &prev_end);
+  mmhint_stats_read_untimed(o->file, r, offset, prev_end, mmhint__clock_last, op);
+  mmhint__busy = 0;
 }
 
 /*
@@ -296,18 +370,17 @@ static inline int mmhint__write_pos_unknown(const mmhint_ofd_t *o, int append) {
 }
 
 /*
- * Records a write-family call on o that returned r, the way
- * mmhint__record_read_dur records reads.  `offset` is where it wrote
- * (pwrite) or -1 for "at the current position" (write, writev), which moves
- * the tracked position; -2 means "at the current position, which the caller
- * has already moved" (a converting description's shadow, shim/readmap.c), in
- * which case the write started r bytes before o->pos.  `append` marks an
- * RWF_APPEND write.  Preserves errno.
+ * Where a write-family call on o that returned r wrote (-1 unknown), moving
+ * the tracked position as mmhint__read_at does for reads; *prev_end gets
+ * where the previous write ended.  `offset` is where it wrote (pwrite) or -1
+ * for "at the current position" (write, writev), which moves the tracked
+ * position; -2 means "at the current position, which the caller has already
+ * moved" (a converting description's shadow, shim/readmap.c), in which case
+ * the write started r bytes before o->pos.  `append` marks an RWF_APPEND
+ * write.
  */
-static inline void mmhint__record_write_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append,
-                                            uint64_t dur, uint64_t t0, uint64_t t1, int op) {
-  mmhint__busy = 1;
-  int64_t prev_end = o->last_wend;
+static inline int64_t mmhint__write_pos(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append, int64_t *prev_end) {
+  *prev_end = o->last_wend;
   if (offset < 0 && (o->flags & MMHINT_OFD_SEEKABLE)) {
     if (offset == -2) {
       offset = o->pos - (r > 0 ? r : 0);
@@ -323,7 +396,31 @@ static inline void mmhint__record_write_dur(mmhint_ofd_t *o, int fd, long r, int
     offset = -1;
   }
   if (r > 0 && offset >= 0) o->last_wend = offset + r;
+  return offset;
+}
+
+/* Records a write-family call on o that returned r, the way mmhint__record_read_dur records reads.  Preserves errno. */
+static inline void mmhint__record_write_dur(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append,
+                                            uint64_t dur, uint64_t t0, uint64_t t1, int op) {
+  mmhint__busy = 1;
+  int64_t prev_end;
+  offset = mmhint__write_pos(o, fd, r, offset, append, &prev_end);
   mmhint_stats_write_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
+  mmhint__busy = 0;
+}
+
+/* mmhint__record_write_dur for a call timed from tick t0 to tick t1 (which the gap then weighs). */
+static inline void mmhint__record_write(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append, uint64_t t0,
+                                        uint64_t t1, int op) {
+  mmhint__record_write_dur(o, fd, r, offset, append, mmhint__timed_dur(o, t1 - t0, t1), t0, t1, op);
+}
+
+/* Records an untimed write-family call (mmhint__untimed said so). */
+static inline void mmhint__record_write_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append, int op) {
+  mmhint__busy = 1;
+  int64_t prev_end;
+  offset = mmhint__write_pos(o, fd, r, offset, append, &prev_end);
+  mmhint_stats_write_untimed(o->file, r, offset, prev_end, mmhint__clock_last, op);
   mmhint__busy = 0;
 }
 

@@ -63,10 +63,15 @@ static ssize_t nested_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, in
         return r_;                                                                           \
       }                                                                                      \
     }                                                                                        \
+    if (mmhint__untimed(o_)) { /* counted, not timed (shim/shim.h) */                         \
+      ssize_t u_ = call;                                                                     \
+      mmhint__record_write_untimed(o_, fd, u_, -1, ((rwf) & RWF_APPEND) != 0, MMHINT_OP_WRITE); \
+      return u_;                                                                             \
+    }                                                                                        \
     uint64_t t0_ = mmhint_ticks();                                                           \
     ssize_t r_ = call;                                                                       \
     uint64_t t1_ = mmhint_ticks();                                                           \
-    mmhint__record_write_dur(o_, fd, r_, -1, ((rwf) & RWF_APPEND) != 0, t1_ - t0_, t0_, t1_, MMHINT_OP_WRITE); \
+    mmhint__record_write(o_, fd, r_, -1, ((rwf) & RWF_APPEND) != 0, t0_, t1_, MMHINT_OP_WRITE); \
     return r_;                                                                               \
   } while (0)
 
@@ -105,10 +110,15 @@ static inline int64_t write_at(const mmhint_ofd_t *o, int64_t off, int rwf) {
     if (!mmhint__stats_on) return call;                                                         \
     mmhint_ofd_t *o_ = mmhint__track(fd);                                                       \
     if (!o_) return call;                                                                       \
+    if (mmhint__untimed(o_)) { /* counted, not timed (shim/shim.h) */                            \
+      ssize_t u_ = call;                                                                        \
+      mmhint__record_write_untimed(o_, fd, u_, write_at(o_, off, rwf), 0, MMHINT_OP_PWRITE);     \
+      return u_;                                                                                \
+    }                                                                                           \
     uint64_t t0_ = mmhint_ticks();                                                              \
     ssize_t r_ = call;                                                                          \
     uint64_t t1_ = mmhint_ticks();                                                              \
-    mmhint__record_write_dur(o_, fd, r_, write_at(o_, off, rwf), 0, t1_ - t0_, t0_, t1_, MMHINT_OP_PWRITE); \
+    mmhint__record_write(o_, fd, r_, write_at(o_, off, rwf), 0, t0_, t1_, MMHINT_OP_PWRITE);    \
     return r_;                                                                                  \
   } while (0)
 

@@ -29,7 +29,9 @@ nothing beyond noise (docs/CLI.md; `mmhint tune` tries them on your program):
 advice = random (sqlite3 random lookups on a cold cache: 0.56x), advice =
 sequential, mmap_advice = random, hugepages = thp.
 A file that is mostly written (more bytes written to it than read from it)
-gets no read policy, whatever its reads look like.
+gets no read policy, whatever its reads look like; nor does a file whose
+reads took less than 4 ms per process that read it (a read policy cannot
+repay the library's start-up there; docs/CLI.md).
 """
 
 import argparse
@@ -131,6 +133,40 @@ def read_mmap_excluded(f):
     if (f.get("fallbacks") or {}).get("open_flags"):
         return "read_mmap fell back %d times for the open flags (open_flags)" % f["fallbacks"]["open_flags"]
     return None
+
+
+# ---- Where a read policy cannot pay for itself ----------------------------------
+
+# A process run under the library pays its start-up and exit once: with
+# read_mmap = on and statistics (what `mmhint ab` and `tune` measure) a paired
+# median of 0.7-1.0 ms over `cat` of a 6-byte file here, 0.3 ms without
+# statistics.  A read policy saves only part of a file's time in reads (4 KiB
+# reads of a cached file through read_mmap = auto: 1 MiB of reads (0.3 ms)
+# 0.52x, 4 MiB (1.1 ms) 0.84x, 8 MiB (1.9 ms) 0.82x, 16 MiB (4.7 ms) 1.00x,
+# 32 MiB (5.9 ms) 1.35x; docs/CLI.md), so below this much time in a file's
+# reads per process that read it, no read policy is proposed.
+MIN_READ_TIME_NS = 4_000_000
+
+
+def read_time_excluded(f, min_ns=MIN_READ_TIME_NS):
+    """Why no read policy is proposed for file F because its reads took too
+    little time, per process that read it, to repay the library's start-up
+    (MIN_READ_TIME_NS), or None.  Statistics without read_time_ns say
+    nothing here, nor do those of a run whose reads of F were already served
+    from a mapping (converted_reads): their time is not what plain reads
+    take."""
+    reads = f.get("reads") or 0   # read_time_ns times the descriptor reads only
+    t = f.get("read_time_ns")
+    if not reads or not isinstance(t, int) or t <= 0 or (f.get("converted_reads") or 0) > 0:
+        return None
+    procs = max(1, f.get("processes") or 1)
+    per = t / procs
+    if per >= min_ns:
+        return None
+    return ("its reads took %.2f ms%s, below the %.0f ms a read policy needs to repay the library's start-up "
+            "(0.7-1.0 ms with read_mmap = on and statistics; 4 KiB reads of cached files broke even at 4.7 ms, "
+            "docs/CLI.md): no read policy" % (per / 1e6, " per process (%d processes)" % procs if procs > 1 else "",
+                                             min_ns / 1e6))
 
 
 # ---- The rules -----------------------------------------------------------------
@@ -294,7 +330,8 @@ def classify(f, args):
         ev.append("%d stdio reads, %s read; file size %s" % (f["stdio_reads"], human(f.get("stdio_bytes_read") or 0,
                                                                                      BYTES), human(size, BYTES)))
     opts = {}
-    why = read_side_excluded(f)
+    min_ns = MIN_READ_TIME_NS if getattr(args, "min_read_time", None) is None else int(args.min_read_time * 1e6)
+    why = read_side_excluded(f) or read_time_excluded(f, min_ns)
     if why:
         if reads or f.get("stdio_reads"):
             ev.append(why)
@@ -478,6 +515,10 @@ def add_parser(sub):
                     help="the prefetch_max the advised config runs with (default: the value recorded in the "
                          "statistics, if any): a random reader of a cold file larger than this gets "
                          "prefetch = learned")
+    ad.add_argument("--min-read-time", metavar="MS", type=float,
+                    help="propose no read policy for a file whose reads took less than MS milliseconds per process "
+                         "(default %g: what a policy needs to repay the library's start-up, docs/CLI.md; 0 judges "
+                         "every file by its pattern alone, e.g. for a long-running service)" % (MIN_READ_TIME_NS / 1e6))
     ad.add_argument("inputs", nargs="*", metavar="STATS.json|DIR")
     ad.set_defaults(func=cmd_advise)
     return ad

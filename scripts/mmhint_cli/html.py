@@ -145,9 +145,15 @@ def headline(merged):
     run_ns = max(walls) if walls else 0
     io_ns = sum((f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0) for f in merged["files"])
     share = io_ns / sum(walls) if walls and sum(walls) else None
+    calls = sum((f.get("reads") or 0) + (f.get("read_errors") or 0) + (f.get("writes") or 0) +
+                (f.get("write_errors") or 0) for f in merged["files"])
+    timed = [(f.get("timed_reads") or 0) + (f.get("timed_writes") or 0) for f in merged["files"]
+             if "timed_reads" in f or "timed_writes" in f]
+    sampled = ("; estimated from the %d of %d calls that were timed (docs/STATS.md, Timing)" % (sum(timed), calls)
+               if timed and sum(timed) < calls else "")
     rows = [("run time", human_ns(run_ns) if run_ns else "-"),
-            ("time in I/O calls", "%s (%s of the processes' time)" % (
-                human_ns(io_ns), "%.0f%%" % (100 * share) if share is not None else "share unknown"))]
+            ("time in I/O calls", "%s (%s of the processes' time%s)" % (
+                human_ns(io_ns), "%.0f%%" % (100 * share) if share is not None else "share unknown", sampled))]
     by_time = sorted((f for f in merged["files"] if (f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0)),
                      key=lambda f: -((f.get("read_time_ns") or 0) + (f.get("write_time_ns") or 0)))[:3]
     rows.append(("top files by time", "; ".join("%s %s" % (f["path"], human_ns((f.get("read_time_ns") or 0) +

@@ -8,17 +8,23 @@ against the plain program and keeps the one that is faster beyond noise.
      read_mmap_max_read where reads are larger); advice = random for random
      readers; drop_behind and advice = sequential for streams; hugepages =
      thp (two values of hugepage_min) for large allocations; numa =
-     interleave:all where the machine has more than one node.
+     interleave:all where the machine has more than one node.  A file whose
+     reads took less than 4 ms per process makes no read policy relevant
+     (advise's read_time_excluded: the library's start-up costs more than
+     such a policy could save).
   3. Rounds of successive halving: every surviving candidate gets --runs
      runs, each right after a plain run (the interleaving of `mmhint ab`, with
-     its run function and bootstrap interval); after a round, candidates whose
-     interval lies below 1 or below the best's median are dropped, and of
-     more than four the faster half goes on; after the first round the
-     winners of different families are combined.  A candidate whose output or exit status differs
+     its run function and bootstrap interval), the candidates in turn (pair 1
+     of each, then pair 2 of each...); after a round, candidates whose
+     interval lies below 1, or below the best's median with their median
+     outside the best's interval, are dropped, and of more than four the
+     better half goes on; after the first round the winners of different
+     families are combined.  A candidate whose output or exit status differs
      from plain's is disqualified.
-  4. The winner is the fastest candidate whose interval lies wholly above 1
-     (speedup); otherwise no policy beats plain within noise and the config
-     written sets no policy.
+  4. The winner is the candidate whose interval lies wholly above 1
+     (speedup) with the highest lower bound (then the higher median);
+     otherwise no policy beats plain within noise and the config written
+     sets no policy.
 """
 
 import argparse
@@ -99,8 +105,8 @@ def candidates_from(merged, advised_text):
     small = large_reads = random_ = stream = False
     for f in files:
         reads = f.get("reads") or 0
-        if reads < 16:
-            continue
+        if reads < 16 or advmod.read_time_excluded(f):
+            continue  # too few reads, or too little time in them to repay the library's start-up
         avg = (f.get("bytes_read") or 0) / max(1, reads - (f.get("eof_reads") or 0))
         seq = st.seq_ratio(f) or 0
         size = f.get("size") or 0
@@ -241,15 +247,27 @@ def render(cands, winner):
     return out
 
 
+def interval_key(c):
+    """Sort key of a qualifying candidate, best first: the lower bound of its
+    speedup interval (the upper bound of its time ratio), then its median.
+    Candidates whose intervals overlap are not told apart by their medians,
+    which are noise among themselves (read_mmap=auto and =on do the same
+    system calls and instructions on a 4 KiB read loop, yet their medians
+    differed by 0.2x between runs of tune): the one whose speedup is surest
+    wins."""
+    s = c.summary()
+    return (s["ci95"][1], s["ratio"])
+
+
 def pick_winner(cands):
-    """The fastest candidate whose interval lies wholly above 1 (speedup),
-    among those that survived the rounds, else among those dropped; None
-    when there is none."""
+    """The candidate whose interval lies wholly above 1 (speedup) with the
+    highest lower bound (interval_key), among those that survived the
+    rounds, else among those dropped; None when there is none."""
     for states in (("measuring",), ("dropped",)):
         ok = [c for c in cands if c.state in states and c.summary()
               and c.summary()["ci95"][1] is not None and c.summary()["ci95"][1] < 1.0]
         if ok:
-            return min(ok, key=lambda c: c.summary()["ratio"])
+            return min(ok, key=interval_key)
     return None
 
 
@@ -346,14 +364,21 @@ def tune(args, cmd, lib, masks, base, root):
     try:
         live = [c for c in cands if c.state == "measuring"]
         for rnd in range(MAX_ROUNDS):
+            # The candidates the budget lets this round measure, in order.
+            npairs = args.runs + (1 if rnd == 0 else 0)
+            todo = []
             for c in live:
-                if time.perf_counter() - T.t_start + 2 * (args.runs + (rnd == 0)) * t_run > args.budget_s:
+                if time.perf_counter() - T.t_start + 2 * npairs * t_run * (len(todo) + 1) > args.budget_s:
                     c.state, c.note = ("not measured", "no budget left") if not c.runs else (c.state, c.note)
                     continue
-                for i in range(args.runs + (1 if rnd == 0 else 0)):
-                    T.pair(c, i, warm=(rnd == 0 and i == 0))
-                    if c.state == "disqualified":
-                        break
+                todo.append(c)
+            # Round robin: pair i of every candidate before pair i + 1 of any,
+            # so that a spell of load on the machine falls on all of them
+            # alike instead of on the one measured during it.
+            for i in range(npairs):
+                for c in todo:
+                    if c.state != "disqualified":
+                        T.pair(c, i, warm=(rnd == 0 and i == 0))
             live = [c for c in live if c.state == "measuring" and c.summary()]
             if rnd == 0:
                 win = [c for c in live if c.summary()["ratio"] < 1.0 and c.summary()["ci95"][1] is not None
@@ -362,19 +387,23 @@ def tune(args, cmd, lib, masks, base, root):
                 cands += combos
                 live += combos
             # Drop what is clearly worse than plain (its interval lies below 1) or
-            # than the best (its interval lies below the best's median); of more
-            # than four, keep the faster half.
+            # than the best, the surest by interval_key (its interval lies below
+            # the best's median and its median outside the best's interval: a
+            # candidate whose median lies within the best's interval is as good
+            # within noise, and goes on); of more than four, keep the better half.
             scored = [c for c in live if c.summary() and c.summary()["ci95"][0] is not None]
             if scored:
-                best = min(scored, key=lambda c: c.summary()["ratio"])
+                best = min(scored, key=interval_key)
+                b = best.summary()
                 for c in scored:
-                    lo = c.summary()["ci95"][0]
-                    if c is not best and (lo > 1.0 or lo > best.summary()["ratio"]):
+                    s_ = c.summary()
+                    if c is not best and (s_["ci95"][0] > 1.0 or (s_["ci95"][0] > b["ratio"] and
+                                                                  s_["ratio"] > b["ci95"][1])):
                         c.state, c.note = "dropped", "clearly worse after round %d" % (rnd + 1)
-                scored = sorted([c for c in scored if c.state == "measuring"], key=lambda c: c.summary()["ratio"])
+                scored = sorted([c for c in scored if c.state == "measuring"], key=interval_key)
                 if len(scored) > 4:
                     for c in scored[(len(scored) + 1) // 2:]:
-                        c.state, c.note = "dropped", "in the slower half after round %d" % (rnd + 1)
+                        c.state, c.note = "dropped", "in the worse half (by interval) after round %d" % (rnd + 1)
             live = [c for c in live if c.state == "measuring"]
             decisive = all(c.summary() and c.summary()["ci95"][0] is not None and
                            not c.summary()["ci95"][0] <= 1.0 <= c.summary()["ci95"][1] for c in live if c.summary())

@@ -29,11 +29,27 @@ def edited(d, src, change, name=None):
     return p
 
 
+def slow(f, factor=4):
+    """Makes F's reads take FACTOR times as long: the fixtures' logs (1.4 and
+    1.9 ms of reads per process) then pass the 4 ms below which no read
+    policy is proposed (advise.MIN_READ_TIME_NS)."""
+    f["read_time_ns"] = (f.get("read_time_ns") or 0) * factor
+
+
+def slow_fixtures(d):
+    """ALL with every file's reads taking four times as long (slow)."""
+    os.makedirs(os.path.join(d, "batch"), exist_ok=True)
+    return [edited(os.path.join(d, "batch"), fixture("batch", n), slow) for n in ("cat.2102.json", "wc.2101.json")] \
+        + [edited(d, fixture("sqlite.3001.json"), slow)]
+
+
 def cold_fixtures(d):
-    """ALL with every file recorded as cold when opened (residency_at_open)."""
+    """ALL with every file recorded as cold when opened (residency_at_open),
+    its reads taking four times as long (slow)."""
     def cold(f):
         f["residency_at_open"] = {"t_ns": 1, "pages": max(1, (f.get("size_at_open") or 0) // 4096), "resident": 0,
                                   "exact": True}
+        slow(f)
     os.makedirs(os.path.join(d, "batch"))
     return [edited(os.path.join(d, "batch"), fixture("batch", n), cold) for n in ("cat.2102.json", "wc.2101.json")] \
         + [edited(d, fixture("sqlite.3001.json"), cold)]
@@ -63,9 +79,16 @@ class AdviseTest(unittest.TestCase):
         golden(self, "advise.conf", r.stdout)
 
     def test_heuristics(self):
-        # The fixtures predate open_modes and residency_at_open: only what
-        # needs neither is proposed.
+        # The fixtures' logs were read in 1.4-1.9 ms per process: too little
+        # to repay the library's start-up, so nothing is proposed for them...
         r = mmhint("advise", *ALL)
+        self.assertEqual(rules(r.stdout), ({}, []))
+        self.assertRegex(r.stdout, r"# no policy for /data/logs/app-1.log: .*its reads took 1.54 ms per process "
+                                   r"\(2 processes\), below the 4 ms a read policy needs")
+        # ...with reads four times as slow they are.  The fixtures predate
+        # open_modes and residency_at_open: only what needs neither is proposed.
+        with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", *slow_fixtures(d))
         glob, rs = rules(r.stdout)
         self.assertEqual(glob, {})  # hugepages are never proposed (tune tries them)
         by_path = {x.pop("path"): x for x in rs}
@@ -158,11 +181,14 @@ class AdviseTest(unittest.TestCase):
 
     def test_exact_path_when_directory_is_mixed(self):
         # wc alone: both logs read with 16K reads -> one directory glob.
-        r = mmhint("advise", fixture("batch", "wc.2101.json"))
+        with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", edited(d, fixture("batch", "wc.2101.json"), slow))
         self.assertIn("path = /data/logs/*\n", r.stdout)
         # Make app-2.log random: the directory no longer shares one pattern.
         with open(os.path.join(HERE, fixture("batch", "wc.2101.json"))) as f:
             doc = json.load(f)
+        for f in doc["files"]:
+            slow(f)
         doc["files"][2]["seq_reads"] = 3
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "wc.json")
@@ -171,6 +197,33 @@ class AdviseTest(unittest.TestCase):
             r = mmhint("advise", p)
         self.assertIn("path = /data/logs/app-1.log\n", r.stdout)
         self.assertNotIn("/data/logs/*", r.stdout)
+
+    def test_reads_too_short_to_repay_the_start_up_get_no_read_policy(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+        from mmhint_cli import advise as adv
+        ms = 1_000_000
+        # Per process that read the file: 2 processes of 3 ms each are below 4 ms, 1 process of 4 ms is not.
+        self.assertRegex(adv.read_time_excluded({"reads": 900, "read_time_ns": 6 * ms, "processes": 2}),
+                         r"^its reads took 3.00 ms per process \(2 processes\), below the 4 ms")
+        self.assertIsNone(adv.read_time_excluded({"reads": 900, "read_time_ns": 4 * ms, "processes": 1}))
+        self.assertRegex(adv.read_time_excluded({"reads": 257, "read_time_ns": 270000, "processes": 1}),
+                         r"^its reads took 0.27 ms, below")
+        # Nothing read through descriptors, or no time recorded: this check says nothing.
+        self.assertIsNone(adv.read_time_excluded({"reads": 0, "stdio_reads": 5, "read_time_ns": 0}))
+        self.assertIsNone(adv.read_time_excluded({"reads": 40}))
+        # Reads already served from a mapping took less than plain ones would: not judged by their time.
+        self.assertIsNone(adv.read_time_excluded({"reads": 257, "read_time_ns": 270000, "converted_reads": 256}))
+        # In the output: the wc fixture's logs (1.93 and 1.41 ms) get a '# no policy' line and no rule;
+        # three times slower (5.8 and 4.2 ms) they get read_mmap.
+        with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", fixture("batch", "wc.2101.json"))
+            self.assertNotIn("[rule]", r.stdout)
+            self.assertRegex(r.stdout, r"# no policy for /data/logs/app-1.log: 257 reads, .*its reads took 1.93 ms, "
+                                       r"below the 4 ms a read policy needs to repay the library's start-up")
+            self.assertRegex(r.stdout, r"# no policy for /data/logs/app-2.log: .*its reads took 1.41 ms")
+            r = mmhint("advise", edited(d, fixture("batch", "wc.2101.json"), lambda f: slow(f, 3)))
+        self.assertEqual(rules(r.stdout)[1], [{"path": "/data/logs/*", "read_mmap": "auto"}])
+        self.assertNotIn("its reads took", r.stdout)
 
     def test_glob_characters_are_escaped(self):
         with open(os.path.join(HERE, fixture("batch", "cat.2102.json"))) as f:

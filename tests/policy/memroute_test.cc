@@ -2,6 +2,7 @@
 // the size windows, the alignment math, the region registry and the smaps parser.
 #include "policy/memroute.h"
 
+#include "policy/alloc.h"
 #include "policy/clock.h"
 #include "policy/os/os.h"
 #include "policy/stats.h"
@@ -275,3 +276,19 @@ TEST(MemroutePack, AlignedClassesAreAlignedOrRefused) {
 }
 
 }  // namespace
+
+// The size classes of the allocation counters (policy/alloc.h) by their bounds: <= 64, 512, 4 KiB, 64 KiB, 1 MiB, 32 MiB, more.
+TEST(MemClass, BoundsAreInclusive) {
+  struct {
+    uint64_t n;
+    int cls;
+  } cases[] = {{0, 0},        {1, 0},        {64, 0},       {65, 1},          {512, 1},         {513, 2},
+               {4096, 2},     {4097, 3},     {65536, 3},    {65537, 4},       {1048576, 4},     {1048577, 5},
+               {33554432, 5}, {33554433, 6}, {1ULL << 40, 6}, {UINT64_MAX, 6}, {1ULL << 63, 6}};
+  for (auto &c : cases) EXPECT_EQ(mmhint_mem_class(c.n), c.cls) << c.n;
+  // Every size up to 40 MiB in steps that cross each bound lands where the chain of compares put it.
+  for (uint64_t n = 0; n < 40ULL * 1048576; n += 4093) {
+    int want = n <= 64 ? 0 : n <= 512 ? 1 : n <= 4096 ? 2 : n <= 65536 ? 3 : n <= 1048576 ? 4 : n <= 33554432 ? 5 : 6;
+    ASSERT_EQ(mmhint_mem_class(n), want) << n;
+  }
+}
