@@ -230,9 +230,12 @@ static void child_description(int fd, mmhint_ofd_t *o, void *ctx) {
   else if (o->file) mmhint_prefetch_note_mode(&o->file->prefetch, o->pf.mode);
 }
 
+static int pmap_lock; /* guards reading the prefetch map and the lookup buffers (below) */
+
 void mmhint__prefetch_after_fork(void) {
   thread_state = 0;
   start_lock = 0;
+  pmap_lock = 0; /* another thread of the parent may have held it; the map itself stays valid */
   mmhint_prefetch_after_fork_child(unmap_job);
   mmhint_ofd_foreach(child_description, NULL);
 }
@@ -321,7 +324,6 @@ static void start(int fd, mmhint_ofd_t *o, const mmhint_pf_range_t *ranges, int 
 
 #define PMAP_MAX_BYTES (64u << 20) /* a larger map is refused (one line): ~4 M ranges */
 
-static int pmap_lock;
 static int pmap_state;       /* 0 not read yet, 1 parsed, -1 unusable */
 static mmhint_pmap_t pmap;
 static char pmap_why[300];   /* why it is unusable, for the one line */
