@@ -6,10 +6,12 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "policy/clock.h"
 #include "policy/fork.h"
+#include "policy/os/os.h"
 #include "policy/spin.h"
 #include "policy/stats.h"
 
@@ -138,9 +140,26 @@ int mmhint_prefetch_submit(const mmhint_pf_spec_t *spec, uint64_t now, uint32_t 
       int n = spec->ranges ? spec->nranges : 1;
       if (n < 0) n = 0;
       int keep = n > MMHINT_PF_MAX_RANGES ? MMHINT_PF_MAX_RANGES : n;
-      memcpy(j->own, src, (size_t)keep * sizeof *src);
-      if (keep > 0 && keep < n) j->own[keep - 1].len = src[n - 1].off + src[n - 1].len - j->own[keep - 1].off;
-      j->ranges = j->own;
+      mmhint_pf_range_t *dst = j->own;
+      j->list = NULL;
+      j->list_bytes = 0;
+      if (keep > MMHINT_PF_INLINE_RANGES) {
+        size_t bytes = (size_t)keep * sizeof *src;
+        void *m = mmhint_os_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED) {
+          dst = j->list = m;
+          j->list_bytes = bytes;
+        } else {
+          /* No memory for the list: one range over all of it (reads more, never less). */
+          j->own[0].off = src[0].off;
+          j->own[0].len = src[n - 1].off + src[n - 1].len - src[0].off;
+          keep = n = 1;
+          src = j->own;
+        }
+      }
+      if (src != dst) memcpy(dst, src, (size_t)keep * sizeof *src);
+      if (keep > 0 && keep < n) dst[keep - 1].len = src[n - 1].off + src[n - 1].len - dst[keep - 1].off;
+      j->ranges = dst;
       j->nranges = keep;
       __atomic_store_n(&j->state, MMHINT_PFJ_QUEUED, __ATOMIC_RELEASE);
       *slot = (uint32_t)i;
@@ -185,6 +204,8 @@ void mmhint_prefetch_finish(mmhint_pf_job_t *j, int how, uint64_t now) {
     mmhint_count(&j->file->c[MMHINT_FC_prefetch_time_ns], now - j->start_ticks);
     __atomic_store_n(&pf->state, how == MMHINT_PFC_completed ? MMHINT_PFS_DONE : MMHINT_PFS_NONE, __ATOMIC_RELAXED);
   }
+  if (j->list) mmhint_os_munmap(j->list, j->list_bytes);
+  j->list = NULL;
   j->map = NULL;
   j->file = NULL;
   __atomic_store_n(&j->state, MMHINT_PFJ_FREE, __ATOMIC_RELEASE);
@@ -223,6 +244,8 @@ void mmhint_prefetch_after_fork_child(void (*unmap)(void *addr, int64_t len)) {
   for (int i = 0; i < MMHINT_PF_JOBS; i++) {
     mmhint_pf_job_t *j = &jobs[i];
     if (j->state != MMHINT_PFJ_FREE && j->map && unmap) unmap(j->map, j->map_len);
+    if (j->state != MMHINT_PFJ_FREE && j->list) mmhint_os_munmap(j->list, j->list_bytes);
+    j->list = NULL;
     j->map = NULL;
     j->file = NULL;
     j->users = 0;

@@ -37,7 +37,8 @@ enum { MMHINT_PF_OFF, MMHINT_PF_WHOLE, MMHINT_PF_AUTO, MMHINT_PF_LEARNED };
 #define MMHINT_PF_MEM_NUM 1
 #define MMHINT_PF_MEM_DEN 2
 #define MMHINT_PF_JOBS 32       /* files being prefetched at once; more are counted fallbacks (busy) */
-#define MMHINT_PF_MAX_RANGES 4096 /* ranges one job may carry */
+#define MMHINT_PF_MAX_RANGES (1 << 20) /* ranges one job may carry (16 MiB of list) */
+#define MMHINT_PF_INLINE_RANGES 8     /* ranges kept inside the job's slot; longer lists are mapped */
 
 /* One range of a file, in bytes. */
 typedef struct {
@@ -196,8 +197,10 @@ typedef struct mmhint_pf_job {
   int64_t step;
   uint64_t start_ticks;
   int nranges;
-  const mmhint_pf_range_t *ranges; /* sorted; points at `own` */
-  mmhint_pf_range_t own[MMHINT_PF_MAX_RANGES]; /* the slot's copy of the ranges (lazily zero pages: ~2 MiB for all slots) */
+  const mmhint_pf_range_t *ranges; /* sorted; points at `own`, or at `list` */
+  mmhint_pf_range_t own[MMHINT_PF_INLINE_RANGES]; /* a short list's copy */
+  mmhint_pf_range_t *list;         /* a longer list's copy, mapped from the kernel (unmapped when the job ends) */
+  size_t list_bytes;
 } mmhint_pf_job_t;
 
 /* What a new job is made from (mmhint_prefetch_submit). */
@@ -212,8 +215,10 @@ typedef struct {
 /*
  * Joins the job of `file` when one is queued or running (the description
  * shares it), else takes a free slot and fills it from `spec` (the ranges are copied into the slot,
- * at most MMHINT_PF_MAX_RANGES of them: the last one is widened to cover the
- * rest).  Stores the slot and generation in
+ * inside the slot, or in memory mapped for the job when there are more than
+ * MMHINT_PF_INLINE_RANGES; at most MMHINT_PF_MAX_RANGES, the last one widened
+ * to cover the rest; when that memory cannot be had, the job is one range
+ * from the first to the end of the last).  Stores the slot and generation in
  * *slot, *gen.  Returns 1 when it joined (the caller must unmap its own
  * mapping), 0 when a new job was queued, -1 when every slot is taken.
  */

@@ -230,7 +230,7 @@ static void child_description(int fd, mmhint_ofd_t *o, void *ctx) {
   else if (o->file) mmhint_prefetch_note_mode(&o->file->prefetch, o->pf.mode);
 }
 
-static int pmap_lock; /* guards reading the prefetch map and the lookup buffers (below) */
+static int pmap_lock; /* guards reading the prefetch map (below) */
 
 void mmhint__prefetch_after_fork(void) {
   thread_state = 0;
@@ -389,8 +389,6 @@ __attribute__((constructor)) static void load_map_at_start(void) {
   mmhint__busy = was_busy;
 }
 
-static mmhint_pmap_range_t lookup_out[MMHINT_PF_MAX_RANGES];
-static mmhint_pf_range_t lookup_ranges[MMHINT_PF_MAX_RANGES];
 
 /*
  * Starts the learned prefetch of fd's file (opened by `path`, `size` bytes
@@ -408,22 +406,31 @@ static int start_learned(int fd, mmhint_ofd_t *o, const char *path, int64_t size
     size_t n = 0;
     uint64_t bytes = 0, filled = 0;
     uint64_t fill = e ? e->bytes / 1000 * MMHINT_PMAP_FILL_PERMILLE + e->bytes % 1000 * MMHINT_PMAP_FILL_PERMILLE / 1000 : 0;
-    mmhint_pmap_lookup_t r = e ? mmhint_pmap_lookup_bounded(&pmap, path, (uint64_t)size, MMHINT_PMAP_MERGE_GAP, fill,
-                                                            lookup_out, MMHINT_PF_MAX_RANGES, &n, &bytes, &filled)
-                               : MMHINT_PMAP_MISSING;
+    /* Room for every range of the entry, so that the lookup never widens the last one over the rest. */
+    size_t cap = e ? (e->nranges ? e->nranges : 1) : 0;
+    if (cap > MMHINT_PF_MAX_RANGES) cap = MMHINT_PF_MAX_RANGES;
+    size_t out_bytes = cap * sizeof(mmhint_pmap_range_t);
+    mmhint_pmap_range_t *lookup_out = e ? pages_of(out_bytes) : NULL;
+    mmhint_pmap_lookup_t r = lookup_out ? mmhint_pmap_lookup_bounded(&pmap, path, (uint64_t)size, MMHINT_PMAP_MERGE_GAP,
+                                                                     fill, lookup_out, cap, &n, &bytes, &filled)
+                                        : MMHINT_PMAP_MISSING;
     if (r == MMHINT_PMAP_STALE) {
       char why[400];
       snprintf(why, sizeof why, "the prefetch map's entry for %s is stale (the file is %lld bytes, the map recorded %llu)",
                path, (long long)size, e ? (unsigned long long)e->size : 0ull);
       warn_learned(why);
     } else if (r == MMHINT_PMAP_FOUND && n > 0) {
+      /* The same two 64-bit words per range: converted in place (offsets and lengths are below 2^63). */
+      mmhint_pf_range_t *ranges = (mmhint_pf_range_t *)(void *)lookup_out;
       for (size_t i = 0; i < n; i++) {
-        lookup_ranges[i].off = (int64_t)lookup_out[i].off;
-        lookup_ranges[i].len = (int64_t)lookup_out[i].len;
+        uint64_t off = lookup_out[i].off, len = lookup_out[i].len;
+        ranges[i].off = (int64_t)off;
+        ranges[i].len = (int64_t)len;
       }
-      start(fd, o, lookup_ranges, (int)n); /* the job copies the ranges */
+      start(fd, o, ranges, (int)n); /* the job copies the ranges */
       decided = 1;
     }
+    if (lookup_out) mmhint_os_munmap(lookup_out, out_bytes);
   }
   mmhint_spin_unlock(&pmap_lock);
   return decided;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 extern "C" {
 #include "policy/json.h"
@@ -184,7 +185,8 @@ TEST(Prefetch, JobTableJoinStopAndOrder) {
 
 TEST(Prefetch, SubmitCopiesAndBoundsRanges) {
   static mmhint_file_t a;
-  static mmhint_pf_range_t many[MMHINT_PF_MAX_RANGES + 10];
+  std::vector<mmhint_pf_range_t> many_v(MMHINT_PF_MAX_RANGES + 10);
+  mmhint_pf_range_t *many = many_v.data();
   for (int i = 0; i < MMHINT_PF_MAX_RANGES + 10; i++) many[i] = {(int64_t)i * 8192, 4096};
   mmhint_pf_spec_t proto;
   memset(&proto, 0, sizeof proto);
@@ -196,9 +198,12 @@ TEST(Prefetch, SubmitCopiesAndBoundsRanges) {
   mmhint_pf_job_t *j = mmhint_prefetch_claim();
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(j->nranges, MMHINT_PF_MAX_RANGES);
-  const mmhint_pf_range_t &last = j->own[MMHINT_PF_MAX_RANGES - 1];
+  EXPECT_NE(j->list, nullptr) << "a long list lives in memory of its own";
+  EXPECT_EQ(j->ranges[1].off, 8192);
+  const mmhint_pf_range_t &last = j->ranges[MMHINT_PF_MAX_RANGES - 1];
   EXPECT_EQ(last.off + last.len, many[MMHINT_PF_MAX_RANGES + 9].off + 4096) << "the last range covers the rest";
   mmhint_prefetch_finish(j, -1, 2);
+  EXPECT_EQ(j->list, nullptr) << "unmapped when the job ends";
 }
 
 TEST(Prefetch, TableFullIsAFallback) {
