@@ -166,7 +166,7 @@ static int64_t sysfs_kib(const char *path) {
 }
 
 /* The WILLNEED piece for files on device `dev`: its read_ahead_kb, at least 128 KiB. */
-static int64_t willneed_piece(uint64_t dev) {
+int64_t mmhint_hints_willneed_piece(uint64_t dev) {
   for (int i = 0; i < RA_CACHE; i++)
     if (ra_cache[i].bytes && ra_cache[i].dev == dev) return ra_cache[i].bytes;
   char path[96];
@@ -223,7 +223,7 @@ void mmhint_hints_open(mmhint_hints_state_t *s, int fd, mmhint_hints_file_t *hf,
     goto out;
   }
   s->size = st.st_size;
-  if (s->willneed_ahead > 0) s->willneed_piece = willneed_piece((uint64_t)st.st_dev);
+  if (s->willneed_ahead > 0) s->willneed_piece = mmhint_hints_willneed_piece((uint64_t)st.st_dev);
   s->active = 1; /* feed the classifier: auto (either kind) and the windows need it */
   enlist();
   hf->active = 1;

@@ -172,6 +172,14 @@ int mmhint_hints_mmap(void *addr, size_t len, const mmhint_hints_state_t *s, mmh
  */
 int mmhint_hints_mmap_auto(int cls, size_t len);
 
+/*
+ * The most one POSIX_FADV_WILLNEED (or readahead, or MADV_WILLNEED) reads on
+ * device `dev`: its read_ahead_kb from sysfs, at least 128 KiB, remembered
+ * per device.  Not thread-safe on the first call for a device (a race
+ * writes the same value twice).
+ */
+int64_t mmhint_hints_willneed_piece(uint64_t dev);
+
 /* The fadvise value (POSIX_FADV_*) auto uses for class `cls`. */
 int mmhint_hints_auto_advice(int cls);
 

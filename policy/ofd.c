@@ -42,6 +42,9 @@ static void unref_locked(mmhint_ofd_t *o) {
   if (o && --o->refs <= 0) {
     if (o->rm) mmhint_rm_release(o->rm); /* the last descriptor is gone: drop its read->mmap state */
     mmhint_hints_release(&o->hints);       /* no system call: safe under the lock */
+    if (o->pf.job) mmhint_prefetch_unuse(o->pf.job - 1, o->pf.job_gen); /* the file's last user stops its job */
+    o->pf.job = 0;
+    o->pf.mode = 0;
     o->rm = NULL;
     o->next_free = free_list;
     free_list = o;

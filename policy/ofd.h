@@ -48,6 +48,7 @@ typedef struct mmhint_ofd {
   uint32_t skipped;        /* the gap those calls make: the next timed call stands for skipped + 1 calls */
   struct mmhint_rm *rm;    /* read->mmap state (policy/readmap.h), NULL when read_mmap is off; freed with the description */
   mmhint_hints_state_t hints; /* access hints (policy/hints.h); all zero: inactive */
+  mmhint_prefetch_state_t pf; /* prefetch (policy/prefetch.h); all zero: off */
   struct mmhint_ofd *next_free;
 } mmhint_ofd_t;
 

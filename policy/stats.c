@@ -135,6 +135,7 @@ static void reset_one(mmhint_file_t *f, void *ctx) {
   memset(f->fallbacks, 0, sizeof f->fallbacks);
   f->lock = 0;
   memset(&f->hints, 0, sizeof f->hints);
+  memset(&f->prefetch, 0, sizeof f->prefetch);
   memset(f->open_modes, 0, sizeof f->open_modes);
   memset(&f->residency_at_open, 0, sizeof f->residency_at_open);
   mmhint_cov_reset(&f->cov);

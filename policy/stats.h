@@ -23,6 +23,7 @@
 #include "policy/hints.h"
 #include "policy/json.h"
 #include "policy/options.h"
+#include "policy/prefetch.h"
 #include "policy/readmap_fallbacks.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,7 @@ typedef struct mmhint_file {
   int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind;
 
   mmhint_hints_file_t hints; /* what the hints policy saw and did (policy/hints.h) */
+  mmhint_prefetch_file_t prefetch; /* what the prefetch policy did (policy/prefetch.h) */
 
   /* How the file was opened and how much of it was cached then, so that advice
    * can tell a read-only reader from a read-write one and a cold file from a

@@ -52,7 +52,7 @@ MMHINT_EXPORT ssize_t example_pread(int fd, void *buf, size_t n, off_t off) {
   }
   /* 4. Call real, timed with the cheap clock; nothing to record and no hint to feed: no clock.
    *    Most fast calls are counted but not timed: the next timed one stands for them (shim/shim.h). */
-  if (!mmhint__stats_on && !o->hints.active) return MMHINT_REAL(pread)(fd, buf, n, off);
+  if (!mmhint__stats_on && !o->hints.active && !o->pf.mode) return MMHINT_REAL(pread)(fd, buf, n, off);
   if (mmhint__untimed(o)) {
     ssize_t u = MMHINT_REAL(pread)(fd, buf, n, off);
     mmhint__record_read_untimed(o, fd, u, MMHINT_AT(off), MMHINT_OP_PREAD);

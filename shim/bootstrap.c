@@ -344,6 +344,7 @@ static void finish_as(const char *reason, int sig) {
   sigset_t block, old;
   mmhint__end_signal_set(&block); /* blocked while the statistics are written (shim/signal.c) */
   int masked = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &old, sizeof(uint64_t)) == 0;
+  mmhint_prefetch_exiting(mmhint_ticks()); /* the helper thread stops at its next step; its jobs are counted now */
   if (!__atomic_exchange_n(&stats_written, 1, __ATOMIC_ACQ_REL)) {
     end_reason = reason;
     end_signal = sig;
@@ -378,6 +379,7 @@ void mmhint__unfinish(void) {
   own_path[0] = '\0'; /* the file it replaced is gone with it */
   end_reason = "exit";
   end_signal = 0;
+  mmhint_prefetch_resume();
   __atomic_store_n(&stats_written, 0, __ATOMIC_RELEASE);
 }
 

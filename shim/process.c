@@ -12,6 +12,7 @@
 
 #include "policy/readmap.h"
 #include "policy/memroute.h"
+#include "policy/prefetch.h"
 #include "shim/shim.h"
 #include "shim/readmap.h"
 
@@ -35,6 +36,7 @@ static inline void spawn_end(void) { __atomic_fetch_sub(&mmhint__spawning, 1, __
 
 static void fork_locks(int phase) {
   mmhint_ofd_fork(phase);
+  mmhint_prefetch_fork(phase); /* taken inside the table's lock when a description goes */
   mmhint_rm_fork(phase);
   mmhint_residency_fork(phase);
   mmhint_stats_fork(phase);
@@ -65,6 +67,7 @@ static inline pid_t after_fork(pid_t r) {
   fork_locked = 0;
   if (r == 0) {
     mmhint__after_fork_child();
+    mmhint__prefetch_after_fork();
     mmhint__snapshot_after_fork();
   }
   errno = saved_errno;

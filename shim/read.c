@@ -47,8 +47,8 @@ static inline void count_plain(mmhint_ofd_t *o) {
       }                                                                   \
     }                                                                     \
     count_plain(o_);                                                   \
-    /* Nothing to record and no hint to feed: no clock, no counting. */   \
-    if (!mmhint__stats_on && !o_->hints.active) return call;              \
+    /* Nothing to record, no hint or prefetch to feed: no clock, no counting. */ \
+    if (!mmhint__stats_on && !o_->hints.active && !o_->pf.mode) return call; \
     if (mmhint__untimed(o_)) { /* counted, not timed (shim/shim.h) */      \
       ssize_t u_ = call;                                                  \
       mmhint__record_read_untimed(o_, fd, u_, offset, op);                \

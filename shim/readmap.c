@@ -256,7 +256,7 @@ ssize_t mmhint__rm_read(mmhint_ofd_t *o, int fd, const struct iovec *iov, int cn
   mmhint_rm_t *rm = o->rm;
   mmhint_file_t *f = o->file;
   const int mt = !__libc_single_threaded;
-  const int rec = mmhint__stats_on || o->hints.active;
+  const int rec = mmhint__stats_on || o->hints.active || o->pf.mode;
   size_t n;
   mmhint__rm_enter(rm, mt);
   if (MMHINT_UNLIKELY(!rm->active) || !rm_request_len(iov, cnt, at, &n)) {
@@ -329,7 +329,7 @@ ssize_t mmhint__rm_read1_mt(mmhint_ofd_t *o, int fd, void *buf, size_t n, int64_
       pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos) {
     mmhint_rm_reader_enter(rm);
     if (rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_SEQ_CST)) {
-      const int rec = mmhint__stats_on || o->hints.active;
+      const int rec = mmhint__stats_on || o->hints.active || o->pf.mode;
       const int timed = rec && rm->untimed == 0;
       uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
       size_t left = mmhint__guarded_copy(buf, rm->win_base + (pos - rm->win_lo), n);

@@ -204,7 +204,7 @@ static inline ssize_t mmhint__rm_read1(mmhint_ofd_t *o, int fd, void *buf, size_
       (MMHINT_LIKELY(pos >= rm->win_lo && (int64_t)n <= rm->win_hi - pos &&
                      rm->win_gen == __atomic_load_n(rm->gen, __ATOMIC_ACQUIRE)) ||
        mmhint_rm_recache(rm, pos, pos + (int64_t)n))) {
-    const int rec = mmhint__stats_on || o->hints.active;
+    const int rec = mmhint__stats_on || o->hints.active || o->pf.mode;
     const int timed = rec && rm->untimed == 0;
     uint64_t t0 = timed ? mmhint_ticks() : 0, t1 = 0, dur = 0;
     mmhint__busy = 1;

@@ -215,6 +215,22 @@ static inline mmhint_ofd_t *mmhint__track(int fd) {
 /* Marks every tracked description shared (before fork: both processes now move its offset). */
 void mmhint__mark_all_shared(void);
 
+/* ---- Prefetch (shim/prefetch.c) ------------------------------------------------ */
+
+/*
+ * At the open of fd (description o, its file record set) with the per-file
+ * option values `num`: starts the prefetch (whole, learned with a map) or
+ * arms auto.  `size` is st_size at open, `path` the absolute path it was
+ * opened by (NULL when unknown; learned looks it up in the map).  The guard
+ * must be held.
+ */
+void mmhint__prefetch_open(int fd, mmhint_ofd_t *o, const long long *num, int oflags, int64_t size,
+                           const char *path);
+/* The slow half of the read hook: counts the read against the prefetch, feeds auto (which may start it). */
+void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint64_t dur, uint64_t now);
+/* In the child of fork: the parent's prefetches are the parent's; the child starts its own thread when it needs one. */
+void mmhint__prefetch_after_fork(void);
+
 /* ---- Recording --------------------------------------------------------------- */
 
 /*
@@ -263,7 +279,7 @@ static inline int mmhint__untimed(mmhint_ofd_t *o) {
  */
 static inline uint64_t mmhint__timed_dur(mmhint_ofd_t *o, uint64_t dur, uint64_t t1) {
   uint64_t stands = dur * ((uint64_t)o->skipped + 1);
-  uint32_t skip = MMHINT_UNLIKELY(dur >= MMHINT_TIME_EVERY_TICKS || mmhint__time_every || o->hints.active)
+  uint32_t skip = MMHINT_UNLIKELY(dur >= MMHINT_TIME_EVERY_TICKS || mmhint__time_every || o->hints.active || o->pf.mode)
                       ? 0
                       : 7 + (uint32_t)(t1 & 15);
   o->untimed = o->skipped = skip;
@@ -308,6 +324,7 @@ static inline void mmhint__record_read_dur(mmhint_ofd_t *o, int fd, long r, int6
   offset = mmhint__read_at(o, fd, r, offset, &prev_end);
   mmhint_stats_read_dur(o->file, r, offset, prev_end, dur, t0, t1, op);
   if (r > 0) mmhint_hints_read(&o->hints, fd, offset, (uint64_t)r, t1);
+  if (MMHINT_UNLIKELY(o->pf.mode)) mmhint__prefetch_read(o, fd, offset, r, dur, t1);
   mmhint__busy = 0;
 }
 

@@ -47,6 +47,29 @@ static void note_policy(mmhint_file_t *f, const long long *num, int rule) {
   f->pol_drop_behind = (int8_t)num[MMHINT_OPT_drop_behind];
 }
 
+/*
+ * Applies the per-file policies to a description just opened: read->mmap,
+ * the hints, the prefetch.  drop_behind and prefetch on one file contradict
+ * each other (one releases what the other brings in): prefetch wins, the
+ * description runs without drop_behind, and one line says so per process.
+ */
+static void opened_policy(int fd, mmhint_ofd_t *o, mmhint_file_t *f, const long long *num, int oflags, int stdio,
+                          int64_t size, const char *abs) {
+  long long own[MMHINT_OPT__COUNT];
+  if (num[MMHINT_OPT_prefetch] != 0 && num[MMHINT_OPT_drop_behind] && f->mode == S_IFREG) {
+    static int warned;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+      mmhint__warn("drop_behind and prefetch are both set for ", abs ? abs : "a file",
+                   ": prefetch wins, drop_behind is off for it (and for any other file where both are set)");
+    memcpy(own, num, sizeof own);
+    own[MMHINT_OPT_drop_behind] = 0;
+    num = own;
+  }
+  mmhint__rm_opened(fd, o, num, oflags, stdio);
+  mmhint_hints_open(&o->hints, fd, &f->hints, num, mmhint_ticks());
+  mmhint__prefetch_open(fd, o, num, oflags, size, abs);
+}
+
 /* Creates a description for fd from its fstat (the size it gives in *size_out); NULL when fd is not valid or memory ran out. */
 static mmhint_ofd_t *describe(int fd, int oflags, uint32_t flags, const char *abs_path, mmhint_file_t **file_out,
                               int64_t *size_out) {
@@ -96,12 +119,10 @@ void mmhint__track_open_at(int fd, int dirfd, const char *path, int oflags, int 
         mmhint_file_facts_t facts = {abs, program_invocation_short_name, f->size_at_open, mode};
         int rule = mmhint_config_file_num(&mmhint__cfg, &facts, num);
         note_policy(f, num, rule);
-        mmhint__rm_opened(fd, o, num, oflags, stdio);
-        mmhint_hints_open(&o->hints, fd, &f->hints, num, mmhint_ticks());
+        opened_policy(fd, o, f, num, oflags, stdio, size, abs);
       } else {
         note_policy(f, mmhint__cfg.values.num, 0);
-        mmhint__rm_opened(fd, o, mmhint__cfg.values.num, oflags, stdio);
-        mmhint_hints_open(&o->hints, fd, &f->hints, mmhint__cfg.values.num, mmhint_ticks());
+        opened_policy(fd, o, f, mmhint__cfg.values.num, oflags, stdio, size, abs);
       }
     }
     mmhint_ofd_attach(fd, o);

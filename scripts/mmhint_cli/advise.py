@@ -14,6 +14,9 @@ proposed, and an `# evidence:` line says why.
                          10% of its size, >= 90% sequential) through descriptors,
                          <= 10% of it cached at open (or --protect-cache)
                          -> drop_behind = on
+  cold random            file >= 1 MiB read at random (< 70% sequential, < 30% of the
+                         reads consecutive, >= 16 reads), <= 10% of it cached at open
+                         -> prefetch = auto
   learned prefetch       file >= 1 MiB read at random (< 70% sequential, >= 16 reads),
                          <= 10% of it cached at open, with a `touched` map in the
                          statistics that covers < 50% of it or a file larger than
@@ -215,6 +218,30 @@ def rule_cold_stream(f, x, args):
     return {"drop_behind": "on"}, ev
 
 
+PREFETCH_MIN = 1 * MIB  # the prefetch_min default: smaller files are left to kernel readahead
+
+
+def rule_cold_random(f, x, args):
+    """A file read at random that was not cached at open: the reads wait for
+    one small random I/O each, where bringing the file in with large
+    sequential requests first is faster (prefetch = auto: off until the
+    classifier sees random reads, then the whole file if it fits
+    prefetch_max; docs/HINTS.md, "Prefetch")."""
+    reads = f.get("reads") or 0
+    if x["size"] < PREFETCH_MIN or reads < MIN_READS:
+        return None, []
+    if not (x["seq"] < 0.7 and (f.get("consec_reads") or 0) < 0.3 * reads):
+        return None, []
+    if x["resident"] is None:
+        return None, [x["resident_text"] + ": cannot tell whether the file was cold; prefetch not proposed"]
+    if x["resident"] > COLD:
+        return None, ["read at random, but %s: the cache served it; prefetch not proposed" % x["resident_text"]]
+    return {"prefetch": "auto"}, [
+        "read at random (%.0f%% sequential, %d of %d reads consecutive) and %s: bring it in with large "
+        "sequential requests once random reads start (a file above prefetch_max, by default half of "
+        "MemAvailable, falls back)" % (100 * x["seq"], f.get("consec_reads") or 0, reads, x["resident_text"])]
+
+
 def note_random_preads(f, x, args):
     """Random preads: advice = random was measured slower (sqlite3 random
     lookups on a cold cache, 0.56x: this disk reads 128 KiB nearly as fast
@@ -282,7 +309,7 @@ def rule_prefetch_learned(f, x, args):
 
 
 # The rules, in the order their evidence is printed.
-RULES = [rule_small_reads, rule_cold_stream, note_random_preads, rule_prefetch_learned]
+RULES = [rule_small_reads, rule_cold_stream, rule_cold_random, note_random_preads, rule_prefetch_learned]
 
 
 def classify(f, args):
@@ -365,10 +392,19 @@ def advise(merged, sources, args=None):
     lines.append("# Review it, then use it with: mmhint run --config FILE -- CMD  (or MMHINT_CONFIG=FILE)")
     lines.append("")
     proposals = []
+    maps = []
     for f in merged["files"]:
         opts, ev = classify(f, args)
         if opts:
+            # prefetch_map is a process option (one map serves every file): it goes before the first [rule].
+            m = opts.pop("prefetch_map", None)
+            if m and m not in maps:
+                maps.append(m)
             proposals.append((f, opts, ev))
+    if maps:
+        lines.append("# the prefetch map of prefetch = learned (one per process: every file's ranges are in it)")
+        lines.append("prefetch_map = %s" % maps[0])
+        lines.append("")
     # Files of one directory that all get the same options share one glob,
     # provided every observed regular file read in that directory does.
     by_dir = {}
@@ -395,7 +431,7 @@ def advise(merged, sources, args=None):
             pattern = glob_escape(f["path"])
         lines.append("[rule]")
         lines.append("path = %s" % pattern)
-        for k in ("read_mmap", "advice", "mmap_advice", "drop_behind", "prefetch", "prefetch_map"):
+        for k in ("read_mmap", "advice", "mmap_advice", "drop_behind", "prefetch"):
             if k in opts:
                 lines.append("%s = %s" % (k, opts[k]))
         lines.append("")

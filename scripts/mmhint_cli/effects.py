@@ -9,7 +9,7 @@ say the same for a reader of the report, and tests/cli/test_report.py checks
 that every declared reason has words."""
 
 from . import stats as st
-from .common import BYTES, COUNT, human
+from .common import BYTES, COUNT, human, human_ns
 
 # read->mmap fallbacks (policy/readmap_fallbacks.h MMHINT_FALLBACKS), in words.
 FALLBACK_WORDS = {
@@ -104,6 +104,66 @@ def file_effects(f):
         out.append("access pattern seen by the hints: %s (%s switch%s)" % (
             h["pattern"], human(h.get("pattern_switches") or 0, COUNT),
             "" if h.get("pattern_switches") == 1 else "es"))
+    out.extend(prefetch_effects(f))
+    return out
+
+
+PREFETCH_FALLBACK_WORDS = {
+    "too_large": "the file was larger than prefetch_max",
+    "busy": "too many files were being prefetched at once",
+    "no_thread": "the helper thread could not be started",
+    "reopen": "the shim could not open or map its own view of the file",
+    "error": "a request was refused by the kernel; the prefetch stopped there",
+    "incomplete": "pages were still missing after the one retry allowed (I/O errors or memory pressure)",
+    "learned_map": "prefetch=learned had no usable map entry: it ran as auto",
+}
+
+
+def prefetch_effects(f):
+    """Lines saying what the prefetch did to the merged file F (its "prefetch"
+    section and the prefetch_* counters); [] when it never asked for one."""
+    p = f.get("prefetch")
+    if not isinstance(p, dict):
+        return []
+    out = []
+    jobs = p.get("jobs") or 0
+    asked = f.get("prefetch_bytes") or 0
+    line = "prefetch=%s: " % p.get("mode", "?")
+    if not jobs:
+        line += "did not start" + (" (the file was only read sequentially: kernel readahead kept it)"
+                                   if p.get("mode") in ("auto", "learned") and not p.get("auto_started") else "")
+        out.append(line)
+    else:
+        ended = ", ".join("%s %s" % (human(p.get(k) or 0, COUNT), w) for k, w in (
+            ("completed", "completed"), ("stopped_close", "stopped at close"), ("stopped_exit", "stopped at exit"))
+            if p.get(k))
+        line += "%s job%s (%s), %s asked in %s requests, %s of it already in the page cache, in %s" % (
+            human(jobs, COUNT), "" if jobs == 1 else "s", ended or "still running", human(asked, BYTES),
+            human(p.get("requests") or 0, COUNT), human(f.get("prefetch_resident_bytes") or 0, BYTES),
+            human_ns(f.get("prefetch_time_ns") or 0))
+        out.append(line)
+        if p.get("residency_measured") and p.get("resident_after_bytes") is not None and p.get("completed"):
+            out.append("  resident when it ended: %s%s" % (
+                human(p["resident_after_bytes"], BYTES),
+                " (%s asked once more after the first pass)" % human(p["retried_bytes"], BYTES)
+                if p.get("retried_bytes") else ""))
+        parts = []
+        for k, label in (("reads_before", "before it started"), ("reads_during", "while it ran"),
+                         ("reads_after", "after it completed")):
+            n = p.get(k) or 0
+            if not n:
+                continue
+            t = p.get("read_ns_" + k.split("_")[1])
+            parts.append("%s %s%s" % (human(n, COUNT), label,
+                                      " (average %s)" % human_ns(t / n) if isinstance(t, int) else ""))
+        if parts:
+            out.append("  reads: " + ", ".join(parts))
+        if p.get("auto_started"):
+            out.append("  auto started when the reads turned random, at offset %s" % p["auto_started"].get("offset"))
+    for reason, n in sorted((p.get("fallbacks") or {}).items(), key=lambda kv: -kv[1]):
+        if n:
+            out.append("  fell back %s time%s: %s" % (human(n, COUNT), "" if n == 1 else "s",
+                                                       PREFETCH_FALLBACK_WORDS.get(reason, reason)))
     return out
 
 

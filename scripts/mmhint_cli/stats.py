@@ -234,6 +234,23 @@ def _merge_hints(dst, src):
             dst[k] = v
 
 
+def _merge_prefetch(dst, src):
+    """Counts add up; the mode, errno and residency flag are the last
+    process's; auto_started is the first."""
+    for k, v in src.items():
+        if k == "auto_started":
+            if dst.get(k) is None:
+                dst[k] = v
+        elif k in ("mode", "last_errno", "residency_measured"):
+            dst[k] = v
+        elif isinstance(v, dict):
+            _add_dict(dst.setdefault(k, {}), v)
+        elif _check_int(v):
+            dst[k] = (dst.get(k) or 0) + v
+        elif k not in dst:
+            dst[k] = v
+
+
 def _proc_start(doc):
     p = doc["process"]
     s = p.get("start_ns")
@@ -323,6 +340,9 @@ def merge(docs):
             hints = f.get("hints")
             if isinstance(hints, dict):
                 _merge_hints(m.setdefault("hints", {}), hints)
+            pf = f.get("prefetch")
+            if isinstance(pf, dict):
+                _merge_prefetch(m.setdefault("prefetch", {}), pf)
             # The ranges reads and mappings touched: the union over processes (scripts/mmhint_cli/pmap.py).
             if "touched" in f:
                 t = pmap.merge_touched(m.get("touched"), f["touched"])

@@ -126,7 +126,7 @@ class LearnedRuleTest(unittest.TestCase):
     def test_large_share_only_when_larger_than_prefetch_max(self):
         whole = random_reader(ranges=[[0, 48 * MIB]])
         opts, ev = self.classify(whole)
-        self.assertIsNone(opts)
+        self.assertEqual(opts, {"prefetch": "auto"})  # learned declines; the cold random reader gets auto
         self.assertIn("would read nearly the whole file", "; ".join(ev))
         opts, ev = self.classify(whole, prefetch_max="32M")
         self.assertEqual(opts["prefetch"], "learned")
@@ -140,7 +140,7 @@ class LearnedRuleTest(unittest.TestCase):
 
     def test_without_a_map_path_only_evidence(self):
         opts, ev = self.classify(random_reader(), pmap_path=None)
-        self.assertIsNone(opts)
+        self.assertEqual(opts, {"prefetch": "auto"})  # no map to write: auto, which needs none
         self.assertIn("give --out FILE", "; ".join(ev))
 
     def test_sequential_small_or_unmapped_files_are_left_alone(self):
@@ -152,7 +152,7 @@ class LearnedRuleTest(unittest.TestCase):
         self.assertIsNone(self.classify(small)[0])
         none = random_reader()
         del none["touched"]
-        self.assertIsNone(self.classify(none)[0])
+        self.assertEqual(self.classify(none)[0], {"prefetch": "auto"})  # no touched map: auto
 
 
 class AdviseOutTest(unittest.TestCase):
@@ -168,7 +168,10 @@ class AdviseOutTest(unittest.TestCase):
             self.assertIn("wrote %s and %s.pmap" % (conf, conf), r.stderr)
             with open(conf) as c:
                 text = c.read()
-            self.assertIn("prefetch = learned\nprefetch_map = %s.pmap\n" % conf, text)
+            # prefetch_map is a process option: before the first [rule], which sets prefetch = learned.
+            self.assertIn("\nprefetch_map = %s.pmap\n" % conf, text)
+            self.assertLess(text.index("prefetch_map = "), text.index("[rule]"))
+            self.assertIn("prefetch = learned\n", text[text.index("[rule]"):])
             with open(conf + ".pmap") as p:
                 mtext = p.read()
             self.assertTrue(mtext.startswith("mmhint-pmap 1\n# written by 'mmhint advise'"), mtext)
