@@ -17,21 +17,89 @@
  * has one more thread, so the shim counts with atomic adds from then on
  * (docs/STATS.md gives the cost).
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "policy/fmt.h"
+#include "policy/os/os.h"
 #include "shim/shim.h"
 
 /* The interval in milliseconds, once decided at start-up (0: off). */
 static long long interval_ms;
 
+/* Reads up to n - 1 bytes of `path` into b, NUL-terminated; the length, or -1. */
+static long read_small(const char *path, char *b, size_t n) {
+  long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  long r = mmhint_os_read((int)fd, b, n - 1);
+  mmhint_os_close((int)fd);
+  if (r < 0) return -1;
+  b[r] = '\0';
+  return r;
+}
+
+/* The text after the command name (the last ')') of a /proc stat line: the state is its first field. */
+static const char *after_comm(const char *b) {
+  const char *p = strrchr(b, ')');
+  return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/*
+ * Nonzero when this thread is the last live thread of the process: every
+ * thread of the program's has ended, the main thread by pthread_exit (which
+ * leaves the group leader a zombie, still counted in num_threads).  Then
+ * the process would have ended, and this thread must not keep it alive.
+ */
+static int alone(void) {
+  char b[1024];
+  if (read_small("/proc/self/stat", b, sizeof b) <= 0) return 0;
+  const char *p = after_comm(b);
+  for (int field = 3; p && field < 20; field++) { /* num_threads is field 20, the state field 3 */
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  if (!p) return 0;
+  long threads = strtol(p, NULL, 10);
+  if (threads > 2) return 0;
+  if (threads <= 1) return 1;
+  /* Two: this one and a leader that may be a zombie (this thread is never the leader). */
+  char path[64];
+  size_t n = 0;
+  const char *pre = "/proc/self/task/";
+  while (pre[n]) path[n] = pre[n], n++;
+  n += mmhint_fmt_u64(path + n, (uint64_t)getpid());
+  const char *post = "/stat";
+  for (size_t i = 0; post[i]; i++) path[n++] = post[i];
+  path[n] = '\0';
+  if (read_small(path, b, sizeof b) <= 0) return 0;
+  p = after_comm(b);
+  return p && (*p == 'Z' || *p == 'X');
+}
+
+/*
+ * Sleeps between snapshots in slices of at most a second, and after each
+ * looks whether the program's threads have all ended (its main thread by
+ * pthread_exit): then it returns, and glibc ends the process as the last
+ * thread's exit would have (exit(0), so the final file is written with
+ * end_reason "exit"), at most a second later than without the shim.  A
+ * thread that slept on would keep the process alive forever, and, blocking
+ * every signal, make SIGTERM pend unanswered.
+ */
 static void *snapshot_main(void *arg) {
   (void)arg;
   mmhint__busy = 1; /* this thread's own calls pass through the shim */
-  struct timespec every = {(time_t)(interval_ms / 1000), (long)(interval_ms % 1000) * 1000000L};
   for (;;) {
-    struct timespec left = every;
-    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) != 0) {
+    for (long long slept = 0; slept < interval_ms;) {
+      long long ms = interval_ms - slept < 1000 ? interval_ms - slept : 1000;
+      struct timespec left = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+      while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) != 0) {
+      }
+      slept += ms;
+      if (alone()) return NULL;
     }
     mmhint__snapshot();
   }

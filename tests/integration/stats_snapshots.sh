@@ -4,16 +4,18 @@
 # program is idle; one file per process, replaced atomically, never a file
 # the process did not write; the final file replaces the last snapshot; a
 # fork child starts its own; no signal is ever delivered for it; off by
-# default (no thread); bad values and a removed directory give one line.
+# default (no thread); bad values and a removed directory give one line; a
+# program whose main thread ends by pthread_exit ends when its last thread
+# does (the snapshot thread does not keep it alive).
 set -u
 . "$(dirname "$0")/lib.sh"
 mh_init stats_snapshots
 mh_need_cmd strace
 
-MH_LIB=$MH_LIB T=$MH_TMP "$MH_PYTHON" - <<'PY'
+MH_LIB=$MH_LIB T=$MH_TMP PROGS=$MMHINT_BUILD_DIR/tests/programs "$MH_PYTHON" - <<'PY'
 import glob, json, os, subprocess, sys, time
 
-LIB, T = os.environ["MH_LIB"], os.environ["T"]
+LIB, T, PROGS = os.environ["MH_LIB"], os.environ["T"], os.environ["PROGS"]
 PY3 = sys.executable
 failures = 0
 
@@ -136,6 +138,25 @@ n = [l for l in err.decode().splitlines() if l.startswith("mmhint:")]
 if p.returncode != 0 or out != b"done\n" or len(n) != 1:
     fail("directory removed: rc %d, out %r, lines %r" % (p.returncode, out, n))
 print("ok: a removed directory gives one line in all and the program runs on")
+
+# 7. main ends by pthread_exit while a worker runs on for 2.5 s (snapshots meanwhile): the process ends
+#    when the worker does, status 0, its final file end_reason "exit".  Before, the snapshot thread kept
+#    it alive forever (and, blocking every signal, left SIGTERM pending): the timeout's SIGKILL ended it.
+sd = os.path.join(T, "s7"); os.mkdir(sd)
+data = os.path.join(T, "s7data")
+with open(data, "wb") as f:
+    f.write(b"x" * 10000)
+t0 = time.monotonic()
+r = subprocess.run(["timeout", "-s", "KILL", "60", os.path.join(PROGS, "main_exit"), "2500", data], env=env(sd),
+                   capture_output=True, text=True)
+took = time.monotonic() - t0
+files = glob.glob(os.path.join(sd, "main_exit.*.json"))  # timeout(1) runs under the library too
+ends = [load(f)["process"].get("end_reason") for f in files]
+n = [l for l in r.stderr.splitlines() if l.startswith("mmhint:")]
+if r.returncode != 0 or r.stdout != "main exits\nworker done 10000\n" or ends != ["exit"] or n:
+    fail("main's pthread_exit: rc %d after %.1f s, out %r, end_reasons %r, lines %r" % (r.returncode, took, r.stdout, ends, n))
+else:
+    print("ok: a main thread's pthread_exit: the process ended with its worker after %.1f s (worker 2.5 s)" % took)
 sys.exit(1 if failures else 0)
 PY
 rc=$?
