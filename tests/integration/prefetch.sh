@@ -53,6 +53,17 @@ EOF
 
 evict() { "$PROG" evict "$1" || mh_fail "could not make $1 cold"; }
 
+# The file is wholly resident after a run that prefetched it: the reader waits for it (rand's WAIT).
+# Between its exit and this look, the kernel may already reclaim a few of the pages nobody touched
+# (DAMON reclaim runs on this kind of machine: a clean-clone run found 99 %), so at least 95 % and
+# well above what plain random reads leave (a few per cent).
+expect_whole() {
+  res=$("$PROG" resident "$D/data")
+  if [ "$res" -lt 95 ] || [ "$res" -le $((${plain_res:-0} + 50)) ]; then
+    mh_fail "$1: resident after the run: $res %, want >= 95 % (plain left ${plain_res:-?} %)"
+  fi
+}
+
 # 1. whole.
 evict "$D/data"
 mh_run "$D/p1" "$PROG" rand "$D/data" 400
@@ -61,8 +72,7 @@ evict "$D/data"
 MH_SHIM_ENV=("MMHINT_STATS=$D/s1.json" "MMHINT_PREFETCH=whole")
 mh_run_shim "$D/r1" "$PROG" rand "$D/data" 400 60
 mh_compare_runs "whole: random reader" "$D/p1" "$D/r1"
-res=$("$PROG" resident "$D/data")
-mh_expect_eq "whole: resident after the run (%)" "$res" 100
+expect_whole "whole"
 mh_note "plain left $plain_res% of the file resident, whole $res%"
 mh_expect_eq "whole: jobs" "$(pf "$D/s1.json" jobs)" 1
 asked=$(pf "$D/s1.json" prefetch_bytes)
@@ -114,14 +124,14 @@ before=$(pf "$D/s3.json" reads_before)
 if [ "$before" -lt 12 ] || [ "$before" -gt 20 ]; then
   mh_fail "auto, random: $before reads before it started, want the classifier's window (12-17)"
 fi
-mh_expect_eq "auto, random: resident after the run (%)" "$("$PROG" resident "$D/data")" 100
+expect_whole "auto, random"
 
 # Without statistics (MMHINT_STATS unset) auto still sees the reads and starts.
 evict "$D/data"
 MH_SHIM_ENV=("MMHINT_PREFETCH=auto")
 mh_run_shim "$D/r3n" "$PROG" rand "$D/data" 400 60
 mh_compare_runs "auto, no statistics: random reader" "$D/p1" "$D/r3n"
-mh_expect_eq "auto, no statistics: resident after the run (%)" "$("$PROG" resident "$D/data")" 100
+expect_whole "auto, no statistics"
 
 # 3. close of the last descriptor stops it.
 truncate -s 2G "$D/sparse"
