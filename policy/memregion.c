@@ -180,17 +180,6 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
 
 /* ---- Measuring ranges of this process ------------------------------------------ */
 
-long mmhint_memregion_read_small(const char *path, char *buf, size_t len) {
-  long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  size_t have = 0;
-  long n;
-  while (have < len - 1 && (n = mmhint_os_read((int)fd, buf + have, len - 1 - have)) > 0) have += (size_t)n;
-  mmhint_os_close((int)fd);
-  buf[have] = '\0';
-  return (long)have;
-}
-
 uint64_t mmhint_memregion_huge_bytes(const uint64_t (*ranges)[2], size_t n) {
   uint64_t bytes = 0;
   long fd = mmhint_os_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
@@ -233,7 +222,7 @@ int mmhint_memregion_can_hold_huge(uintptr_t start, size_t len) {
 
 int64_t mmhint_memregion_rollup_bytes(const char *name) {
   char buf[4096];
-  if (mmhint_memregion_read_small("/proc/self/smaps_rollup", buf, sizeof buf) <= 0) return -1;
+  if (mmhint_os_read_small("/proc/self/smaps_rollup", buf, sizeof buf) <= 0) return -1;
   const char *p = strstr(buf, name);
   if (!p) return -1;
   return (int64_t)parse_dec(p + strlen(name)) * 1024;

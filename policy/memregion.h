@@ -104,9 +104,6 @@ void mmhint_smaps_feed(mmhint_smaps_state_t *st, const char *text, size_t len, u
 /* move_pages entries per region at most; beyond, pages are sampled and the counts scaled. */
 #define MMHINT_SAMPLE_PAGES 16384
 
-/* Reads a small /proc or /sys file into buf (NUL-terminated); returns its length or -1. */
-long mmhint_memregion_read_small(const char *path, char *buf, size_t len);
-
 /*
  * Returns the AnonHugePages bytes of this process's VMAs that lie inside the
  * n ranges (sorted, not overlapping), reading /proc/self/smaps in one pass; 0

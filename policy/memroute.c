@@ -32,12 +32,12 @@ static int measure_budget = MMHINT_MEASURE_BUDGET;
 static void read_topology(mmhint_numa_topology_t *topo) {
   char buf[4096];
   mmhint_numa_topology_simple(topo, 1);
-  if (mmhint_memregion_read_small("/sys/devices/system/node/online", buf, sizeof buf) > 0) {
+  if (mmhint_os_read_small("/sys/devices/system/node/online", buf, sizeof buf) > 0) {
     mmhint_nodemask_t m;
     if (mmhint_nodelist_parse(buf, strlen(buf), &m, NULL, 0) == 0) topo->present = m;
   }
   topo->allowed = topo->present;
-  if (mmhint_memregion_read_small("/proc/self/status", buf, sizeof buf) > 0) {
+  if (mmhint_os_read_small("/proc/self/status", buf, sizeof buf) > 0) {
     const char *p = strstr(buf, "Mems_allowed_list:");
     if (p) {
       p += 18;
@@ -97,7 +97,7 @@ void mmhint_memroute_init(const mmhint_values_t *v) {
   memcpy(setup->numa_process_text, v->str[MMHINT_OPT_numa_process], sizeof setup->numa_process_text);
 
   char buf[256];
-  if (mmhint_memregion_read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) > 0) {
+  if (mmhint_os_read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) > 0) {
     const char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
     if (a && b && (size_t)(b - a - 1) < sizeof setup->thp_mode) {
       memcpy(setup->thp_mode, a + 1, (size_t)(b - a - 1));

@@ -175,6 +175,25 @@ static inline void mmhint_stats_sample(mmhint_file_t *f, uint64_t ticks, int64_t
 }
 
 /*
+ * The end of recording any access, read or write: its times of access (an
+ * untimed call brings the thread's last timed tick as t0 = t1, which only
+ * raises last_access) and the offer to the sampler (which then reads the
+ * clock itself).
+ */
+static inline __attribute__((always_inline)) void mmhint__stats_access_as(const int st, const int timed,
+                                                                          mmhint_file_t *f, int64_t offset,
+                                                                          uint64_t len, uint64_t t0, uint64_t t1,
+                                                                          int op) {
+  if (timed) mmhint_stats_touch(f, t0, t1);
+  else if (t1 > __atomic_load_n(&f->c[MMHINT_FC_last_access_ns], __ATOMIC_RELAXED)) /* 0: no timed call on this thread yet */
+    __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
+  mmhint_count_st(st, &f->samples_seen, 1);
+  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
+                           __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
+    mmhint_stats_sample_keep(f, timed ? t0 : (uint64_t)mmhint_ticks(), offset, len, op);
+}
+
+/*
  * The body of mmhint_stats_read for a known answer to "one thread?": inlined
  * twice with a constant, so neither copy tests it per counter.
  */
@@ -207,13 +226,7 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
       mmhint_cov_read_as(st, &f->cov, offset, (uint64_t)r); /* the "touched" map: one load when there is none */
     }
   }
-  if (timed) mmhint_stats_touch(f, t0, t1);
-  else if (t1 > __atomic_load_n(&f->c[MMHINT_FC_last_access_ns], __ATOMIC_RELAXED)) /* 0: no timed call on this thread yet */
-    __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
-  mmhint_count_st(st, &f->samples_seen, 1);
-  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
-                           __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
-    mmhint_stats_sample_keep(f, timed ? t0 : (uint64_t)mmhint_ticks(), offset, (uint64_t)r, op);
+  mmhint__stats_access_as(st, timed, f, offset, (uint64_t)r, t0, t1, op);
 }
 
 /*
@@ -275,13 +288,7 @@ static inline __attribute__((always_inline)) void mmhint__stats_write_as(const i
     }
     if (r > 0) mmhint_count_max(&f->c[MMHINT_FC_max_byte_written], (uint64_t)(offset + r));
   }
-  if (timed) mmhint_stats_touch(f, t0, t1);
-  else if (t1 > __atomic_load_n(&f->c[MMHINT_FC_last_access_ns], __ATOMIC_RELAXED)) /* 0: no timed call on this thread yet */
-    __atomic_store_n(&f->c[MMHINT_FC_last_access_ns], t1, __ATOMIC_RELAXED);
-  mmhint_count_st(st, &f->samples_seen, 1);
-  if (__builtin_expect(__atomic_load_n(&f->samples_seen, __ATOMIC_RELAXED) >=
-                           __atomic_load_n(&f->sample_next, __ATOMIC_RELAXED), 0))
-    mmhint_stats_sample_keep(f, timed ? t0 : (uint64_t)mmhint_ticks(), offset, (uint64_t)r, op);
+  mmhint__stats_access_as(st, timed, f, offset, (uint64_t)r, t0, t1, op);
 }
 
 /*

@@ -17,12 +17,10 @@
  * has one more thread, so the shim counts with atomic adds from then on
  * (docs/STATS.md gives the cost).
  */
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "policy/fmt.h"
 #include "policy/os/os.h"
@@ -30,17 +28,6 @@
 
 /* The interval in milliseconds, once decided at start-up (0: off). */
 static long long interval_ms;
-
-/* Reads up to n - 1 bytes of `path` into b, NUL-terminated; the length, or -1. */
-static long read_small(const char *path, char *b, size_t n) {
-  long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  long r = mmhint_os_read((int)fd, b, n - 1);
-  mmhint_os_close((int)fd);
-  if (r < 0) return -1;
-  b[r] = '\0';
-  return r;
-}
 
 /* The text after the command name (the last ')') of a /proc stat line: the state is its first field. */
 static const char *after_comm(const char *b) {
@@ -56,7 +43,7 @@ static const char *after_comm(const char *b) {
  */
 static int alone(void) {
   char b[1024];
-  if (read_small("/proc/self/stat", b, sizeof b) <= 0) return 0;
+  if (mmhint_os_read_small("/proc/self/stat", b, sizeof b) <= 0) return 0;
   const char *p = after_comm(b);
   for (int field = 3; p && field < 20; field++) { /* num_threads is field 20, the state field 3 */
     p = strchr(p, ' ');
@@ -67,15 +54,11 @@ static int alone(void) {
   if (threads > 2) return 0;
   if (threads <= 1) return 1;
   /* Two: this one and a leader that may be a zombie (this thread is never the leader). */
-  char path[64];
-  size_t n = 0;
-  const char *pre = "/proc/self/task/";
-  while (pre[n]) path[n] = pre[n], n++;
-  n += mmhint_fmt_u64(path + n, (uint64_t)getpid());
-  const char *post = "/stat";
-  for (size_t i = 0; post[i]; i++) path[n++] = post[i];
-  path[n] = '\0';
-  if (read_small(path, b, sizeof b) <= 0) return 0;
+  char path[64] = "/proc/self/task/";
+  size_t n = strlen(path);
+  n += mmhint_fmt_u64(path + n, (uint64_t)mmhint_os_getpid());
+  memcpy(path + n, "/stat", sizeof "/stat");
+  if (mmhint_os_read_small(path, b, sizeof b) <= 0) return 0;
   p = after_comm(b);
   return p && (*p == 'Z' || *p == 'X');
 }

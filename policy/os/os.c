@@ -44,6 +44,17 @@ void *mmhint_os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
   return (void *)r;
 }
 
+long mmhint_os_read_small(const char *path, char *buf, size_t len) {
+  long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  size_t have = 0;
+  long n;
+  while (have < len - 1 && (n = mmhint_os_read((int)fd, buf + have, len - 1 - have)) > 0) have += (size_t)n;
+  mmhint_os_close((int)fd);
+  buf[have] = '\0';
+  return (long)have;
+}
+
 long mmhint_os_slurp(const char *path, size_t max, char **out) {
   long fd = mmhint_os_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0) return fd;

@@ -41,6 +41,9 @@ long mmhint_os_getpid(void);
  */
 long mmhint_os_slurp(const char *path, size_t max, char **out);
 
+/* Reads a small /proc or /sys file into buf, at most len - 1 bytes, NUL-terminated; returns its length or -1. */
+long mmhint_os_read_small(const char *path, char *buf, size_t len);
+
 /* Writes the whole buffer, retrying short writes and EINTR. Returns 0 or -errno. */
 long mmhint_os_write_all(int fd, const void *buf, size_t len);
 
