@@ -5,6 +5,7 @@
 #include "policy/prefetch.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -52,6 +53,72 @@ int64_t mmhint_prefetch_parse_meminfo(const char *text, size_t len) {
     }
   }
   return -1;
+}
+
+int mmhint_prefetch_cgroup(const char *text, size_t len, char *out, size_t cap) {
+  int found = 0;
+  for (size_t i = 0; i < len;) {
+    size_t e = i;
+    while (e < len && text[e] != '\n') e++;
+    /* "ID:CONTROLLERS:PATH" */
+    size_t c1 = i;
+    while (c1 < e && text[c1] != ':') c1++;
+    size_t c2 = c1 < e ? c1 + 1 : e;
+    while (c2 < e && text[c2] != ':') c2++;
+    if (c2 < e) {
+      int kind = 0;
+      if (c2 == c1 + 1 && c1 - i == 1 && text[i] == '0') {
+        kind = 2;
+      } else {
+        for (size_t a = c1 + 1; a < c2;) { /* the comma-separated controllers */
+          size_t b = a;
+          while (b < c2 && text[b] != ',') b++;
+          if (b - a == 6 && memcmp(text + a, "memory", 6) == 0) kind = 1;
+          a = b + 1;
+        }
+      }
+      const size_t plen = e - (c2 + 1);
+      if (kind && (kind == 1 || !found) && plen >= 1 && plen < cap && text[c2 + 1] == '/') {
+        memcpy(out, text + c2 + 1, plen);
+        out[plen] = 0;
+        found = kind;
+        if (kind == 1) return 1;
+      }
+    }
+    i = e + 1;
+  }
+  return found;
+}
+
+int64_t mmhint_prefetch_parse_number(const char *text, size_t len) {
+  while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ')) len--;
+  if (len == 3 && memcmp(text, "max", 3) == 0) return INT64_MAX;
+  if (len == 0) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] < '0' || text[i] > '9' || v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+int64_t mmhint_prefetch_parse_stat(const char *text, size_t len, const char *key) {
+  const size_t kl = strlen(key);
+  for (size_t i = 0; i + kl < len; i++) {
+    if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, key, kl) == 0 && text[i + kl] == ' ') {
+      size_t e = i + kl + 1;
+      while (e < len && text[e] != '\n') e++;
+      return mmhint_prefetch_parse_number(text + i + kl + 1, e - (i + kl + 1));
+    }
+  }
+  return -1;
+}
+
+int64_t mmhint_prefetch_cgroup_room(int64_t limit, int64_t usage, int64_t inactive_file) {
+  if (limit < 0 || limit >= ((int64_t)1 << 60) || usage < 0) return -1;
+  if (inactive_file < 0) inactive_file = 0;
+  int64_t room = limit - usage + inactive_file;
+  return room < 0 ? 0 : room;
 }
 
 int64_t mmhint_prefetch_step_size(int64_t step, int64_t cap, long page) {

@@ -142,8 +142,9 @@ int mmhint_prefetch_auto_fires(int cls);
 
 /*
  * The largest file that may be prefetched: `max` when it is not 0, else
- * MMHINT_PF_MEM_NUM/MMHINT_PF_MEM_DEN of `mem_available` (bytes; 0 when
- * unknown gives 0: nothing is prefetched).
+ * MMHINT_PF_MEM_NUM/MMHINT_PF_MEM_DEN of `mem_available` (bytes: the smaller
+ * of MemAvailable and the memory cgroup's room; 0 when unknown gives 0:
+ * nothing is prefetched).
  */
 int64_t mmhint_prefetch_limit(int64_t max, int64_t mem_available);
 
@@ -152,6 +153,39 @@ int64_t mmhint_prefetch_limit(int64_t max, int64_t mem_available);
  * or -1 when the line is missing or malformed.
  */
 int64_t mmhint_prefetch_parse_meminfo(const char *text, size_t len);
+
+/* ---- The memory cgroup's room ----------------------------------------------
+ * A process in a memory cgroup (a container, a systemd slice with MemoryMax)
+ * has the cgroup's limit, not the machine's MemAvailable: prefetching half of
+ * the machine into a cgroup of 1 GiB would push out the cgroup's own pages.
+ * So the default prefetch_max takes the smaller of the two (docs/HINTS.md).
+ */
+
+/*
+ * The memory cgroup of the process from /proc/self/cgroup text: copies its
+ * path ("/a/b") into out (NUL-terminated; cap bytes) and returns 1 for a v1
+ * hierarchy whose controllers include "memory", 2 for the v2 line ("0::"),
+ * 0 for neither or a path that does not fit.  A v1 memory line wins (with
+ * both mounted, v1 holds the memory controller).
+ */
+int mmhint_prefetch_cgroup(const char *text, size_t len, char *out, size_t cap);
+
+/*
+ * A cgroup file's number ("123\n"; "max" is INT64_MAX), or -1 when it is
+ * neither.
+ */
+int64_t mmhint_prefetch_parse_number(const char *text, size_t len);
+
+/* The number of memory.stat's line `key` (e.g. "inactive_file"), or -1. */
+int64_t mmhint_prefetch_parse_stat(const char *text, size_t len, const char *key);
+
+/*
+ * What a cgroup leaves for the page cache: limit - usage + inactive_file (the
+ * part of the usage the kernel reclaims first, as MemAvailable counts it), at
+ * least 0; -1 when there is no limit (at or above 2^60: v1 writes its
+ * "unlimited" as PAGE_COUNTER_MAX pages) or a figure is unknown.
+ */
+int64_t mmhint_prefetch_cgroup_room(int64_t limit, int64_t usage, int64_t inactive_file);
 
 /*
  * The step size actually used: `step` rounded down to a page, at least one

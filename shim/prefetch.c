@@ -120,9 +120,14 @@ static int run_job(mmhint_pf_job_t *j) {
   }
   if (!measured) return MMHINT_PFC_completed;
   /* Verify: readahead is best effort (it gives up on a page it cannot allocate, and I/O errors
-   * surface only to readers).  Each step still missing pages is asked for once more, never again. */
+   * surface only to readers).  Each step still missing pages is asked for once more, never again;
+   * and not at all when less than half of what was asked is there: then the cache let go of the
+   * first steps while the last were read (memory pressure, a cgroup's limit), and asking again
+   * would only push out what is there, the program's pages among them. */
   const int64_t total = mmhint_prefetch_bytes(j->ranges, j->nranges);
-  if (settle(j, total) < total) {
+  const int64_t first = settle(j, total);
+  const int retry = first < total && first >= total / 2;
+  if (retry) {
     ri = 0;
     roff = 0;
     while (mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) {
@@ -135,7 +140,7 @@ static int run_job(mmhint_pf_job_t *j) {
       mmhint_count(&pf->c[MMHINT_PFC_retried_bytes], (uint64_t)(len - r));
     }
   }
-  int64_t after = settle(j, total);
+  int64_t after = retry ? settle(j, total) : first;
   if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
   if (after >= 0) mmhint_count(&pf->c[MMHINT_PFC_resident_after_bytes], (uint64_t)after);
   if (after >= 0 && after < total) {
@@ -242,13 +247,87 @@ void mmhint__prefetch_after_fork(void) {
 
 /* ---- Starting a job ---------------------------------------------------------------- */
 
-/* MemAvailable in bytes, or -1. */
+/* The number in the cgroup file dir/name, or -1. */
+static int64_t cg_number(const char *dir, size_t dlen, const char *name) {
+  char path[600], buf[64];
+  const size_t nl = strlen(name);
+  if (dlen + 1 + nl >= sizeof path) return -1;
+  memcpy(path, dir, dlen);
+  path[dlen] = '/';
+  memcpy(path + dlen + 1, name, nl + 1);
+  long n = mmhint_os_read_small(path, buf, sizeof buf);
+  return n > 0 ? mmhint_prefetch_parse_number(buf, (size_t)n) : -1;
+}
+
+/* memory.stat's `key` in the cgroup directory dir, or -1. */
+static int64_t cg_stat(const char *dir, size_t dlen, const char *key) {
+  char path[600];
+  if (dlen + sizeof "/memory.stat" > sizeof path) return -1;
+  memcpy(path, dir, dlen);
+  memcpy(path + dlen, "/memory.stat", sizeof "/memory.stat");
+  char *buf = NULL;
+  long n = mmhint_os_slurp(path, 16384, &buf);
+  if (n <= 0) return -1;
+  int64_t v = mmhint_prefetch_parse_stat(buf, (size_t)n, key);
+  mmhint_os_munmap(buf, 16385);
+  return v;
+}
+
+/*
+ * The room the process's memory cgroup leaves (policy/prefetch.h,
+ * mmhint_prefetch_cgroup_room), or -1 (no limit, no memory cgroup, or
+ * nothing readable).  v1: the hierarchical limit of its directory under
+ * /sys/fs/cgroup/memory; v2: the smallest room of its directory and each
+ * parent's under /sys/fs/cgroup.  A path /proc/self/cgroup names that the
+ * mount does not show (a container without a cgroup namespace sees its own
+ * cgroup as the mount's root) falls back to the root of the mount.
+ */
+static int64_t cgroup_room(void) {
+  char text[2048], cg[480], dir[600];
+  long n = mmhint_os_read_small("/proc/self/cgroup", text, sizeof text);
+  if (n <= 0) return -1;
+  const int kind = mmhint_prefetch_cgroup(text, (size_t)n, cg, sizeof cg);
+  if (!kind) return -1;
+  const char *root = kind == 1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup";
+  const size_t rl = strlen(root), cl = strlen(cg);
+  memcpy(dir, root, rl);
+  memcpy(dir + rl, cg, cl + 1);
+  size_t dl = rl + (cl == 1 ? 0 : cl); /* "/" is the root itself */
+  dir[dl] = 0;
+  long d = mmhint_os_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (d < 0) dl = rl; /* not visible here: the mount's root is ours */
+  else mmhint_os_close((int)d);
+  if (kind == 1) {
+    int64_t limit = cg_stat(dir, dl, "hierarchical_memory_limit");
+    if (limit < 0) limit = cg_number(dir, dl, "memory.limit_in_bytes");
+    return mmhint_prefetch_cgroup_room(limit, cg_number(dir, dl, "memory.usage_in_bytes"),
+                                       cg_stat(dir, dl, "total_inactive_file"));
+  }
+  int64_t best = -1;
+  for (;;) { /* v2: every level's limit holds; the root has none */
+    if (dl > rl) {
+      int64_t room = mmhint_prefetch_cgroup_room(cg_number(dir, dl, "memory.max"), cg_number(dir, dl, "memory.current"),
+                                                 cg_stat(dir, dl, "inactive_file"));
+      if (room >= 0 && (best < 0 || room < best)) best = room;
+    }
+    while (dl > rl && dir[dl - 1] != '/') dl--;
+    if (dl <= rl + 1) break;
+    dl--; /* the parent directory */
+  }
+  return best;
+}
+
+/* What the page cache may take: MemAvailable, or the memory cgroup's room when that is smaller; -1 unknown. */
 static int64_t mem_available(void) {
   char *buf = NULL;
   long n = mmhint_os_slurp("/proc/meminfo", 16384, &buf);
-  if (n <= 0) return -1;
-  int64_t v = mmhint_prefetch_parse_meminfo(buf, (size_t)n);
-  mmhint_os_munmap(buf, 16385);
+  int64_t v = -1;
+  if (n > 0) {
+    v = mmhint_prefetch_parse_meminfo(buf, (size_t)n);
+    mmhint_os_munmap(buf, 16385);
+  }
+  int64_t room = cgroup_room();
+  if (room >= 0 && (v < 0 || room < v)) v = room;
   return v;
 }
 

@@ -240,13 +240,15 @@ void mmhint__prefetch_after_fork(void);
  * (a gap drawn from the TSC's low bits, so that no periodic pattern of the
  * program's lines up with it), and the timed call's duration stands for the
  * whole gap: the sum of duration × gap estimates the time in the calls
- * without bias.  A call slower than MMHINT_TIME_EVERY_TICKS (about 1-4 µs,
- * where two clock reads cost under 2 %) times the next call too, so that slow
- * I/O is timed call by call; with hints active (they need the clock) or
+ * without bias.  A call slower than MMHINT_TIME_EVERY_TICKS (about 4-8 µs,
+ * where two clock reads cost under 1 %) times the next call too, so that slow
+ * I/O is timed call by call.  (At 4096 ticks a 4 KiB write into tmpfs, about
+ * 2 µs here, was timed every time: +48 ns a call, the whole of scripts/bench
+ * row 8c's overhead.) with hints active (they need the clock) or
  * stats_timing=every, every call is timed.
  */
 #ifndef MMHINT_TIME_EVERY_TICKS
-#define MMHINT_TIME_EVERY_TICKS 4096
+#define MMHINT_TIME_EVERY_TICKS 16384
 #endif
 
 /* Nonzero when stats_timing=every: every call is timed. */

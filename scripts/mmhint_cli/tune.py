@@ -13,8 +13,9 @@ against the plain program and keeps the one that is faster beyond noise.
      (advise's read_time_excluded: the library's start-up costs more than
      such a policy could save).
   3. Rounds of successive halving: every surviving candidate gets --runs
-     runs, each right after a plain run (the interleaving of `mmhint ab`, with
-     its run function and bootstrap interval), the candidates in turn (pair 1
+     pairs of runs with a plain run, plain first and the candidate first in
+     turn (the interleaving of `mmhint ab`, with its run function and
+     bootstrap interval), the candidates in turn (pair 1
      of each, then pair 2 of each...); after a round, candidates whose
      interval lies below 1, or below the best's median with their median
      outside the best's interval, are dropped, and of more than four the
@@ -185,9 +186,14 @@ class Tuner:
         sys.stderr.flush()
 
     def pair(self, c, idx, warm):
-        """One plain run and one run of candidate C right after it."""
-        p = self.one(self.base, "plain")
-        r = self.one(c.env(self.base, self.lib, os.path.join(self.root, "stats")), "cand")
+        """One plain run and one run of candidate C, plain first in even pairs and C first in odd
+        ones (as `mmhint ab` alternates: the second run of a pair can pay for what the first left)."""
+        if idx % 2 == 0:
+            p = self.one(self.base, "plain")
+            r = self.one(c.env(self.base, self.lib, os.path.join(self.root, "stats")), "cand")
+        else:
+            r = self.one(c.env(self.base, self.lib, os.path.join(self.root, "stats")), "cand")
+            p = self.one(self.base, "plain")
         shutil.rmtree(os.path.join(self.root, "stats"), ignore_errors=True)
         self.progress()
         for run in (p, r):

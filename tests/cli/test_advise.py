@@ -136,6 +136,37 @@ class AdviseTest(unittest.TestCase):
         self.assertRegex(r.stdout, r"dump.bin: .*0% of its 32768 pages cached at open \(residency_at_open\): a cold "
                                    r"stream")
 
+    def test_a_random_reader_reading_its_file_many_times_over_gets_read_mmap_with_the_prefetch(self):
+        # main.db (51,200 pages) read in 120,000 random 4K preads, cold at open: once the prefetch has
+        # brought it in, the reads' system calls decide the run (scripts/bench rows 3e, 3i, 3j).
+        def many(f, rdwr):
+            f["residency_at_open"] = {"t_ns": 1, "pages": max(1, (f.get("size_at_open") or 0) // 4096), "resident": 0,
+                                      "exact": True}
+            slow(f)
+            if "/data/db/main.db" in f["paths"]:
+                f["reads"] = 120000
+                f["bytes_read"] = 120000 * 4096
+                f["open_modes"] = {"read": 0 if rdwr else 1, "write": 0, "rdwr": 1 if rdwr else 0}
+        with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", edited(d, fixture("sqlite.3001.json"), lambda f: many(f, False), "ro.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            _, rs = rules(r.stdout)
+            by_path = {x.pop("path"): x for x in rs}
+            self.assertEqual(by_path["/data/db/main.db"], {"prefetch": "auto", "read_mmap": "auto"})
+            self.assertIn("2.34 reads per page of the file", r.stdout)
+            # Opened read-write, the conversion would fall back: the prefetch alone, and why.
+            r = mmhint("advise", edited(d, fixture("sqlite.3001.json"), lambda f: many(f, True), "rw.json"))
+        _, rs = rules(r.stdout)
+        by_path = {x.pop("path"): x for x in rs}
+        self.assertEqual(by_path["/data/db/main.db"], {"prefetch": "auto"})
+        self.assertIn("read_mmap not proposed with the prefetch", r.stdout)
+
+    def test_a_random_reader_of_a_few_pages_gets_the_prefetch_alone(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = mmhint("advise", *cold_fixtures(d))
+        self.assertIn("0.10 reads per page of the file: the cold start decides the run; read_mmap not proposed",
+                      r.stdout)
+
     def test_a_cached_stream_gets_no_drop_behind_unless_asked(self):
         with tempfile.TemporaryDirectory() as d:
             p = edited(d, fixture("batch", "cat.2102.json"),

@@ -118,7 +118,8 @@ class TuneUnitsTest(unittest.TestCase):
         # Round 1: 4 pairs (a warm-up and --runs 3) of each, in turn; then the rounds go on the same way.
         runs = [t for t in order[2:] if t != "plain"]
         self.assertEqual(runs[:8], ["auto", "on"] * 4)
-        self.assertEqual(order[2:18], ["plain", "auto", "plain", "on"] * 4)
+        # Each pair's order alternates (plain first in pairs 0 and 2, the candidate first in 1 and 3).
+        self.assertEqual(order[2:18], ["plain", "auto", "plain", "on", "auto", "plain", "on", "plain"] * 2)
         self.assertIn("winner: read_mmap=", out.getvalue())
 
     def test_durations(self):

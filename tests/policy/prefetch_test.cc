@@ -102,6 +102,51 @@ TEST(Prefetch, ParseMeminfo) {
   EXPECT_EQ(mmhint_prefetch_parse_meminfo(cut.data(), cut.size()), -1) << "a line cut before its unit";
 }
 
+TEST(Prefetch, CgroupPath) {
+  char out[64];
+  const std::string v1 = "12:pids:/x\n4:memory:/process_api/5a\n0::/\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(v1.data(), v1.size(), out, sizeof out), 1);
+  EXPECT_STREQ(out, "/process_api/5a") << "a v1 memory line wins over the v2 line";
+  const std::string joined = "3:cpu,cpuacct,memory:/slice/a.scope\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(joined.data(), joined.size(), out, sizeof out), 1);
+  EXPECT_STREQ(out, "/slice/a.scope");
+  const std::string v2 = "0::/user.slice/user-0.slice/session-1.scope\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(v2.data(), v2.size(), out, sizeof out), 2);
+  EXPECT_STREQ(out, "/user.slice/user-0.slice/session-1.scope");
+  const std::string last = "0::/";  /* no final newline */
+  EXPECT_EQ(mmhint_prefetch_cgroup(last.data(), last.size(), out, sizeof out), 2);
+  EXPECT_STREQ(out, "/");
+  const std::string none = "5:cpu:/a\n6:memoryx:/b\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(none.data(), none.size(), out, sizeof out), 0) << "memoryx is not memory";
+  const std::string longp = "0::/" + std::string(100, 'a') + "\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(longp.data(), longp.size(), out, sizeof out), 0) << "a path that does not fit";
+  const std::string bad = "garbage\n::\n";
+  EXPECT_EQ(mmhint_prefetch_cgroup(bad.data(), bad.size(), out, sizeof out), 0);
+}
+
+TEST(Prefetch, CgroupNumbers) {
+  EXPECT_EQ(mmhint_prefetch_parse_number("123\n", 4), 123);
+  EXPECT_EQ(mmhint_prefetch_parse_number("max\n", 4), INT64_MAX);
+  EXPECT_EQ(mmhint_prefetch_parse_number("", 0), -1);
+  EXPECT_EQ(mmhint_prefetch_parse_number("12x\n", 4), -1);
+  EXPECT_EQ(mmhint_prefetch_parse_number("99999999999999999999\n", 21), -1) << "overflow";
+  const std::string st = "cache 5\ninactive_file 4096\ntotal_inactive_file 8192\nhierarchical_memory_limit 1048576\n";
+  EXPECT_EQ(mmhint_prefetch_parse_stat(st.data(), st.size(), "inactive_file"), 4096) << "the whole key, not a suffix";
+  EXPECT_EQ(mmhint_prefetch_parse_stat(st.data(), st.size(), "total_inactive_file"), 8192);
+  EXPECT_EQ(mmhint_prefetch_parse_stat(st.data(), st.size(), "hierarchical_memory_limit"), 1048576);
+  EXPECT_EQ(mmhint_prefetch_parse_stat(st.data(), st.size(), "active_file"), -1);
+}
+
+TEST(Prefetch, CgroupRoom) {
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(64 << 20, 40 << 20, 8 << 20), 32 << 20) << "limit - usage + inactive file";
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(64 << 20, 80 << 20, 0), 0) << "never below 0";
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(INT64_MAX, 1, 0), -1) << "v2 max: no limit";
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(9223372036854771712ll, 1, 0), -1) << "v1's unlimited";
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(64 << 20, -1, 0), -1) << "usage unknown";
+  EXPECT_EQ(mmhint_prefetch_cgroup_room(64 << 20, 16 << 20, -1), 48 << 20) << "inactive file unknown counts 0";
+  EXPECT_EQ(mmhint_prefetch_limit(0, mmhint_prefetch_cgroup_room(1ll << 30, 1ll << 29, 0)), (1ll << 29) / 2);
+}
+
 TEST(Prefetch, StepSize) {
   EXPECT_EQ(mmhint_prefetch_step_size(4 << 20, 8 << 20, 4096), 4 << 20);
   EXPECT_EQ(mmhint_prefetch_step_size(32 << 20, 8 << 20, 4096), 8 << 20) << "capped at what one request reads";

@@ -9,6 +9,9 @@
  *   prefetch_reader close FILE            opens FILE, preads one page, closes it, sleeps 1 s
  *   prefetch_reader fork FILE N           opens FILE, forks; child and parent each do N random
  *                                         preads of it; the parent waits for the child
+ *   prefetch_reader hold FILE N LEN FLAG  N random 4 KiB preads within FILE's first LEN bytes, prints
+ *                                         their checksum, then waits (50 ms at a time, at most
+ *                                         120 s) until the file FLAG exists, keeping FILE open
  *   prefetch_reader resident FILE         prints the percentage of FILE's pages in the page cache
  *   prefetch_reader evict FILE            POSIX_FADV_DONTNEED on FILE until none is resident
  */
@@ -62,7 +65,7 @@ static uint64_t rand_reads(int fd, long long size, int n, uint64_t seed) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: prefetch_reader seq|rand|close|fork|resident|evict FILE [N [WAIT]]\n");
+    fprintf(stderr, "usage: prefetch_reader seq|rand|hold|close|fork|resident|evict FILE [N [WAIT | LEN FLAG]]\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -102,6 +105,16 @@ int main(int argc, char **argv) {
     int wait_s = argc > 4 ? atoi(argv[4]) : 0;
     for (int i = 0; i < wait_s * 100 && cached_pages(fd) < pages; i++) {
       struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
+    return 0;
+  }
+  if (!strcmp(mode, "hold") && argc == 6) {
+    long long len = atoll(argv[4]);
+    printf("%016llx\n", (unsigned long long)rand_reads(fd, len < st.st_size ? len : st.st_size, n, 88172645463325252ull));
+    fflush(stdout);
+    for (int i = 0; i < 2400 && access(argv[5], F_OK) != 0; i++) {
+      struct timespec ts = {0, 50000000};
       nanosleep(&ts, NULL);
     }
     return 0;
