@@ -144,12 +144,21 @@ def run_stats(stats_dir):
     if not docs:
         return None
     m = st.merge(docs)
+    # The run's own stdout and stderr (the files ab captures them in, a new pair each run) are not the
+    # program's files: without this each run would add two "dev N ino M" rows to the per-file table.
+    own = set()
+    for name in ("stdout", "stderr"):
+        try:
+            s = os.stat(os.path.join(stats_dir, name))
+            own.add((s.st_dev, s.st_ino))
+        except OSError:
+            pass
     return {"processes": len(m["processes"]),
             "files": {f["path"]: {"reads": st.total_reads(f), "bytes_read": st.total_bytes(f),
                                   "converted_bytes": f.get("converted_bytes", 0), "mmaps": f.get("mmaps", 0),
                                   "writes": st.total_writes(f), "bytes_written": st.total_bytes_written(f),
                                   "policy": st.policy_text(f.get("policy"))}
-                      for f in m["files"]}}
+                      for f in m["files"] if (f.get("dev"), f.get("ino")) not in own}}
 
 
 def percentile(sorted_vals, q):

@@ -246,6 +246,9 @@ class AbTest(unittest.TestCase):
             self.assertEqual(row["A"]["bytes_read"], 1 << 20)
             self.assertEqual(row["B"]["bytes_read"], 1 << 20)
             self.assertIn(data, r.stdout)
+            # md5sum wrote its line to the stdout file ab captures it in (a new one each run): not a file
+            # of the program's, so no "dev N ino M" row for it.
+            self.assertEqual([x["path"] for x in doc["files"] if x["path"].startswith("dev ")], [])
 
 
 if __name__ == "__main__":
