@@ -366,6 +366,9 @@ static void render_file(mmhint_file_t *f, void *vctx) {
   mmhint_option_choice_name(MMHINT_OPT_mmap_advice, f->pol_mmap_advice, b, sizeof b);
   mmhint_json_string(j, b);
   mmhint_json_kv_bool(j, "drop_behind", f->pol_drop_behind);
+  mmhint_json_key(j, "prefetch");
+  mmhint_option_choice_name(MMHINT_OPT_prefetch, f->pol_prefetch, b, sizeof b);
+  mmhint_json_string(j, b);
   mmhint_json_key(j, "rule");
   if (f->rule > 0 && ctx->cfg && f->rule <= ctx->cfg->n_rules) {
     mmhint_json_begin_object(j);

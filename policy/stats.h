@@ -80,7 +80,7 @@ typedef struct mmhint_file {
 
   /* What the policy decided for this file (the values of the last open). */
   int rule;                 /* 1-based index of the rule that matched, 0 none */
-  int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind;
+  int8_t pol_read_mmap, pol_advice, pol_mmap_advice, pol_drop_behind, pol_prefetch;
 
   mmhint_hints_file_t hints; /* what the hints policy saw and did (policy/hints.h) */
   mmhint_prefetch_file_t prefetch; /* what the prefetch policy did (policy/prefetch.h) */

@@ -45,6 +45,7 @@ static void note_policy(mmhint_file_t *f, const long long *num, int rule) {
   f->pol_advice = (int8_t)num[MMHINT_OPT_advice];
   f->pol_mmap_advice = (int8_t)num[MMHINT_OPT_mmap_advice];
   f->pol_drop_behind = (int8_t)num[MMHINT_OPT_drop_behind];
+  f->pol_prefetch = (int8_t)num[MMHINT_OPT_prefetch];
 }
 
 /*
