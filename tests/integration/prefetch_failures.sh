@@ -134,9 +134,17 @@ else
     mh_expect_eq "eio: jobs" "$(pf "$D/s1.json" "$MNT/data" jobs)" 1
     mh_expect_eq "eio: incomplete" "$(pf "$D/s1.json" "$MNT/data" incomplete)" 1
     mh_expect_eq "eio: error (a refused request)" "$(pf "$D/s1.json" "$MNT/data" error)" 0
-    mh_expect_eq "eio: resident after: all but the bad range" "$(pf "$D/s1.json" "$MNT/data" resident_after_bytes)" \
-      $((SIZE - BADLEN))
-    mh_expect_eq "eio: retried: the bad range, once" "$(pf "$D/s1.json" "$MNT/data" retried_bytes)" $BADLEN
+    # All but the bad range resident, and the bad range retried once: give or take a few pages that the
+    # kernel's reclaim (DAMON runs on this kind of machine) may take between the pass and the look.
+    after=$(pf "$D/s1.json" "$MNT/data" resident_after_bytes)
+    retried=$(pf "$D/s1.json" "$MNT/data" retried_bytes)
+    case "$after $retried" in *[!0-9\ ]*) mh_fail "eio: resident_after_bytes '$after', retried_bytes '$retried': not numbers" ;; esac
+    if [ "$after" -gt $((SIZE - BADLEN)) ] 2>/dev/null || [ "$after" -lt $(((SIZE - BADLEN) * 95 / 100)) ] 2>/dev/null; then
+      mh_fail "eio: resident after: $after bytes, want all but the bad range ($((SIZE - BADLEN)), at least 95 % of it)"
+    fi
+    if [ "$retried" -lt $BADLEN ] 2>/dev/null || [ "$retried" -gt $((BADLEN + (1 << 20))) ] 2>/dev/null; then
+      mh_fail "eio: retried $retried bytes, want the bad range once ($BADLEN, + at most 1 MiB of reclaimed pages)"
+    fi
     read -r nreq nbytes <<<"$(eio "$n1")"
     mh_note "eio: the server saw $nreq failed requests, $nbytes bytes, for a $BADLEN-byte bad range"
     if [ "$nbytes" -lt $BADLEN ] || [ "$nbytes" -gt $((2 * BADLEN + 4 * (1 << 20))) ]; then
