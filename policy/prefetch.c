@@ -142,6 +142,34 @@ int mmhint_prefetch_next(const mmhint_pf_range_t *r, int n, int *ri, int64_t *ro
   return 1;
 }
 
+int64_t mmhint_prefetch_seek(const mmhint_pf_range_t *r, int n, int *ri, int64_t *roff, int64_t to) {
+  int64_t passed = 0;
+  while (*ri < n) {
+    const mmhint_pf_range_t *c = &r[*ri];
+    const int64_t pos = c->off + *roff, end = c->off + (c->len > 0 ? c->len : 0);
+    if (to <= pos) break;
+    if (to < end) {
+      passed += to - pos;
+      *roff = to - c->off;
+      break;
+    }
+    if (end > pos) passed += end - pos;
+    (*ri)++;
+    *roff = 0;
+  }
+  return passed;
+}
+
+int64_t mmhint_prefetch_bytes_from(const mmhint_pf_range_t *r, int n, int64_t from) {
+  int64_t sum = 0;
+  for (int i = 0; i < n; i++) {
+    if (r[i].len <= 0) continue;
+    const int64_t a = r[i].off > from ? r[i].off : from, b = r[i].off + r[i].len;
+    if (b > a) sum += b - a;
+  }
+  return sum;
+}
+
 int mmhint_prefetch_clip(mmhint_pf_range_t *r, int n, int64_t size, int64_t gap) {
   int out = 0;
   for (int i = 0; i < n; i++) {

@@ -70,6 +70,7 @@ typedef enum {
   C(stopped_close, "jobs stopped because the file's last descriptor was closed")              \
   C(stopped_exit, "jobs still running when the process ended or exec'd")                      \
   C(retried_bytes, "bytes found not resident after the first pass and asked for once more")    \
+  C(reader_bytes, "bytes left to a program reading the file sequentially ahead of the helper (its own readahead brings them)") \
   C(resident_after_bytes, "bytes of the job's ranges resident when it ended (mincore)")       \
   C(reads_before, "reads of the file before its prefetch started (auto: while it waited)")    \
   C(reads_during, "reads of the file while its prefetch ran")                                  \
@@ -96,6 +97,8 @@ typedef struct {
   uint8_t measured;      /* residency could be measured (mincore answers for this file) */
   int16_t last_errno;    /* of the last failed request */
   uint64_t auto_ticks;   /* when auto first saw a random reader (0: never) */
+  int64_t reader_start;  /* where the sequential reads that reader_end ends began */
+  int64_t reader_end;    /* where the latest sequential read of the file ended while its job ran (0: none); the thread keeps ahead of it */
   int64_t auto_offset;   /* at which offset */
 } mmhint_prefetch_file_t;
 
@@ -109,6 +112,9 @@ typedef struct {
   int64_t step;          /* prefetch_step of the open */
   mmhint_pattern_t pat;  /* auto's own classifier */
   struct mmhint_file *file;
+  int64_t next;          /* where this description's last read ended */
+  int64_t run_start;     /* where its current run of consecutive reads began */
+  uint32_t run;          /* consecutive reads before the last one (each starting where the previous ended) */
 } mmhint_prefetch_state_t;
 
 /* ---- Decisions (pure) ---------------------------------------------------------- */
@@ -186,6 +192,32 @@ int64_t mmhint_prefetch_parse_stat(const char *text, size_t len, const char *key
  * "unlimited" as PAGE_COUNTER_MAX pages) or a figure is unknown.
  */
 int64_t mmhint_prefetch_cgroup_room(int64_t limit, int64_t usage, int64_t inactive_file);
+
+/*
+ * A sequential reader and the job.  A program reading the file front to back
+ * is served best by the kernel's own readahead (large folios, two windows in
+ * flight); a job that requested the same pages first would make it wait for
+ * the thread's requests instead, and this kind of machine's readahead reached
+ * 3 GB/s where MADV_WILLNEED steps stop near 2.  So once a description has
+ * made MMHINT_PF_SEQ_RUN consecutive reads while its file's job runs, the
+ * thread keeps MMHINT_PF_SEQ_LEAD ahead of where those reads end: it skips
+ * what lies before that (counted in reader_bytes), and the two read the file
+ * in parallel, the program its front, the thread what comes after.  Only a
+ * run that began at or before the thread's position (plus the lead) counts:
+ * a random reader's short run far ahead has not read what lies between.
+ */
+#define MMHINT_PF_SEQ_RUN 4
+#define MMHINT_PF_SEQ_LEAD ((int64_t)32 << 20)
+
+/*
+ * Moves the cursor of mmhint_prefetch_next (*ri, *roff over `n` sorted
+ * ranges) forward so that the next request starts at or after offset `to`;
+ * returns the bytes of the ranges it passed over.  Never moves backwards.
+ */
+int64_t mmhint_prefetch_seek(const mmhint_pf_range_t *r, int n, int *ri, int64_t *roff, int64_t to);
+
+/* The bytes of the `n` sorted ranges that lie at or after offset `from`. */
+int64_t mmhint_prefetch_bytes_from(const mmhint_pf_range_t *r, int n, int64_t from);
 
 /*
  * The step size actually used: `step` rounded down to a page, at least one

@@ -80,6 +80,51 @@ static int64_t resident_all(const mmhint_pf_job_t *j) {
   return sum;
 }
 
+/*
+ * Pacing.  madvise(MADV_WILLNEED) only queues the reads, and the thread can
+ * queue faster than the disk reads: unpaced, it had half a GiB queued within
+ * 10 ms, and a read of the program's that missed the cache waited behind all
+ * of it (a sequential reader of a cold 1 GiB file stalled 225 ms at its fifth
+ * read).  So the thread keeps at most MMHINT_PF_INFLIGHT bytes (and at least
+ * four requests) asked for and not yet landed: before each request it waits
+ * for the oldest outstanding one, until that one is resident or has made no
+ * progress for ~20 ms (pages that fail or that the cache lets go of never
+ * land: the job moves on).
+ */
+#define MMHINT_PF_INFLIGHT ((int64_t)16 << 20)
+#define MMHINT_PF_RING 128
+
+/* Waits (200 us at a time) until [off, off+len) of the job is resident or stops moving for ~20 ms. */
+static void wait_landed(const mmhint_pf_job_t *j, int64_t off, int64_t len) {
+  int64_t prev = -1;
+  for (int still = 0, i = 0; i < 5000 && still < 100 && !mmhint_prefetch_should_stop(j); i++) {
+    const int64_t r = resident_bytes(j, off, len);
+    if (r < 0 || r >= len) return;
+    still = r == prev ? still + 1 : 0;
+    prev = r;
+    struct timespec ts = {0, 200000};
+    syscall(SYS_nanosleep, &ts, NULL);
+  }
+}
+
+/* Resident bytes of the job's ranges below offset `limit`, -1 when mincore refused. */
+static int64_t resident_below(const mmhint_pf_job_t *j, int64_t limit) {
+  int64_t sum = 0;
+  for (int i = 0; i < j->nranges && j->ranges[i].off < limit; i++) {
+    int64_t len = j->ranges[i].len;
+    if (j->ranges[i].off + len > limit) len = limit - j->ranges[i].off;
+    int64_t r = resident_bytes(j, j->ranges[i].off, len);
+    if (r < 0) return -1;
+    sum += r;
+  }
+  return sum;
+}
+
+/* Where a sequential reader of the job's file has got to (policy/prefetch.h, MMHINT_PF_SEQ_RUN), 0 none. */
+static int64_t reader_end(const mmhint_pf_job_t *j) {
+  return __atomic_load_n(&j->file->prefetch.reader_end, __ATOMIC_RELAXED);
+}
+
 /* Waits (2 ms at a time, at most ~100 ms) until the last requests' reads have landed or stop moving. */
 static int64_t settle(const mmhint_pf_job_t *j, int64_t total) {
   int64_t prev = -1, r = 0;
@@ -99,13 +144,43 @@ static int run_job(mmhint_pf_job_t *j) {
   mmhint_prefetch_file_t *pf = &f->prefetch;
   const int measured = pf->measured;
   const long page = mmhint_page_size();
-  int ri = 0;
+  int ri = 0, split = 0;
   int64_t roff = 0, off, len;
-  while (mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) {
+  struct { int64_t off, len; } ring[MMHINT_PF_RING]; /* the requests not yet known to have landed */
+  int rhead = 0, rcount = 0;
+  int64_t rbytes = 0;
+  const int64_t last_end = j->nranges > 0 ? j->ranges[j->nranges - 1].off + j->ranges[j->nranges - 1].len : 0;
+  __atomic_store_n(&pf->reader_end, 0, __ATOMIC_RELAXED);
+  for (;;) {
     if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
+    /* Keep ahead of a sequential reader (policy/prefetch.h): the first time one shows, the rest of
+     * the file is split between the two at its middle; after that the thread stays a lead ahead. */
+    const int64_t re = reader_end(j);
+    const int64_t pos = ri < j->nranges ? j->ranges[ri].off + roff : INT64_MAX;
+    if (re > 0 && __atomic_load_n(&pf->reader_start, __ATOMIC_RELAXED) <= pos + MMHINT_PF_SEQ_LEAD) {
+      int64_t to = re + MMHINT_PF_SEQ_LEAD;
+      if (!split) {
+        split = 1;
+        if (re + (last_end - re) / 2 > to) to = re + (last_end - re) / 2;
+      }
+      to = (to + page - 1) & ~(int64_t)(page - 1);
+      const int64_t passed = mmhint_prefetch_seek(j->ranges, j->nranges, &ri, &roff, to);
+      if (passed > 0) mmhint_count(&pf->c[MMHINT_PFC_reader_bytes], (uint64_t)passed);
+    }
+    if (!mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) break;
     if (measured) {
+      while (rcount >= MMHINT_PF_RING || (rcount >= 4 && rbytes + len > MMHINT_PF_INFLIGHT)) { /* pacing */
+        wait_landed(j, ring[rhead].off, ring[rhead].len);
+        rbytes -= ring[rhead].len;
+        rhead = (rhead + 1) % MMHINT_PF_RING;
+        rcount--;
+      }
       int64_t r = resident_bytes(j, off, len);
       if (r > 0) mmhint_count(&f->c[MMHINT_FC_prefetch_resident_bytes], (uint64_t)r);
+      ring[(rhead + rcount) % MMHINT_PF_RING].off = off;
+      ring[(rhead + rcount) % MMHINT_PF_RING].len = len;
+      rcount++;
+      rbytes += len;
     }
     int64_t a = off & ~(int64_t)(page - 1);
     long e = mmhint_os_madvise((char *)j->map + a, (size_t)(off + len - a), MADV_WILLNEED);
@@ -125,13 +200,20 @@ static int run_job(mmhint_pf_job_t *j) {
    * first steps while the last were read (memory pressure, a cgroup's limit), and asking again
    * would only push out what is there, the program's pages among them. */
   const int64_t total = mmhint_prefetch_bytes(j->ranges, j->nranges);
-  const int64_t first = settle(j, total);
-  const int retry = first < total && first >= total / 2;
+  int64_t first = settle(j, total);
+  /* A sequential reader's part (from where its reads end) is its own: neither retried nor missing. */
+  int64_t re = reader_end(j), need = total;
+  if (re > 0 && first >= 0) {
+    need = total - mmhint_prefetch_bytes_from(j->ranges, j->nranges, re);
+    first = resident_below(j, re);
+  }
+  const int retry = first < need && first >= need / 2;
   if (retry) {
     ri = 0;
     roff = 0;
     while (mmhint_prefetch_next(j->ranges, j->nranges, &ri, &roff, j->step, &off, &len)) {
       if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
+      if (re > 0 && off + len > re) break; /* the reader's part */
       int64_t r = resident_bytes(j, off, len);
       if (r < 0 || r >= len) continue;
       int64_t a = off & ~(int64_t)(page - 1);
@@ -140,10 +222,12 @@ static int run_job(mmhint_pf_job_t *j) {
       mmhint_count(&pf->c[MMHINT_PFC_retried_bytes], (uint64_t)(len - r));
     }
   }
-  int64_t after = retry ? settle(j, total) : first;
+  int64_t after = settle(j, total); /* all the ranges, for resident_after_bytes */
+  int64_t have = after;
+  if (re > 0 && after >= 0) have = resident_below(j, re);
   if (mmhint_prefetch_should_stop(j)) return MMHINT_PFC_stopped_close;
   if (after >= 0) mmhint_count(&pf->c[MMHINT_PFC_resident_after_bytes], (uint64_t)after);
-  if (after >= 0 && after < total) {
+  if (have >= 0 && have < need) {
     mmhint_prefetch_fallback(pf, MMHINT_PFB_incomplete);
     mmhint_count(&f->c[MMHINT_FC_prefetch_fallbacks], 1);
   }
@@ -545,6 +629,19 @@ void mmhint__prefetch_read(mmhint_ofd_t *o, int fd, int64_t offset, long r, uint
   mmhint_prefetch_state_t *s = &o->pf;
   mmhint_prefetch_file_t *pf = &s->file->prefetch;
   mmhint_prefetch_count_read(pf, dur);
+  if (offset >= 0) { /* a sequential reader: the thread keeps ahead of it (policy/prefetch.h) */
+    if (offset == s->next && s->next > 0) {
+      s->run++;
+    } else {
+      s->run = 0;
+      s->run_start = offset;
+    }
+    s->next = offset + r;
+    if (s->run >= MMHINT_PF_SEQ_RUN && __atomic_load_n(&pf->state, __ATOMIC_RELAXED) == MMHINT_PFS_RUNNING) {
+      __atomic_store_n(&pf->reader_start, s->run_start, __ATOMIC_RELAXED);
+      __atomic_store_n(&pf->reader_end, s->next, __ATOMIC_RELAXED);
+    }
+  }
   if (!s->waiting || offset < 0) return;
   if (mmhint_pattern_feed(&s->pat, offset, (uint64_t)r, now, NULL) && mmhint_prefetch_auto_fires(s->pat.cls)) {
     if (!pf->auto_ticks) {

@@ -147,6 +147,31 @@ TEST(Prefetch, CgroupRoom) {
   EXPECT_EQ(mmhint_prefetch_limit(0, mmhint_prefetch_cgroup_room(1ll << 30, 1ll << 29, 0)), (1ll << 29) / 2);
 }
 
+TEST(Prefetch, SeekMovesTheCursorForwardOnly) {
+  const mmhint_pf_range_t r[] = {{0, 100}, {200, 0}, {300, 50}, {1000, 10}};
+  int ri = 0;
+  int64_t roff = 0, off, len;
+  EXPECT_EQ(mmhint_prefetch_seek(r, 4, &ri, &roff, 40), 40) << "into the first range";
+  ASSERT_TRUE(mmhint_prefetch_next(r, 4, &ri, &roff, 1000, &off, &len));
+  EXPECT_EQ(off, 40);
+  EXPECT_EQ(len, 60);
+  EXPECT_EQ(mmhint_prefetch_seek(r, 4, &ri, &roff, 10), 0) << "never backwards";
+  EXPECT_EQ(mmhint_prefetch_seek(r, 4, &ri, &roff, 320), 20) << "over the empty range, into the third";
+  ASSERT_TRUE(mmhint_prefetch_next(r, 4, &ri, &roff, 1000, &off, &len));
+  EXPECT_EQ(off, 320);
+  EXPECT_EQ(len, 30);
+  EXPECT_EQ(mmhint_prefetch_seek(r, 4, &ri, &roff, 5000), 10) << "past the end: the last range's bytes";
+  EXPECT_FALSE(mmhint_prefetch_next(r, 4, &ri, &roff, 1000, &off, &len));
+}
+
+TEST(Prefetch, BytesFrom) {
+  const mmhint_pf_range_t r[] = {{0, 100}, {200, 0}, {300, 50}};
+  EXPECT_EQ(mmhint_prefetch_bytes_from(r, 3, 0), 150);
+  EXPECT_EQ(mmhint_prefetch_bytes_from(r, 3, 50), 100);
+  EXPECT_EQ(mmhint_prefetch_bytes_from(r, 3, 320), 30);
+  EXPECT_EQ(mmhint_prefetch_bytes_from(r, 3, 350), 0);
+}
+
 TEST(Prefetch, StepSize) {
   EXPECT_EQ(mmhint_prefetch_step_size(4 << 20, 8 << 20, 4096), 4 << 20);
   EXPECT_EQ(mmhint_prefetch_step_size(32 << 20, 8 << 20, 4096), 8 << 20) << "capped at what one request reads";
