@@ -84,8 +84,8 @@ static int64_t resident_all(const mmhint_pf_job_t *j) {
  * Pacing.  madvise(MADV_WILLNEED) only queues the reads, and the thread can
  * queue far faster than the disk reads: unpaced, a read of the program's
  * that missed the cache waited behind the thread's queue (a sequential reader
- * of a cold 1 GiB file read 0-16 MiB within 12 ms of the open, then waited
- * until 238 ms for the next sampled read).  So the thread keeps at most MMHINT_PF_INFLIGHT bytes (and at least
+ * of a cold 1 GiB file reached 12 MiB within 12 ms of the open, and 16 MiB
+ * only at 238 ms).  So the thread keeps at most MMHINT_PF_INFLIGHT bytes (and at least
  * four requests) asked for and not yet landed: before each request it waits
  * for the oldest outstanding one, until that one is resident or has made no
  * progress for ~20 ms (pages that fail or that the cache lets go of never
