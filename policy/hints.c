@@ -155,9 +155,9 @@ static struct {
 static int64_t sysfs_kib(const char *path) {
   char *buf = NULL;
   long n = mmhint_os_slurp(path, 64, &buf);
-  if (n <= 0) return -1;
-  int64_t v = -1;
-  if (buf[0] >= '0' && buf[0] <= '9') {
+  if (n < 0) return -1;
+  int64_t v = -1; /* an empty file is mapped too, and unmapped below */
+  if (n > 0 && buf[0] >= '0' && buf[0] <= '9') {
     v = 0;
     for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (buf[i] - '0');
   }

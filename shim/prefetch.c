@@ -69,16 +69,6 @@ static int64_t resident_bytes(const mmhint_pf_job_t *j, int64_t off, int64_t len
   return bytes > len ? len : bytes;
 }
 
-/* Resident bytes of all the job's ranges, -1 when mincore refused. */
-static int64_t resident_all(const mmhint_pf_job_t *j) {
-  int64_t sum = 0;
-  for (int i = 0; i < j->nranges; i++) {
-    int64_t r = resident_bytes(j, j->ranges[i].off, j->ranges[i].len);
-    if (r < 0) return -1;
-    sum += r;
-  }
-  return sum;
-}
 
 /*
  * Pacing.  madvise(MADV_WILLNEED) only queues the reads, and the thread can
@@ -119,6 +109,9 @@ static int64_t resident_below(const mmhint_pf_job_t *j, int64_t limit) {
   }
   return sum;
 }
+
+/* Resident bytes of all the job's ranges, -1 when mincore refused. */
+static int64_t resident_all(const mmhint_pf_job_t *j) { return resident_below(j, INT64_MAX); }
 
 /* Where a sequential reader of the job's file has got to (policy/prefetch.h, MMHINT_PF_SEQ_RUN), 0 none. */
 static int64_t reader_end(const mmhint_pf_job_t *j) {
@@ -331,30 +324,42 @@ void mmhint__prefetch_after_fork(void) {
 
 /* ---- Starting a job ---------------------------------------------------------------- */
 
-/* The number in the cgroup file dir/name, or -1. */
-static int64_t cg_number(const char *dir, size_t dlen, const char *name) {
-  char path[600], buf[64];
+#define MMHINT_CG_PATH 600
+#define MMHINT_CG_STAT_MAX 16384
+
+/* Writes the first dlen bytes of dir, "/", name into path (MMHINT_CG_PATH bytes); 0 when it does not fit. */
+static int cg_path(char *path, const char *dir, size_t dlen, const char *name) {
   const size_t nl = strlen(name);
-  if (dlen + 1 + nl >= sizeof path) return -1;
+  if (dlen + 1 + nl >= MMHINT_CG_PATH) return 0;
   memcpy(path, dir, dlen);
   path[dlen] = '/';
   memcpy(path + dlen + 1, name, nl + 1);
+  return 1;
+}
+
+/* The number in the cgroup file dir/name, or -1. */
+static int64_t cg_number(const char *dir, size_t dlen, const char *name) {
+  char path[MMHINT_CG_PATH], buf[64];
+  if (!cg_path(path, dir, dlen, name)) return -1;
   long n = mmhint_os_read_small(path, buf, sizeof buf);
   return n > 0 ? mmhint_prefetch_parse_number(buf, (size_t)n) : -1;
 }
 
-/* memory.stat's `key` in the cgroup directory dir, or -1. */
-static int64_t cg_stat(const char *dir, size_t dlen, const char *key) {
-  char path[600];
-  if (dlen + sizeof "/memory.stat" > sizeof path) return -1;
-  memcpy(path, dir, dlen);
-  memcpy(path + dlen, "/memory.stat", sizeof "/memory.stat");
-  char *buf = NULL;
-  long n = mmhint_os_slurp(path, 16384, &buf);
-  if (n <= 0) return -1;
-  int64_t v = mmhint_prefetch_parse_stat(buf, (size_t)n, key);
-  mmhint_os_munmap(buf, 16385);
-  return v;
+/* The cgroup directory's memory.stat, read once for all the keys wanted: its length (> 0) and *buf, or <= 0. */
+static long cg_stat_read(const char *dir, size_t dlen, char **buf) {
+  char path[MMHINT_CG_PATH];
+  if (!cg_path(path, dir, dlen, "memory.stat")) return -1;
+  return mmhint_os_slurp(path, MMHINT_CG_STAT_MAX, buf);
+}
+
+/* `key` of memory.stat text (n bytes, n <= 0: not read), or -1. */
+static int64_t cg_stat_key(const char *buf, long n, const char *key) {
+  return n > 0 ? mmhint_prefetch_parse_stat(buf, (size_t)n, key) : -1;
+}
+
+/* Unmaps what cg_stat_read mapped (an empty file is mapped too). */
+static void cg_stat_done(char *buf, long n) {
+  if (n >= 0) mmhint_os_munmap(buf, MMHINT_CG_STAT_MAX + 1);
 }
 
 /*
@@ -367,7 +372,7 @@ static int64_t cg_stat(const char *dir, size_t dlen, const char *key) {
  * cgroup as the mount's root) falls back to the root of the mount.
  */
 static int64_t cgroup_room(void) {
-  char text[2048], cg[480], dir[600];
+  char text[2048], cg[480], dir[MMHINT_CG_PATH];
   long n = mmhint_os_read_small("/proc/self/cgroup", text, sizeof text);
   if (n <= 0) return -1;
   const int kind = mmhint_prefetch_cgroup(text, (size_t)n, cg, sizeof cg);
@@ -381,17 +386,23 @@ static int64_t cgroup_room(void) {
   long d = mmhint_os_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (d < 0) dl = rl; /* not visible here: the mount's root is ours */
   else mmhint_os_close((int)d);
+  char *st = NULL;
   if (kind == 1) {
-    int64_t limit = cg_stat(dir, dl, "hierarchical_memory_limit");
+    long sn = cg_stat_read(dir, dl, &st);
+    int64_t limit = cg_stat_key(st, sn, "hierarchical_memory_limit");
     if (limit < 0) limit = cg_number(dir, dl, "memory.limit_in_bytes");
-    return mmhint_prefetch_cgroup_room(limit, cg_number(dir, dl, "memory.usage_in_bytes"),
-                                       cg_stat(dir, dl, "total_inactive_file"));
+    int64_t room = mmhint_prefetch_cgroup_room(limit, cg_number(dir, dl, "memory.usage_in_bytes"),
+                                               cg_stat_key(st, sn, "total_inactive_file"));
+    cg_stat_done(st, sn);
+    return room;
   }
   int64_t best = -1;
   for (;;) { /* v2: every level's limit holds; the root has none */
     if (dl > rl) {
+      long sn = cg_stat_read(dir, dl, &st);
       int64_t room = mmhint_prefetch_cgroup_room(cg_number(dir, dl, "memory.max"), cg_number(dir, dl, "memory.current"),
-                                                 cg_stat(dir, dl, "inactive_file"));
+                                                 cg_stat_key(st, sn, "inactive_file"));
+      cg_stat_done(st, sn);
       if (room >= 0 && (best < 0 || room < best)) best = room;
     }
     while (dl > rl && dir[dl - 1] != '/') dl--;
@@ -406,8 +417,8 @@ static int64_t mem_available(void) {
   char *buf = NULL;
   long n = mmhint_os_slurp("/proc/meminfo", 16384, &buf);
   int64_t v = -1;
-  if (n > 0) {
-    v = mmhint_prefetch_parse_meminfo(buf, (size_t)n);
+  if (n >= 0) { /* an empty file is mapped too */
+    if (n > 0) v = mmhint_prefetch_parse_meminfo(buf, (size_t)n);
     mmhint_os_munmap(buf, 16385);
   }
   int64_t room = cgroup_room();

@@ -242,10 +242,10 @@ void mmhint__prefetch_after_fork(void);
  * whole gap: the sum of duration × gap estimates the time in the calls
  * without bias.  A call slower than MMHINT_TIME_EVERY_TICKS (about 4-8 µs,
  * where two clock reads cost under 1 %) times the next call too, so that slow
- * I/O is timed call by call.  (At 4096 ticks a 4 KiB write into tmpfs, about
- * 2 µs here, was timed every time: +48 ns a call, the whole of scripts/bench
- * row 8c's overhead.) with hints active (they need the clock) or
- * stats_timing=every, every call is timed.
+ * I/O is timed call by call; with hints active (they need the clock) or
+ * stats_timing=every, every call is timed.  (At 4096 ticks a 4 KiB write into
+ * tmpfs, about 2 µs here, was timed every time: +48 ns a call, the whole of
+ * scripts/bench row 8c's overhead.)
  */
 #ifndef MMHINT_TIME_EVERY_TICKS
 #define MMHINT_TIME_EVERY_TICKS 16384

@@ -188,11 +188,12 @@ class Tuner:
     def pair(self, c, idx, warm):
         """One plain run and one run of candidate C, plain first in even pairs and C first in odd
         ones (as `mmhint ab` alternates: the second run of a pair can pay for what the first left)."""
+        cand_env = c.env(self.base, self.lib, os.path.join(self.root, "stats"))
         if idx % 2 == 0:
             p = self.one(self.base, "plain")
-            r = self.one(c.env(self.base, self.lib, os.path.join(self.root, "stats")), "cand")
+            r = self.one(cand_env, "cand")
         else:
-            r = self.one(c.env(self.base, self.lib, os.path.join(self.root, "stats")), "cand")
+            r = self.one(cand_env, "cand")
             p = self.one(self.base, "plain")
         shutil.rmtree(os.path.join(self.root, "stats"), ignore_errors=True)
         self.progress()
