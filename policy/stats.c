@@ -643,3 +643,38 @@ long mmhint_stats_replace_file(const char *path, mmhint_file_id_t *id, const cha
   if (r < 0) mmhint_os_unlink(tmp);
   return r;
 }
+
+/* ---- Read sizes ------------------------------------------------------------ */
+
+/* The histogram's table by bit length (policy/stats.h), from MMHINT_READ_HIST_BOUNDS. */
+const uint8_t mmhint__hist_base[64] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+};
+#define NONE UINT64_MAX /* below the first bound: no n there reaches it */
+const uint64_t mmhint__hist_step[64] = {
+    NONE, NONE, NONE, NONE, NONE, NONE, 100u, 0, 0, 1000u, 0, 0, 0, 10000u, 0, 0, 100000u, 0, 0, 1000000u, 0,
+    4000000u, 0, 10000000u, 0, 0, 100000000u, 0, 0, 1000000000u, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+#undef NONE
+
+/* ---- Recording, out of line --------------------------------------------- */
+
+void mmhint__stats_read_out(int timed, mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                            uint64_t t0, uint64_t t1, int op) {
+  const int st = __libc_single_threaded != 0;
+  if (timed && st) mmhint__stats_read_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else if (timed) mmhint__stats_read_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else if (st) mmhint__stats_read_as(1, 0, f, r, offset, prev_end, 0, t0, t1, op);
+  else mmhint__stats_read_as(0, 0, f, r, offset, prev_end, 0, t0, t1, op);
+}
+
+void mmhint__stats_write_out(int timed, mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                             uint64_t t0, uint64_t t1, int op) {
+  const int st = __libc_single_threaded != 0;
+  if (timed && st) mmhint__stats_write_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else if (timed) mmhint__stats_write_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  else if (st) mmhint__stats_write_as(1, 0, f, r, offset, prev_end, 0, t0, t1, op);
+  else mmhint__stats_write_as(0, 0, f, r, offset, prev_end, 0, t0, t1, op);
+}

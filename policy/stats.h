@@ -120,12 +120,22 @@ void mmhint_stats_opened(mmhint_file_t *f, int fd, int oflags, int64_t size, int
  * the store's own (its bounds are in include/mmhint_counters.def).
  */
 
-/* Returns the read-size histogram bucket of a read of n bytes. */
+/*
+ * The bucket of each bit length: a read of n bytes, 2^k <= n < 2^(k+1), is
+ * in bucket mmhint__hist_base[k], or the next one when n >= mmhint__hist_step[k]
+ * (no two bounds of MMHINT_READ_HIST_BOUNDS lie within a factor of two, so an
+ * octave holds at most one; an octave above the first bound that holds none
+ * has step 0 and the base one below its bucket, so that no n, UINT64_MAX
+ * included, overflows the last bucket).  stats_test checks the table against
+ * the bounds.
+ */
+extern __attribute__((visibility("hidden"))) const uint8_t mmhint__hist_base[64];
+extern __attribute__((visibility("hidden"))) const uint64_t mmhint__hist_step[64];
+
+/* Returns the read-size histogram bucket of a read of n bytes: a bit scan and one compare. */
 static inline int mmhint_hist_bucket(uint64_t n) {
-  /* A binary search over MMHINT_READ_HIST_BOUNDS: at most four compares. */
-  if (n < 100000) return n < 1000 ? (n < 100 ? 0 : 1) : (n < 10000 ? 2 : 3);
-  if (n < 10000000) return n < 1000000 ? 4 : (n < 4000000 ? 5 : 6);
-  return n < 100000000 ? 7 : (n < 1000000000 ? 8 : 9);
+  const int k = 63 - __builtin_clzll(n | 1);
+  return mmhint__hist_base[k] + (n >= mmhint__hist_step[k]);
 }
 
 /* ---- The store ---------------------------------------------------------- */
@@ -230,28 +240,37 @@ static inline __attribute__((always_inline)) void mmhint__stats_read_as(const in
 }
 
 /*
+ * The out-of-line half of recording a read: a timed call (one in 8 to 23 on a
+ * description), or any call in a process with threads.  `timed` as for
+ * mmhint__stats_read_as.
+ */
+void mmhint__stats_read_out(int timed, mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                            uint64_t t0, uint64_t t1, int op);
+
+/*
  * Records one read-family call that returned r at `offset` (-1 unknown);
  * prev_end is where the previous read on the same description ended (-1
  * none).  `dur` (ticks) is added to the time in reads; t0 and t1 are the
  * ticks of the call's start and end for the access times and the sample.
- * Inline: it is on every read's path.
+ * Out of line: a timed call has just paid for two clock reads.
  */
 static inline void mmhint_stats_read_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
                                          uint64_t t0, uint64_t t1, int op) {
-  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
-  else mmhint__stats_read_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  mmhint__stats_read_out(1, f, r, offset, prev_end, dur, t0, t1, op);
 }
 
 /*
  * mmhint_stats_read_dur for a call that was not timed: no time in reads
  * (the next timed call on the description stands for it), and `last` (the
- * thread's last timed tick) as its time of access.  Inline: it is on most
- * reads' path.
+ * thread's last timed tick) as its time of access.  Most reads take this
+ * path, so in a process of one thread the counting is inlined into the
+ * wrapper (no call, no frame: callgrind counted ~18 instructions a read for
+ * them); with threads it is the out-of-line half.
  */
-static inline void mmhint_stats_read_untimed(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t last,
-                                             int op) {
+static inline __attribute__((always_inline)) void mmhint_stats_read_untimed(mmhint_file_t *f, long r, int64_t offset,
+                                                                            int64_t prev_end, uint64_t last, int op) {
   if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_read_as(1, 0, f, r, offset, prev_end, 0, last, last, op);
-  else mmhint__stats_read_as(0, 0, f, r, offset, prev_end, 0, last, last, op);
+  else mmhint__stats_read_out(0, f, r, offset, prev_end, 0, last, last, op);
 }
 
 /* mmhint_stats_read_dur for a call timed from tick t0 to tick t1. */
@@ -291,23 +310,26 @@ static inline __attribute__((always_inline)) void mmhint__stats_write_as(const i
   mmhint__stats_access_as(st, timed, f, offset, (uint64_t)r, t0, t1, op);
 }
 
+/* The out-of-line half of recording a write, as mmhint__stats_read_out is for reads. */
+void mmhint__stats_write_out(int timed, mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
+                             uint64_t t0, uint64_t t1, int op);
+
 /*
  * Records one write-family call that returned r at `offset` (-1 unknown);
  * prev_end is where the previous write on the same description ended (-1
- * none).  `dur`, t0, t1 and `op` as for mmhint_stats_read_dur.  Inline: it is
- * on every write's path.
+ * none).  `dur`, t0, t1 and `op` as for mmhint_stats_read_dur; out of line
+ * as it is.
  */
 static inline void mmhint_stats_write_dur(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t dur,
                                           uint64_t t0, uint64_t t1, int op) {
-  if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, 1, f, r, offset, prev_end, dur, t0, t1, op);
-  else mmhint__stats_write_as(0, 1, f, r, offset, prev_end, dur, t0, t1, op);
+  mmhint__stats_write_out(1, f, r, offset, prev_end, dur, t0, t1, op);
 }
 
-/* mmhint_stats_write_dur for a call that was not timed, as mmhint_stats_read_untimed is for reads. */
-static inline void mmhint_stats_write_untimed(mmhint_file_t *f, long r, int64_t offset, int64_t prev_end, uint64_t last,
-                                              int op) {
+/* mmhint_stats_write_dur for a call that was not timed, inlined as mmhint_stats_read_untimed is for reads. */
+static inline __attribute__((always_inline)) void mmhint_stats_write_untimed(mmhint_file_t *f, long r, int64_t offset,
+                                                                             int64_t prev_end, uint64_t last, int op) {
   if (__builtin_expect(__libc_single_threaded, 1)) mmhint__stats_write_as(1, 0, f, r, offset, prev_end, 0, last, last, op);
-  else mmhint__stats_write_as(0, 0, f, r, offset, prev_end, 0, last, last, op);
+  else mmhint__stats_write_out(0, f, r, offset, prev_end, 0, last, last, op);
 }
 
 /*

@@ -31,10 +31,23 @@
 #define MMHINT_AT(off) ((off) >= 0 ? (int64_t)(off) : (int64_t)-3)
 #define MMHINT_READ1_BODY(fd, offset, op, buf, n, call) return call /* shim/read.c has the real one */
 
-/* template: pread */
-MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+/*
+ * A wrapper on the busiest paths (read, pread, write, pwrite) has two halves:
+ * the fast path (MMHINT_FAST_READ in shim/shim.h: an untimed call on a plain
+ * description, counted inline, the system call made here while the process
+ * has one thread) and the slow half, out of line, which is the one shape
+ * below.  Any other wrapper is the slow half alone, exported.
+ */
+static MMHINT_SLOW ssize_t pread_slow(int fd, void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n, MMHINT_REAL(pread)(fd, buf, n, off));
+}
+
+/* template: pread */
+MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+  MMHINT_FAST_READ(fd, MMHINT_AT(off), MMHINT_OP_PREAD,
+                   MMHINT_REAL(pread)(fd, buf, n, off), SYS_pread64, fd, buf, n, off);
+  return pread_slow(fd, buf, n, off);
 }
 /* end template */
 

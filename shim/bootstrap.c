@@ -85,6 +85,27 @@ static void resolve_all(void) {
 #undef MMHINT_X_RESOLVE
 }
 
+int mmhint__raw_io;
+
+/* Nonzero when fn is defined in glibc's libc.so (dladdr names the object it lies in). */
+static int in_libc(const void *fn) {
+  Dl_info i;
+  if (!fn || !dladdr(fn, &i) || !i.dli_fname) return 0;
+  const char *base = strrchr(i.dli_fname, '/');
+  base = base ? base + 1 : i.dli_fname;
+  return strncmp(base, "libc.so", 7) == 0;
+}
+
+/* Sets mmhint__raw_io (shim/shim.h): the fast path's calls all reach glibc's own functions. */
+static void check_raw_io(void) {
+#define MMHINT_X_IN_LIBC(name) &&in_libc((const void *)mmhint_real_##name)
+  mmhint__raw_io = 1 MMHINT_X_IN_LIBC(read) MMHINT_X_IN_LIBC(__read_chk) MMHINT_X_IN_LIBC(pread)
+      MMHINT_X_IN_LIBC(pread64) MMHINT_X_IN_LIBC(__pread_chk) MMHINT_X_IN_LIBC(__pread64_chk)
+      MMHINT_X_IN_LIBC(write) MMHINT_X_IN_LIBC(__write) MMHINT_X_IN_LIBC(pwrite) MMHINT_X_IN_LIBC(pwrite64)
+      MMHINT_X_IN_LIBC(__pwrite64);
+#undef MMHINT_X_IN_LIBC
+}
+
 static void capture_process(void) {
   my_pid = mmhint_os_getpid();
   long fd = mmhint_os_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
@@ -148,6 +169,7 @@ void mmhint__bootstrap(void) {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
     mmhint__time_every = mmhint__cfg.values.num[MMHINT_OPT_stats_timing] != 0; /* "every" */
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
+    if (mmhint__cfg.values.num[MMHINT_OPT_direct_syscalls]) check_raw_io();
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
     mmhint_cov_configure(mmhint__stats_on && mmhint__cfg.values.num[MMHINT_OPT_stats_touched]); /* policy/cov.c */
     mmhint_memroute_init(&mmhint__cfg.values); /* hugepages and numa options (policy/memroute.c) */
@@ -158,6 +180,12 @@ void mmhint__bootstrap(void) {
       mmhint__warn("libmmhint " MMHINT_VERSION_STRING " active in ", program_invocation_short_name,
                    "; effective options:");
       mmhint_config_dump(&mmhint__cfg, emit_line, NULL);
+      mmhint__warn("fast path of read, pread, write, pwrite: ",
+                   mmhint__raw_io ? "system calls made here while the process has one thread (the next definitions are glibc's)"
+                                  : mmhint__cfg.values.num[MMHINT_OPT_direct_syscalls]
+                                        ? "through the next definitions (another library interposes them, or they are not glibc's)"
+                                        : "through the next definitions (direct_syscalls=0)",
+                   "");
     }
   }
   mmhint__busy = 0;

@@ -5,7 +5,8 @@
  * Each wrapper: guard, find the description (adopting it on first sight),
  * then either serve the read from a mapping (read->mmap, shim/readmap.h,
  * when the description is active) or time the real call with the TSC,
- * record, return.
+ * record, return.  read, pread and their _chk siblings take the fast path
+ * first (MMHINT_FAST in shim/shim.h): the body below is their slow half.
  */
 #include "policy/readmap.h"
 #include "shim/readmap.h"
@@ -75,45 +76,85 @@ static inline void count_plain(mmhint_ofd_t *o) {
     }                                                                              \
   } while (0)
 
-MMHINT_EXPORT ssize_t read(int fd, void *buf, size_t n) {
+/* read's slow half (shim/shim.h, MMHINT_FAST): everything but an untimed call on a plain description. */
+static MMHINT_SLOW ssize_t read_slow(int fd, void *buf, size_t n) {
   MMHINT_READ_GUARD(fd, 1, MMHINT_ONE_IOV(buf, n), 1, 0, MMHINT_CALL_REAL(read, syscall(SYS_read, fd, buf, n), fd, buf, n));
   MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(read)(fd, buf, n));
 }
 
-MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
-  if (n > buflen) /* the real one reports the overflow */
-    return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
+MMHINT_EXPORT ssize_t read(int fd, void *buf, size_t n) {
+  MMHINT_FAST_READ(fd, -1, MMHINT_OP_READ, MMHINT_REAL(read)(fd, buf, n), SYS_read, fd, buf, n, 0);
+  return read_slow(fd, buf, n);
+}
+
+static MMHINT_SLOW ssize_t read_chk_slow(int fd, void *buf, size_t n, size_t buflen) {
   MMHINT_READ_GUARD(fd, 1, MMHINT_ONE_IOV(buf, n), 1, 0,
                     MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen));
   MMHINT_READ1_BODY(fd, -1, MMHINT_OP_READ, buf, n, MMHINT_REAL(__read_chk)(fd, buf, n, buflen));
 }
 
+MMHINT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
+  if (n > buflen) /* the real one reports the overflow */
+    return MMHINT_CALL_REAL(__read_chk, syscall(SYS_read, fd, buf, n), fd, buf, n, buflen);
+  MMHINT_FAST_READ(fd, -1, MMHINT_OP_READ,
+                   MMHINT_REAL(__read_chk)(fd, buf, n, buflen), SYS_read, fd, buf, n, 0);
+  return read_chk_slow(fd, buf, n, buflen);
+}
+
 /* pread with a negative offset fails with EINVAL in the kernel: never converted. */
 #define MMHINT_AT(off) ((off) >= 0 ? (int64_t)(off) : (int64_t)-3)
 
-MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+static MMHINT_SLOW ssize_t pread_slow(int fd, void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n, MMHINT_REAL(pread)(fd, buf, n, off));
 }
 
-MMHINT_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
+MMHINT_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+  MMHINT_FAST_READ(fd, MMHINT_AT(off), MMHINT_OP_PREAD,
+                   MMHINT_REAL(pread)(fd, buf, n, off), SYS_pread64, fd, buf, n, off);
+  return pread_slow(fd, buf, n, off);
+}
+
+static MMHINT_SLOW ssize_t pread64_slow(int fd, void *buf, size_t n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pread64, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(pread64)(fd, buf, n, off));
 }
 
-MMHINT_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) {
-  if (!mmhint__enter() || n > buflen)
+MMHINT_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
+  MMHINT_FAST_READ(fd, MMHINT_AT(off), MMHINT_OP_PREAD,
+                   MMHINT_REAL(pread64)(fd, buf, n, off), SYS_pread64, fd, buf, n, off);
+  return pread64_slow(fd, buf, n, off);
+}
+
+static MMHINT_SLOW ssize_t pread_chk_slow(int fd, void *buf, size_t n, off_t off, size_t buflen) {
+  if (!mmhint__enter())
     return MMHINT_CALL_REAL(__pread_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
   MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(__pread_chk)(fd, buf, n, off, buflen));
 }
 
-MMHINT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
-  if (!mmhint__enter() || n > buflen)
+MMHINT_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) /* the real one reports the overflow */
+    return MMHINT_CALL_REAL(__pread_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
+  MMHINT_FAST_READ(fd, MMHINT_AT(off), MMHINT_OP_PREAD,
+                   MMHINT_REAL(__pread_chk)(fd, buf, n, off, buflen), SYS_pread64, fd, buf, n, off);
+  return pread_chk_slow(fd, buf, n, off, buflen);
+}
+
+static MMHINT_SLOW ssize_t pread64_chk_slow(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
+  if (!mmhint__enter())
     return MMHINT_CALL_REAL(__pread64_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
   MMHINT_READ1_BODY(fd, MMHINT_AT(off), MMHINT_OP_PREAD, buf, n,
                    MMHINT_REAL(__pread64_chk)(fd, buf, n, off, buflen));
+}
+
+MMHINT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
+  if (n > buflen) /* the real one reports the overflow */
+    return MMHINT_CALL_REAL(__pread64_chk, syscall(SYS_pread64, fd, buf, n, off), fd, buf, n, off, buflen);
+  MMHINT_FAST_READ(fd, MMHINT_AT(off), MMHINT_OP_PREAD,
+                   MMHINT_REAL(__pread64_chk)(fd, buf, n, off, buflen), SYS_pread64, fd, buf, n, off);
+  return pread64_chk_slow(fd, buf, n, off, buflen);
 }
 
 MMHINT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) {

@@ -337,13 +337,107 @@ static inline void mmhint__record_read(mmhint_ofd_t *o, int fd, long r, int64_t 
 }
 
 /* Records an untimed read-family call (mmhint__untimed said so; then no hint is active on o). */
-static inline void mmhint__record_read_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int op) {
+static inline __attribute__((always_inline)) void mmhint__record_read_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int op) {
   mmhint__busy = 1;
   int64_t prev_end;
   offset = mmhint__read_at(o, fd, r, offset, &prev_end);
   mmhint_stats_read_untimed(o->file, r, offset, prev_end, mmhint__clock_last, op);
   mmhint__busy = 0;
 }
+
+/*
+ * The fast path of the busiest wrappers (read, pread, write, pwrite and
+ * their _chk and __ siblings).  Most calls of a program that reads or writes
+ * a file block by block are untimed calls on a description that converts
+ * nothing: such a call is counted by a few inlined adds around the real
+ * call, in a wrapper frame that keeps three registers.  Every other call
+ * (before start-up, nested, statistics off, read->mmap asked for, a
+ * description not tracked yet, a timed call) goes to the wrapper's
+ * out-of-line slow half, which is the whole of what it did before
+ * (callgrind: the read loop of bench/overhead went from 164 to ~140
+ * instructions a call).  An untimed call implies no hint and no prefetch on
+ * the description (mmhint__timed_dur draws no gap for them).
+ */
+#define MMHINT_SLOW __attribute__((noinline))
+
+/*
+ * The description of fd when a call may take the fast path, else NULL: a
+ * tracked description with a statistics record that converts nothing, after
+ * start-up, outside the shim.  `plain` is the rest of the condition that
+ * holds for the whole process (for reads: read->mmap not asked for).
+ */
+static inline mmhint_ofd_t *mmhint__fast_ofd(int fd, int plain) {
+  if (MMHINT_UNLIKELY(mmhint__state != MMHINT_STATE_READY || mmhint__busy || !plain)) return NULL;
+  mmhint_ofd_t *o = mmhint_ofd_get(fd);
+  if (MMHINT_UNLIKELY(o == NULL || o->file == NULL || o->rm != NULL)) return NULL;
+  return o;
+}
+
+/*
+ * Nonzero when the next definitions of read, pread, write, pwrite and their
+ * _chk and __ siblings are glibc's own (no other library interposes them
+ * after this one; shim/bootstrap.c checks at start-up).  Then the fast path
+ * of a process with one thread makes the system call itself: that is exactly
+ * what glibc's function does when __libc_single_threaded is set (no
+ * cancellation point to honour), and it spares the call into libc, whose
+ * return after the system call costs more than its instructions (bench row
+ * 8a: about 7 ns of the read loop's 20).
+ */
+extern __attribute__((visibility("hidden"))) int mmhint__raw_io;
+
+#if defined(__x86_64__)
+/* System call `nr` with glibc's convention for the result: -1 and errno on failure. */
+static inline long mmhint__syscall4(long nr, long a, long b, long c, long d) {
+  long r;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(r) : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  if (MMHINT_UNLIKELY((unsigned long)r > -4096UL)) {
+    errno = (int)-r;
+    return -1;
+  }
+  return r;
+}
+#define MMHINT_RAW_OK() (mmhint__raw_io && __libc_single_threaded)
+#else
+#define mmhint__syscall4(nr, a, b, c, d) syscall(nr, a, b, c, d)
+#define MMHINT_RAW_OK() 0
+#endif
+
+/* The fast path's call: the system call itself where MMHINT_RAW_OK, else the real function. */
+#define MMHINT_RAW_OR(call, nr, a, b, c, d) \
+  (MMHINT_LIKELY(MMHINT_RAW_OK()) ? (ssize_t)mmhint__syscall4(nr, (long)(a), (long)(b), (long)(c), (long)(d)) : (call))
+
+/*
+ * Returns the real call's result from the fast path when it applies: with
+ * statistics on, an untimed call, counted by `record` (which sees the result
+ * as r_ and the description as q_); with them off, a description with no hint
+ * and no prefetch, which has nothing to do.
+ */
+#define MMHINT_FAST(plain, idle, fd, record, call, real)          \
+  do {                                                            \
+    mmhint_ofd_t *q_ = mmhint__fast_ofd(fd, plain);               \
+    if (MMHINT_LIKELY(q_ != NULL)) {                              \
+      if (MMHINT_LIKELY(mmhint__stats_on)) {                      \
+        if (MMHINT_LIKELY(q_->untimed != 0)) {                    \
+          q_->untimed--;                                          \
+          ssize_t r_ = call;                                      \
+          record;                                                 \
+          return r_;                                              \
+        }                                                         \
+      } else if (idle) {                                          \
+        return real; /* a tail call: no frame, nothing after it */ \
+      }                                                           \
+    }                                                             \
+  } while (0)
+
+/*
+ * The fast path of a read-family wrapper: `offset` and `op` as for
+ * mmhint__record_read, `real` the call of the next definition, and nr, a..d
+ * the system call it makes.
+ */
+#define MMHINT_FAST_READ(fd, offset, op, real, nr, a, b, c, d)                                             \
+  MMHINT_FAST(mmhint__cfg.values.num[MMHINT_OPT_read_mmap] == MMHINT_RM_OFF, !q_->hints.active && !q_->pf.mode, \
+              fd, mmhint__record_read_untimed(q_, fd, r_, offset, op), MMHINT_RAW_OR(real, nr, a, b, c, d), real)
 
 /*
  * The real positional write, for the shim's own writes at a shadow offset
@@ -418,12 +512,21 @@ static inline void mmhint__record_write(mmhint_ofd_t *o, int fd, long r, int64_t
 }
 
 /* Records an untimed write-family call (mmhint__untimed said so). */
-static inline void mmhint__record_write_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append, int op) {
+static inline __attribute__((always_inline)) void mmhint__record_write_untimed(mmhint_ofd_t *o, int fd, long r, int64_t offset, int append, int op) {
   mmhint__busy = 1;
   int64_t prev_end;
   offset = mmhint__write_pos(o, fd, r, offset, append, &prev_end);
   mmhint_stats_write_untimed(o->file, r, offset, prev_end, mmhint__clock_last, op);
   mmhint__busy = 0;
 }
+
+/*
+ * The fast path of a write-family wrapper: `offset` as for mmhint__record_write
+ * (-1 at the position; never RWF_APPEND), `real`, nr and a..d as for
+ * MMHINT_FAST_READ.
+ */
+#define MMHINT_FAST_WRITE(fd, offset, op, real, nr, a, b, c, d)                                  \
+  MMHINT_FAST(1, 1, fd, mmhint__record_write_untimed(q_, fd, r_, offset, 0, op), MMHINT_RAW_OR(real, nr, a, b, c, d), \
+              real)
 
 #endif

@@ -6,7 +6,8 @@
  *
  * Writes are counted the way reads are (shim/read.c): guard, find the
  * description (adopting it on first sight), time the real call with the
- * TSC, record (mmhint__record_write_dur in shim/shim.h), return.  Writes at
+ * TSC, record (mmhint__record_write_dur in shim/shim.h), return; write and
+ * pwrite take the fast path first (MMHINT_FAST in shim/shim.h).  Writes at
  * the current position have one more duty: a read-write description that
  * read->mmap converts (read_mmap_writable) keeps its offset in the shim (the
  * shadow offset), so such a write is made there, not at the kernel's lagging
@@ -75,16 +76,27 @@ static ssize_t nested_write(mmhint_ofd_t *o, int fd, const struct iovec *iov, in
     return r_;                                                                               \
   } while (0)
 
-MMHINT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+/* write's slow half (shim/shim.h, MMHINT_FAST): everything but an untimed call on a plain description. */
+static MMHINT_SLOW ssize_t write_slow(int fd, const void *buf, size_t n) {
   MMHINT_WRITE_GUARD(fd, (&(struct iovec){(void *)buf, n}), 1,
                      MMHINT_CALL_REAL(write, syscall(SYS_write, fd, buf, n), fd, buf, n));
   MMHINT_WRITE_BODY(fd, (&(struct iovec){(void *)buf, n}), 1, 0, MMHINT_REAL(write)(fd, buf, n));
 }
 
-MMHINT_EXPORT ssize_t __write(int fd, const void *buf, size_t n) {
+MMHINT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+  MMHINT_FAST_WRITE(fd, -1, MMHINT_OP_WRITE, MMHINT_REAL(write)(fd, buf, n), SYS_write, fd, buf, n, 0);
+  return write_slow(fd, buf, n);
+}
+
+static MMHINT_SLOW ssize_t write2_slow(int fd, const void *buf, size_t n) {
   MMHINT_WRITE_GUARD(fd, (&(struct iovec){(void *)buf, n}), 1,
                      MMHINT_CALL_REAL(__write, syscall(SYS_write, fd, buf, n), fd, buf, n));
   MMHINT_WRITE_BODY(fd, (&(struct iovec){(void *)buf, n}), 1, 0, MMHINT_REAL(__write)(fd, buf, n));
+}
+
+MMHINT_EXPORT ssize_t __write(int fd, const void *buf, size_t n) {
+  MMHINT_FAST_WRITE(fd, -1, MMHINT_OP_WRITE, MMHINT_REAL(__write)(fd, buf, n), SYS_write, fd, buf, n, 0);
+  return write2_slow(fd, buf, n);
 }
 
 MMHINT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n) {
@@ -122,19 +134,37 @@ static inline int64_t write_at(const mmhint_ofd_t *o, int64_t off, int rwf) {
     return r_;                                                                                  \
   } while (0)
 
-MMHINT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
+static MMHINT_SLOW ssize_t pwrite_slow(int fd, const void *buf, size_t n, off_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pwrite, syscall(SYS_pwrite64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_PWRITE_BODY(fd, off, 0, MMHINT_REAL(pwrite)(fd, buf, n, off));
 }
 
-MMHINT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
+MMHINT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
+  MMHINT_FAST_WRITE(fd, write_at(q_, off, 0), MMHINT_OP_PWRITE,
+                    MMHINT_REAL(pwrite)(fd, buf, n, off), SYS_pwrite64, fd, buf, n, off);
+  return pwrite_slow(fd, buf, n, off);
+}
+
+static MMHINT_SLOW ssize_t pwrite64_slow(int fd, const void *buf, size_t n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(pwrite64, syscall(SYS_pwrite64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_PWRITE_BODY(fd, off, 0, MMHINT_REAL(pwrite64)(fd, buf, n, off));
 }
 
-MMHINT_EXPORT ssize_t __pwrite64(int fd, const void *buf, size_t n, off64_t off) {
+MMHINT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
+  MMHINT_FAST_WRITE(fd, write_at(q_, off, 0), MMHINT_OP_PWRITE,
+                    MMHINT_REAL(pwrite64)(fd, buf, n, off), SYS_pwrite64, fd, buf, n, off);
+  return pwrite64_slow(fd, buf, n, off);
+}
+
+static MMHINT_SLOW ssize_t pwrite64_2_slow(int fd, const void *buf, size_t n, off64_t off) {
   if (!mmhint__enter()) return MMHINT_CALL_REAL(__pwrite64, syscall(SYS_pwrite64, fd, buf, n, off), fd, buf, n, off);
   MMHINT_PWRITE_BODY(fd, off, 0, MMHINT_REAL(__pwrite64)(fd, buf, n, off));
+}
+
+MMHINT_EXPORT ssize_t __pwrite64(int fd, const void *buf, size_t n, off64_t off) {
+  MMHINT_FAST_WRITE(fd, write_at(q_, off, 0), MMHINT_OP_PWRITE,
+                    MMHINT_REAL(__pwrite64)(fd, buf, n, off), SYS_pwrite64, fd, buf, n, off);
+  return pwrite64_2_slow(fd, buf, n, off);
 }
 
 /* pwritev's raw system calls take the offset split in two longs. */

@@ -145,6 +145,19 @@ TEST(StatsHist, BucketBoundsMatchTheDeclaredTable) {
   }
   EXPECT_EQ(mmhint_hist_bucket(0), 0);
   EXPECT_EQ(mmhint_hist_bucket(UINT64_MAX), MMHINT_READ_HIST_BUCKETS - 1);
+  // The bucket is looked up by bit length: every octave's ends and a spread
+  // of sizes in between agree with counting the bounds at or below n.
+  auto by_bounds = [&](uint64_t n) {
+    int b = 0;
+    for (uint64_t x : bounds) b += n >= x;
+    return b;
+  };
+  for (int k = 0; k < 64; k++) {
+    const uint64_t lo = 1ull << k, hi = lo + (lo - 1);
+    for (uint64_t n : {lo, lo + lo / 3, lo + lo / 2, hi - lo / 5, hi})
+      EXPECT_EQ(mmhint_hist_bucket(n), by_bounds(n)) << n;
+  }
+  for (uint64_t n = 0; n < 70000; n += 7) EXPECT_EQ(mmhint_hist_bucket(n), by_bounds(n)) << n;
 }
 
 TEST_F(StatsTest, SamplerStaysBoundedAndEvenlySpaced) {
