@@ -36,7 +36,7 @@ for key in ("- Machine:", "- Date:", "- Commit:", "- Command: `scripts/bench --q
     if key not in text:
         bad.append("missing %r" % key)
 rows = [l for l in text.splitlines() if l.startswith("| ") and not l.startswith("| #")]
-want = ["1a", "1b", "1c", "1d", "1e", "2", "2b", "2c", "3a", "3b", "3c", "3d", "3e", "3i", "3j", "3f", "3g", "3h", "4", "5a", "5b", "5c", "5d", "5e", "6a", "6b", "6c", "7", "8a", "8c", "8b", "9", "10"]
+want = ["1a", "1b", "1c", "1d", "1e", "2", "2b", "2c", "3a", "3b", "3c", "3d", "3e", "3i", "3k", "3l", "3j", "3f", "3g", "3h", "4", "5a", "5b", "5c", "5d", "5e", "6a", "6b", "6c", "7", "8a", "8c", "8b", "9", "10"]
 got = []
 num = re.compile(r"^\d+\.\d+× \(\d+\.\d+–\d+\.\d+\)$|^\d+\.\d+×$")
 for l in rows:
