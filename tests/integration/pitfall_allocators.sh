@@ -77,6 +77,23 @@ for alloc in "$JEMALLOC" "$TCMALLOC"; do
   done
 done
 
+# Exact counts: a loop of N malloc(64)/free pairs (bench/overhead) under the shim alone counts N more
+# of each, and N more in the 0-64 size class, than the same loop with N = 1000.
+OV=$BUILD/bench/overhead
+if [ -x "$OV" ]; then
+  for n in 1000 101000; do run "ov$n" "$LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n under the shim failed"; done
+  got=$(/usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(p))['memory'] for p in sys.argv[1:])
+print(b['malloc_calls'] - a['malloc_calls'], b['free_calls'] - a['free_calls'],
+      b['size_classes']['0-64'] - a['size_classes']['0-64'], b['bytes_requested'] - a['bytes_requested'])" \
+    "$T/ov1000.json" "$T/ov101000.json" 2>&1)
+  [ "$got" = "100000 100000 100000 6400000" ] && ok "100,000 more malloc/free pairs counted exactly ($got)" ||
+    fail "100,000 more malloc(64)/free pairs: (malloc_calls, free_calls, 0-64, bytes_requested) grew by $got"
+else
+  fail "$OV not built"
+fi
+
 # Real programs under each stacking: python3 and sort.
 PYPROG='import hashlib,sys; d=open(sys.argv[1],"rb").read(); l=[bytearray(4096) for _ in range(2000)]; print(hashlib.sha256(d).hexdigest(), len(l))'
 # The real interpreter, not a wrapper script on PATH (pyenv shims spawn a dozen processes).
