@@ -81,13 +81,11 @@ done
 # of each, and N more in the 0-64 size class, than the same loop with N = 1000.
 OV=$BUILD/bench/overhead
 if [ -x "$OV" ]; then
+  q="'%d %d %d %d' % (s['memory']['malloc_calls'], s['memory']['free_calls'], s['memory']['size_classes']['0-64'], s['memory']['bytes_requested'])"
   for n in 1000 101000; do run "ov$n" "$LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n under the shim failed"; done
-  got=$(/usr/bin/python3 -c "
-import json, sys
-a, b = (json.load(open(p))['memory'] for p in sys.argv[1:])
-print(b['malloc_calls'] - a['malloc_calls'], b['free_calls'] - a['free_calls'],
-      b['size_classes']['0-64'] - a['size_classes']['0-64'], b['bytes_requested'] - a['bytes_requested'])" \
-    "$T/ov1000.json" "$T/ov101000.json" 2>&1)
+  read -r m0 f0 c0 b0 <<< "$(stats_q "$T/ov1000.json" "$q")"
+  read -r m1 f1 c1 b1 <<< "$(stats_q "$T/ov101000.json" "$q")"
+  got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
   [ "$got" = "100000 100000 100000 6400000" ] && ok "100,000 more malloc/free pairs counted exactly ($got)" ||
     fail "100,000 more malloc(64)/free pairs: (malloc_calls, free_calls, 0-64, bytes_requested) grew by $got"
 else
