@@ -6,6 +6,7 @@
 #include <string.h>
 
 mmhint_mem_stats_t mmhint_mem_stats;
+unsigned mmhint_alloc_mode = MMHINT_AM_UNRESOLVED;
 
 void mmhint_alloc_render(mmhint_json_t *j) {
 #define MMHINT_X_MEMW(name, doc)   \
@@ -16,9 +17,11 @@ void mmhint_alloc_render(mmhint_json_t *j) {
   static const char *const class_names[] = MMHINT_MEM_CLASS_NAMES;
   mmhint_json_key(j, "size_classes");
   mmhint_json_begin_object(j);
-  for (int i = 0; i < MMHINT_MEM_CLASSES; i++) {
-    mmhint_json_kv_uint(j, class_names[i], mmhint_mem_stats.size_class[i]);
+  uint64_t cls[MMHINT_MEM_CLASSES] = {0};
+  for (unsigned long b = 0; b < MMHINT_MEM_BITS; b++) {
+    cls[mmhint_mem_class_of_bits(b)] += __atomic_load_n(&mmhint_mem_stats.by_bits[b], __ATOMIC_RELAXED);
   }
+  for (int i = 0; i < MMHINT_MEM_CLASSES; i++) mmhint_json_kv_uint(j, class_names[i], cls[i]);
   mmhint_json_end_object(j);
 }
 

@@ -39,28 +39,54 @@ typedef enum {
 #define MMHINT_MEM_CLASSES 7
 #define MMHINT_MEM_CLASS_NAMES {"0-64", "64-512", "512-4K", "4K-64K", "64K-1M", "1M-32M", "32M+"}
 
+/*
+ * malloc's path adds to by_bits[mmhint_mem_bits(n)]: one add at a computed
+ * index, with no table between the size and the counter.  The writer folds
+ * the 64 bit lengths into the classes (mmhint_mem_class_of_bits).
+ */
+#define MMHINT_MEM_BITS 64
+
 typedef struct {
   uint64_t c[MMHINT_MC__COUNT];
-  uint64_t size_class[MMHINT_MEM_CLASSES];
+  uint64_t by_bits[MMHINT_MEM_BITS]; /* calls by the bit length of n - 1 (n = 0 and 1 in the first) */
 } mmhint_mem_stats_t;
 
 /* The counters; the shim adds to them with mmhint_count (policy/count.h). */
 extern __attribute__((visibility("hidden"))) mmhint_mem_stats_t mmhint_mem_stats;
 
-/* Returns the allocation size class of n bytes.  Inline: it is on every malloc's path. */
-static inline int mmhint_mem_class(uint64_t n) {
-  /* By the highest set bit of n - 1 (n = 0 and 1 in the first class): one table load instead of a chain of compares. */
-  static const unsigned char by_top_bit[64] = {
-      0, 0, 0, 0, 0, 0,                                     /* <= 64 */
-      1, 1, 1,                                              /* <= 512 */
-      2, 2, 2,                                              /* <= 4 KiB */
-      3, 3, 3, 3,                                           /* <= 64 KiB */
-      4, 4, 4, 4,                                           /* <= 1 MiB */
-      5, 5, 5, 5, 5,                                        /* <= 32 MiB */
-      6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
-      6, 6, 6, 6};
-  return by_top_bit[63 ^ __builtin_clzll((n - (n != 0)) | 1)];
+/*
+ * What free's and malloc's common paths must know, in one word so that free
+ * reads one: 0 when they call the next allocator with nothing else to do.
+ * The shim's start-up clears UNRESOLVED once the real malloc, __libc_malloc,
+ * free and __libc_free are known and sets COUNT when statistics are on;
+ * shim/alloc.c sets EARLY when its start-up arena hands out its first block
+ * (with glibc 2.36 it never does: dlsym does not allocate); policy/mempack.c
+ * sets PACKED when it reserves the packed range.  Bits are only ever added
+ * after start-up, so a free that sees 0 or COUNT may skip their tests.
+ */
+enum { MMHINT_AM_COUNT = 1, MMHINT_AM_PACKED = 2, MMHINT_AM_UNRESOLVED = 4, MMHINT_AM_EARLY = 8 };
+extern __attribute__((visibility("hidden"))) unsigned mmhint_alloc_mode;
+
+/* Returns the index of the highest set bit of n - 1 (0 for n = 0 and 1).  Inline: it is on every malloc's path. */
+static inline unsigned long mmhint_mem_bits(uint64_t n) {
+#if defined(__x86_64__)
+  /* bsr itself: the builtin's int result costs a sign extension before it can index (the operand is never 0). */
+  unsigned long b;
+  __asm__("bsr %1, %0" : "=r"(b) : "rm"((n - (n != 0)) | 1) : "cc");
+  return b;
+#else
+  return (unsigned long)(63 ^ __builtin_clzll((n - (n != 0)) | 1));
+#endif
 }
+
+/* Returns the size class of the sizes whose mmhint_mem_bits is b. */
+static inline int mmhint_mem_class_of_bits(unsigned long b) {
+  /* The classes end at 64, 512, 4 KiB, 64 KiB, 1 MiB and 32 MiB: highest bits 5, 8, 11, 15, 19, 24. */
+  return b < 6 ? 0 : b < 9 ? 1 : b < 12 ? 2 : b < 16 ? 3 : b < 20 ? 4 : b < 25 ? 5 : 6;
+}
+
+/* Returns the allocation size class of n bytes. */
+static inline int mmhint_mem_class(uint64_t n) { return mmhint_mem_class_of_bits(mmhint_mem_bits(n)); }
 
 /*
  * Writes the counters and "size_classes" as keys of the object `j` is in

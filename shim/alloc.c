@@ -45,6 +45,8 @@ static void *early_alloc(size_t n, size_t align) {
     errno = ENOMEM;
     return NULL;
   }
+  /* From now on every free tests for the arena (free_slow); before its first block none needs to. */
+  __atomic_fetch_or(&mmhint_alloc_mode, MMHINT_AM_EARLY, __ATOMIC_RELEASE);
   for (;;) {
     size_t used = __atomic_load_n(&early_used, __ATOMIC_RELAXED);
     size_t start = (used + sizeof(early_header_t) + align - 1) & ~(align - 1);
@@ -67,22 +69,27 @@ static inline size_t early_size(const void *p) { return ((const early_header_t *
 /*
  * Allocations are counted only when statistics are on: a malloc/free pair
  * costs ~10 ns, so even three counter adds are a visible share of it, and
- * nobody reads the counts otherwise.  mmhint__stats_on is set only once the
- * shim is READY.  The busy flag is not consulted: a counter add is safe on
- * re-entry, and the allocations made while a thread is busy are nearly all
- * the program's (glibc's stdio inside the shim's stdio wrappers allocating
- * the stream's buffer); the shim itself allocates only while starting a
- * helper thread.  Reading the flag was 4 instructions and ~0.9 ns of the
- * ~3.7 ns that counting added to a pair (bench/overhead malloc, interleaved).
+ * nobody reads the counts otherwise.  MMHINT_AM_COUNT (policy/alloc.h) is
+ * set during start-up, after the real functions are resolved, and only when
+ * malloc, __libc_malloc, free and __libc_free all were: the counted paths
+ * below call them without testing them.  The busy flag is not consulted: a
+ * counter add is safe on re-entry, and the allocations made while a thread
+ * is busy are nearly all the program's (glibc's stdio inside the shim's
+ * stdio wrappers allocating the stream's buffer); the shim itself allocates
+ * only while starting a helper thread.
  */
-static inline int counting(void) { return MMHINT_UNLIKELY(mmhint__stats_on); }
+static inline int counting(void) { return MMHINT_UNLIKELY(mmhint_alloc_mode & MMHINT_AM_COUNT); }
 
-static inline void count_alloc(int counter, size_t n) {
-  if (!counting()) return;
+/* Counts one call of `counter` for n bytes; the caller has tested counting(). */
+static inline void count_alloc_on(int counter, size_t n) {
   const int st = __libc_single_threaded;
   mmhint_count_st(st, &mmhint_mem_stats.c[counter], 1);
   mmhint_count_st(st, &mmhint_mem_stats.c[MMHINT_MC_bytes_requested], n);
-  mmhint_count_st(st, &mmhint_mem_stats.size_class[mmhint_mem_class(n)], 1);
+  mmhint_count_st(st, &mmhint_mem_stats.by_bits[mmhint_mem_bits(n)], 1);
+}
+
+static inline void count_alloc(int counter, size_t n) {
+  if (counting()) count_alloc_on(counter, n);
 }
 
 /* ---- Routing ------------------------------------------------------------------------ */
@@ -183,22 +190,33 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, void *(**real)(size
   return (*real)(n);
 }
 
-#define MMHINT_MALLOC_BODY(name, n)                                                      \
-  do {                                                                                   \
-    count_alloc(MMHINT_MC_malloc_calls, n); /* nothing before start-up: stats are off */ \
-    if (MMHINT_UNLIKELY(!MMHINT_REAL(name) || (n) >= mmhint_memroute_min))               \
-      return malloc_slow(n, &MMHINT_REAL(name));                                         \
-    return MMHINT_REAL(name)(n);                                                         \
+/*
+ * Two straight paths, each ending in a tail call: the counted one (which
+ * knows the real malloc, see counting()) and the uncounted one.
+ */
+#define MMHINT_MALLOC_BODY(name, n)                                                                   \
+  do {                                                                                                \
+    if (counting()) {                                                                                 \
+      count_alloc_on(MMHINT_MC_malloc_calls, n);                                                      \
+      if (MMHINT_UNLIKELY((n) >= mmhint_memroute_min)) return malloc_slow(n, &MMHINT_REAL(name));     \
+      return MMHINT_REAL(name)(n);                                                                    \
+    }                                                                                                 \
+    if (MMHINT_UNLIKELY(!MMHINT_REAL(name) || (n) >= mmhint_memroute_min)) /* nothing before start-up */ \
+      return malloc_slow(n, &MMHINT_REAL(name));                                                      \
+    return MMHINT_REAL(name)(n);                                                                      \
   } while (0)
 
 MMHINT_EXPORT void *malloc(size_t n) { MMHINT_MALLOC_BODY(malloc, n); }
 MMHINT_EXPORT void *__libc_malloc(size_t n) { MMHINT_MALLOC_BODY(__libc_malloc, n); }
 
 /*
- * The slow half of free: a pointer the router may have made (the packed
- * range exists, or p is aligned to a huge page), or a free before start-up.
+ * The slow half of free: the mode is neither 0 nor COUNT (before start-up,
+ * the start-up arena used, the packed range reserved), or p is aligned to a
+ * huge page (a routed region's, rare for anyone else's, or NULL).
  */
-static __attribute__((noinline)) void free_slow(void *p, void (**real)(void *)) {
+static __attribute__((noinline)) void free_slow(void *p, unsigned mode, void (**real)(void *)) {
+  if (!p || is_early(p)) return;
+  if (mode & MMHINT_AM_COUNT) mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);
   if (MMHINT_UNLIKELY(mmhint_memroute_packed(p)) && route_pack_free(p)) return;
   mmhint_region_t *e = mmhint_memroute_owner(p);
   if (MMHINT_UNLIKELY(e != NULL)) {
@@ -209,15 +227,27 @@ static __attribute__((noinline)) void free_slow(void *p, void (**real)(void *)) 
   (*real)(p);
 }
 
-/* Frees p unless it came from the start-up arena (which is never reused); routed memory goes back to the router. */
-#define MMHINT_FREE_BODY(name, p)                                                                         \
-  do {                                                                                                    \
-    if (!(p) || MMHINT_UNLIKELY(is_early(p))) return;                                                     \
-    if (counting()) mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                           \
-    if (MMHINT_UNLIKELY(mmhint_memroute_pack_len != 0 || ((uintptr_t)(p) & MMHINT_HUGE_MASK) == 0 ||      \
-                        !MMHINT_REAL(name)))                                                              \
-      return free_slow(p, &MMHINT_REAL(name));                                                            \
-    MMHINT_REAL(name)(p);                                                                                 \
+/*
+ * Frees p unless it came from the start-up arena (which is never reused);
+ * routed memory goes back to the router.  One word (mmhint_alloc_mode) says
+ * whether the call is counted and whether anything else must be tested (the
+ * start-up arena once it has handed out a block, the packed range once it is
+ * reserved), so the two common cases are each a straight path to a tail
+ * call.  NULL is 2 MiB aligned, so it takes the slow half, which returns on
+ * it: the common paths have no test for it.
+ */
+#define MMHINT_FREE_BODY(name, p)                                                   \
+  do {                                                                              \
+    const unsigned mode_ = mmhint_alloc_mode;                                       \
+    if (MMHINT_LIKELY(mode_ == MMHINT_AM_COUNT)) {                                  \
+      if (MMHINT_UNLIKELY(((uintptr_t)(p) & MMHINT_HUGE_MASK) == 0))                \
+        return free_slow(p, mode_, &MMHINT_REAL(name));                             \
+      mmhint_count(&mmhint_mem_stats.c[MMHINT_MC_free_calls], 1);                   \
+      return MMHINT_REAL(name)(p);                                                  \
+    }                                                                               \
+    if (MMHINT_UNLIKELY(mode_ != 0 || ((uintptr_t)(p) & MMHINT_HUGE_MASK) == 0))    \
+      return free_slow(p, mode_, &MMHINT_REAL(name));                               \
+    return MMHINT_REAL(name)(p);                                                    \
   } while (0)
 
 MMHINT_EXPORT void free(void *p) { MMHINT_FREE_BODY(free, p); }

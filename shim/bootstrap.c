@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 
 #include "include/mmhint.h"
+#include "policy/alloc.h"
 #include "policy/arena.h"
 #include "policy/fmt.h"
 #include "policy/spin.h"
@@ -158,6 +159,7 @@ void mmhint__bootstrap(void) {
   int saved_errno = errno;
   mmhint__busy = 1;
   resolve_all();
+  const int alloc_known = mmhint_real_malloc && mmhint_real___libc_malloc && mmhint_real_free && mmhint_real___libc_free;
   mmhint_clock_init();
   mmhint_values_defaults(&mmhint__cfg.values);
   mmhint_config_load(&mmhint__cfg, environ, (int)getauxval(AT_SECURE));
@@ -167,6 +169,7 @@ void mmhint__bootstrap(void) {
     state = MMHINT_STATE_PASSIVE;
   } else {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
+    if (mmhint__stats_on && alloc_known) __atomic_fetch_or(&mmhint_alloc_mode, MMHINT_AM_COUNT, __ATOMIC_RELEASE);
     mmhint__time_every = mmhint__cfg.values.num[MMHINT_OPT_stats_timing] != 0; /* "every" */
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     if (mmhint__cfg.values.num[MMHINT_OPT_direct_syscalls]) check_raw_io();
@@ -188,6 +191,7 @@ void mmhint__bootstrap(void) {
                    "");
     }
   }
+  if (alloc_known) __atomic_fetch_and(&mmhint_alloc_mode, ~(unsigned)MMHINT_AM_UNRESOLVED, __ATOMIC_RELEASE);
   mmhint__busy = 0;
   errno = saved_errno;
   __atomic_store_n(&mmhint__state, state, __ATOMIC_RELEASE);
