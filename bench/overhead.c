@@ -4,8 +4,10 @@
  * bench/overhead.py, which interleaves the two and compares.
  *
  *   overhead read FILE BLOCK     read() FILE to its end in BLOCK-byte calls
- *   overhead write FILE BLOCK COUNT
- *                                write() COUNT BLOCK-byte blocks to FILE (created or truncated)
+ *   overhead write FILE BLOCK COUNT [keep]
+ *                                write() COUNT BLOCK-byte blocks to FILE (created or truncated;
+ *                                with "keep" not truncated, so that the blocks overwrite the pages
+ *                                the file already has instead of allocating new ones)
  *   overhead malloc N SIZE       N malloc(SIZE)/free pairs
  *
  * Prints one line: "ns_per_op=<float> cpu_ns_per_op=<float> ops=<n> bytes=<n>":
@@ -60,11 +62,11 @@ int main(int argc, char **argv) {
            (unsigned long long)ops, (unsigned long long)bytes, sum);
     return 0;
   }
-  if (argc == 5 && strcmp(argv[1], "write") == 0) {
+  if ((argc == 5 || (argc == 6 && strcmp(argv[5], "keep") == 0)) && strcmp(argv[1], "write") == 0) {
     size_t block = strtoull(argv[3], NULL, 0);
     uint64_t count = strtoull(argv[4], NULL, 0);
     char *buf = malloc(block ? block : 1);
-    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(argv[2], O_WRONLY | O_CREAT | (argc == 6 ? 0 : O_TRUNC), 0644);
     if (fd < 0 || !buf) {
       perror(argv[2]);
       return 1;
@@ -101,6 +103,6 @@ int main(int argc, char **argv) {
     printf("ns_per_op=%.3f cpu_ns_per_op=%.3f ops=%llu bytes=0\n", (t1 - t0) / n, (c1 - c0) / n, (unsigned long long)n);
     return 0;
   }
-  fprintf(stderr, "usage: overhead read FILE BLOCK | overhead write FILE BLOCK COUNT | overhead malloc N SIZE\n");
+  fprintf(stderr, "usage: overhead read FILE BLOCK | overhead write FILE BLOCK COUNT [keep] | overhead malloc N SIZE\n");
   return 2;
 }
