@@ -6,7 +6,8 @@
 #include <string.h>
 
 mmhint_mem_stats_t mmhint_mem_stats;
-unsigned mmhint_alloc_mode = MMHINT_AM_UNRESOLVED;
+unsigned mmhint_malloc_mode = MMHINT_AM_UNRESOLVED;
+unsigned mmhint_free_mode = MMHINT_AM_UNRESOLVED;
 
 void mmhint_alloc_render(mmhint_json_t *j) {
 #define MMHINT_X_MEMW(name, doc)   \

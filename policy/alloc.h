@@ -55,17 +55,26 @@ typedef struct {
 extern __attribute__((visibility("hidden"))) mmhint_mem_stats_t mmhint_mem_stats;
 
 /*
- * What free's and malloc's common paths must know, in one word so that free
- * reads one: 0 when they call the next allocator with nothing else to do.
- * The shim's start-up clears UNRESOLVED once the real malloc, __libc_malloc,
- * free and __libc_free are known and sets COUNT when statistics are on;
- * shim/alloc.c sets EARLY when its start-up arena hands out its first block
- * (with glibc 2.36 it never does: dlsym does not allocate); policy/mempack.c
- * sets PACKED when it reserves the packed range.  Bits are only ever added
- * after start-up, so a free that sees 0 or COUNT may skip their tests.
+ * What the common paths of malloc and of free must know, one word each so
+ * that each reads one: 0 when they call the next allocator with nothing else
+ * to do, COUNT when they only count first; any other value sends them to
+ * their slow half.  The shim's start-up clears UNRESOLVED in both once the
+ * real malloc, __libc_malloc, free and __libc_free are known, sets COUNT in
+ * both when statistics are on, and sets ROUTED in malloc's when the router
+ * has size windows.  shim/alloc.c sets EARLY in free's when its start-up
+ * arena hands out a block (with glibc 2.36 it never does: dlsym does not
+ * allocate); policy/mempack.c sets PACKED in free's when it reserves the
+ * packed range.  Bits are only ever added after start-up.
  */
-enum { MMHINT_AM_COUNT = 1, MMHINT_AM_PACKED = 2, MMHINT_AM_UNRESOLVED = 4, MMHINT_AM_EARLY = 8 };
-extern __attribute__((visibility("hidden"))) unsigned mmhint_alloc_mode;
+enum {
+  MMHINT_AM_COUNT = 1,      /* both: statistics are on */
+  MMHINT_AM_UNRESOLVED = 2, /* both: before start-up resolved the real functions */
+  MMHINT_AM_ROUTED = 4,     /* malloc: sizes at or above mmhint_memroute_min go to the router */
+  MMHINT_AM_EARLY = 8,      /* free: the start-up arena has handed out a block */
+  MMHINT_AM_PACKED = 16     /* free: the packed range is reserved */
+};
+extern __attribute__((visibility("hidden"))) unsigned mmhint_malloc_mode;
+extern __attribute__((visibility("hidden"))) unsigned mmhint_free_mode;
 
 /* Returns the index of the highest set bit of n - 1 (0 for n = 0 and 1).  Inline: it is on every malloc's path. */
 static inline unsigned long mmhint_mem_bits(uint64_t n) {

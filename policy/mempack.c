@@ -75,7 +75,7 @@ static int pack_reserve(void) {
     if (tail) mmhint_os_munmap((void *)(p + len), tail);
     __atomic_store_n(&mmhint_memroute_pack_base, p, __ATOMIC_RELEASE);
     __atomic_store_n(&mmhint_memroute_pack_len, len, __ATOMIC_RELEASE);
-    __atomic_fetch_or(&mmhint_alloc_mode, MMHINT_AM_PACKED, __ATOMIC_RELEASE);
+    __atomic_fetch_or(&mmhint_free_mode, MMHINT_AM_PACKED, __ATOMIC_RELEASE);
     return 1;
   }
   pack_reserve_failed = 1;

@@ -46,7 +46,7 @@ static void *early_alloc(size_t n, size_t align) {
     return NULL;
   }
   /* From now on every free tests for the arena (free_slow); before its first block none needs to. */
-  __atomic_fetch_or(&mmhint_alloc_mode, MMHINT_AM_EARLY, __ATOMIC_RELEASE);
+  __atomic_fetch_or(&mmhint_free_mode, MMHINT_AM_EARLY, __ATOMIC_RELEASE);
   for (;;) {
     size_t used = __atomic_load_n(&early_used, __ATOMIC_RELAXED);
     size_t start = (used + sizeof(early_header_t) + align - 1) & ~(align - 1);
@@ -78,7 +78,7 @@ static inline size_t early_size(const void *p) { return ((const early_header_t *
  * stdio wrappers allocating the stream's buffer); the shim itself allocates
  * only while starting a helper thread.
  */
-static inline int counting(void) { return MMHINT_UNLIKELY(mmhint_alloc_mode & MMHINT_AM_COUNT); }
+static inline int counting(void) { return MMHINT_UNLIKELY(mmhint_malloc_mode & MMHINT_AM_COUNT); }
 
 /* Counts one call of `counter` for n bytes; the caller has tested counting(). */
 static inline void count_alloc_on(int counter, size_t n) {
@@ -179,11 +179,12 @@ static void *route_adopt(void *p, size_t n, void (*real_free)(void *)) {
 /* ---- The family ------------------------------------------------------------------------- */
 
 /*
- * The slow half of malloc: before start-up (the real malloc unknown) or a
- * size at or above the routing floor.  Out of line, so that the common path
- * is a few compares and a tail call with no stack frame.
+ * The slow half of malloc: before start-up (the real malloc unknown), or a
+ * size at or above the routing floor.  Out of line, so that the common paths
+ * are a compare and a tail call with no stack frame.  Counts when `count`.
  */
-static __attribute__((noinline)) void *malloc_slow(size_t n, void *(**real)(size_t)) {
+static __attribute__((noinline)) void *malloc_slow(size_t n, int count, void *(**real)(size_t)) {
+  if (count) count_alloc_on(MMHINT_MC_malloc_calls, n); /* nothing before start-up: stats are off */
   if (MMHINT_UNLIKELY(!*real) && (mmhint__bootstrap(), !*real)) return early_alloc(n, 16);
   void *r = route(n, 0);
   if (MMHINT_UNLIKELY(r != NULL)) return r;
@@ -191,19 +192,25 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, void *(**real)(size
 }
 
 /*
- * Two straight paths, each ending in a tail call: the counted one (which
- * knows the real malloc, see counting()) and the uncounted one.
+ * Straight paths, each ending in a tail call: counted, uncounted, and
+ * counted with size windows (one compare more).
  */
-#define MMHINT_MALLOC_BODY(name, n)                                                                   \
-  do {                                                                                                \
-    if (counting()) {                                                                                 \
-      count_alloc_on(MMHINT_MC_malloc_calls, n);                                                      \
-      if (MMHINT_UNLIKELY((n) >= mmhint_memroute_min)) return malloc_slow(n, &MMHINT_REAL(name));     \
-      return MMHINT_REAL(name)(n);                                                                    \
-    }                                                                                                 \
-    if (MMHINT_UNLIKELY(!MMHINT_REAL(name) || (n) >= mmhint_memroute_min)) /* nothing before start-up */ \
-      return malloc_slow(n, &MMHINT_REAL(name));                                                      \
-    return MMHINT_REAL(name)(n);                                                                      \
+#define MMHINT_MALLOC_BODY(name, n)                                                    \
+  do {                                                                                 \
+    const unsigned mode_ = mmhint_malloc_mode;                                         \
+    if (MMHINT_LIKELY(mode_ == MMHINT_AM_COUNT)) {                                     \
+      count_alloc_on(MMHINT_MC_malloc_calls, n);                                       \
+      return MMHINT_REAL(name)(n);                                                     \
+    }                                                                                  \
+    if (MMHINT_LIKELY(mode_ == 0)) return MMHINT_REAL(name)(n);                        \
+    if (mode_ == (MMHINT_AM_COUNT | MMHINT_AM_ROUTED)) {                               \
+      if (MMHINT_UNLIKELY((n) >= mmhint_memroute_min)) return malloc_slow(n, 1, &MMHINT_REAL(name)); \
+      count_alloc_on(MMHINT_MC_malloc_calls, n);                                       \
+      return MMHINT_REAL(name)(n);                                                     \
+    }                                                                                  \
+    if (MMHINT_UNLIKELY(mode_ & MMHINT_AM_UNRESOLVED) || (n) >= mmhint_memroute_min)   \
+      return malloc_slow(n, mode_ & MMHINT_AM_COUNT, &MMHINT_REAL(name));              \
+    return MMHINT_REAL(name)(n);                                                       \
   } while (0)
 
 MMHINT_EXPORT void *malloc(size_t n) { MMHINT_MALLOC_BODY(malloc, n); }
@@ -229,7 +236,7 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned mode, void (**
 
 /*
  * Frees p unless it came from the start-up arena (which is never reused);
- * routed memory goes back to the router.  One word (mmhint_alloc_mode) says
+ * routed memory goes back to the router.  One word (mmhint_free_mode) says
  * whether the call is counted and whether anything else must be tested (the
  * start-up arena once it has handed out a block, the packed range once it is
  * reserved), so the two common cases are each a straight path to a tail
@@ -238,7 +245,7 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned mode, void (**
  */
 #define MMHINT_FREE_BODY(name, p)                                                   \
   do {                                                                              \
-    const unsigned mode_ = mmhint_alloc_mode;                                       \
+    const unsigned mode_ = mmhint_free_mode;                                        \
     if (MMHINT_LIKELY(mode_ == MMHINT_AM_COUNT)) {                                  \
       if (MMHINT_UNLIKELY(((uintptr_t)(p) & MMHINT_HUGE_MASK) == 0))                \
         return free_slow(p, mode_, &MMHINT_REAL(name));                             \

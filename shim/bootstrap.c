@@ -169,13 +169,17 @@ void mmhint__bootstrap(void) {
     state = MMHINT_STATE_PASSIVE;
   } else {
     mmhint__stats_on = mmhint__cfg.values.str[MMHINT_OPT_stats][0] != '\0';
-    if (mmhint__stats_on && alloc_known) __atomic_fetch_or(&mmhint_alloc_mode, MMHINT_AM_COUNT, __ATOMIC_RELEASE);
+    if (mmhint__stats_on && alloc_known) {
+      __atomic_fetch_or(&mmhint_malloc_mode, MMHINT_AM_COUNT, __ATOMIC_RELEASE);
+      __atomic_fetch_or(&mmhint_free_mode, MMHINT_AM_COUNT, __ATOMIC_RELEASE);
+    }
     mmhint__time_every = mmhint__cfg.values.num[MMHINT_OPT_stats_timing] != 0; /* "every" */
     mmhint__has_rules = mmhint__cfg.n_rules > 0;
     if (mmhint__cfg.values.num[MMHINT_OPT_direct_syscalls]) check_raw_io();
     mmhint_stats_init((uint32_t)mmhint__cfg.values.num[MMHINT_OPT_stats_samples]);
     mmhint_cov_configure(mmhint__stats_on && mmhint__cfg.values.num[MMHINT_OPT_stats_touched]); /* policy/cov.c */
     mmhint_memroute_init(&mmhint__cfg.values); /* hugepages and numa options (policy/memroute.c) */
+    if (mmhint_memroute_min != UINT64_MAX) __atomic_fetch_or(&mmhint_malloc_mode, MMHINT_AM_ROUTED, __ATOMIC_RELEASE);
     mmhint_rm_configure(mmhint__cfg.values.num); /* read->mmap's process options (policy/readmap.c), before any window */
     capture_process();
     if (mmhint__stats_on) check_stats_path();
@@ -191,7 +195,10 @@ void mmhint__bootstrap(void) {
                    "");
     }
   }
-  if (alloc_known) __atomic_fetch_and(&mmhint_alloc_mode, ~(unsigned)MMHINT_AM_UNRESOLVED, __ATOMIC_RELEASE);
+  if (alloc_known) {
+    __atomic_fetch_and(&mmhint_malloc_mode, ~(unsigned)MMHINT_AM_UNRESOLVED, __ATOMIC_RELEASE);
+    __atomic_fetch_and(&mmhint_free_mode, ~(unsigned)MMHINT_AM_UNRESOLVED, __ATOMIC_RELEASE);
+  }
   mmhint__busy = 0;
   errno = saved_errno;
   __atomic_store_n(&mmhint__state, state, __ATOMIC_RELEASE);

@@ -88,6 +88,19 @@ if [ -x "$OV" ]; then
   got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
   [ "$got" = "100000 100000 100000 6400000" ] && ok "100,000 more malloc/free pairs counted exactly ($got)" ||
     fail "100,000 more malloc(64)/free pairs: (malloc_calls, free_calls, 0-64, bytes_requested) grew by $got"
+  # The same with the router's size windows on (malloc's counted path that also compares the size).
+  export MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K
+  for n in 1000 101000; do
+    run "ovr$n" "$LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n under the shim with hugepages=thp failed"
+  done
+  unset MMHINT_HUGEPAGES MMHINT_HUGEPAGE_MIN
+  got=$(stats_q "$T/ovr1000.json" "(s['memory']['policy']['hugepages'], s['memory']['policy']['hugepage_min'])")
+  [ "$got" = "('thp', 65536)" ] || fail "the size-window runs did not have the window on: memory.policy says $got"
+  read -r m0 f0 c0 b0 <<< "$(stats_q "$T/ovr1000.json" "$q")"
+  read -r m1 f1 c1 b1 <<< "$(stats_q "$T/ovr101000.json" "$q")"
+  got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
+  [ "$got" = "100000 100000 100000 6400000" ] && ok "with size windows, 100,000 more pairs counted exactly ($got)" ||
+    fail "with hugepages=thp,hugepage_min=64K, 100,000 more malloc(64)/free pairs: counters grew by $got"
 else
   fail "$OV not built"
 fi
