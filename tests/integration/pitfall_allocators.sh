@@ -77,30 +77,33 @@ for alloc in "$JEMALLOC" "$TCMALLOC"; do
   done
 done
 
-# Exact counts: a loop of N malloc(64)/free pairs (bench/overhead) under the shim alone counts N more
-# of each, and N more in the 0-64 size class, than the same loop with N = 1000.
+# Exact counts: a loop of N malloc(64)/free pairs (bench/overhead) counts N more of each, N more in
+# the 0-64 size class and 64 N more bytes_requested than the same loop with N = 1000.
+# exact_pairs TAG PRELOAD LABEL: runs both loops under LD_PRELOAD=PRELOAD (stats in $T/TAG1000.json and
+# $T/TAG101000.json) and checks the difference; returns nonzero when a run or its stats file failed.
 OV=$BUILD/bench/overhead
-if [ -x "$OV" ]; then
-  q="'%d %d %d %d' % (s['memory']['malloc_calls'], s['memory']['free_calls'], s['memory']['size_classes']['0-64'], s['memory']['bytes_requested'])"
-  for n in 1000 101000; do run "ov$n" "$LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n under the shim failed"; done
-  read -r m0 f0 c0 b0 <<< "$(stats_q "$T/ov1000.json" "$q")"
-  read -r m1 f1 c1 b1 <<< "$(stats_q "$T/ov101000.json" "$q")"
+exact_pairs() {
+  local tag=$1 pre=$2 label=$3 n m0 f0 c0 b0 m1 f1 c1 b1 got
+  local q="'%d %d %d %d' % (s['memory']['malloc_calls'], s['memory']['free_calls'], s['memory']['size_classes']['0-64'], s['memory']['bytes_requested'])"
+  for n in 1000 101000; do
+    run "$tag$n" "$pre" "$OV" malloc "$n" 64 ||
+      { fail "$label: overhead malloc $n failed: $(head -c 300 "$T/$tag$n.err")"; return 1; }
+    valid_stats "$T/$tag$n.json" || { fail "$label: overhead malloc $n left no valid stats file"; return 1; }
+  done
+  read -r m0 f0 c0 b0 <<< "$(stats_q "$T/${tag}1000.json" "$q")"
+  read -r m1 f1 c1 b1 <<< "$(stats_q "$T/${tag}101000.json" "$q")"
   got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
-  [ "$got" = "100000 100000 100000 6400000" ] && ok "100,000 more malloc/free pairs counted exactly ($got)" ||
-    fail "100,000 more malloc(64)/free pairs: (malloc_calls, free_calls, 0-64, bytes_requested) grew by $got"
+  [ "$got" = "100000 100000 100000 6400000" ] && ok "$label: 100,000 more malloc/free pairs counted exactly ($got)" ||
+    fail "$label: 100,000 more malloc(64)/free pairs: (malloc_calls, free_calls, 0-64, bytes_requested) grew by $got"
+}
+if [ -x "$OV" ]; then
+  exact_pairs ov "$LIB" "the shim alone"
   # The same with the router's size windows on (malloc's counted path that also compares the size).
   export MMHINT_HUGEPAGES=thp MMHINT_HUGEPAGE_MIN=64K
-  for n in 1000 101000; do
-    run "ovr$n" "$LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n under the shim with hugepages=thp failed"
-  done
+  exact_pairs ovr "$LIB" "with hugepages=thp,hugepage_min=64K" &&
+    got=$(stats_q "$T/ovr1000.json" "(s['memory']['policy']['hugepages'], s['memory']['policy']['hugepage_min'])") &&
+    { [ "$got" = "('thp', 65536)" ] || fail "the size-window runs did not have the window on: memory.policy says $got"; }
   unset MMHINT_HUGEPAGES MMHINT_HUGEPAGE_MIN
-  got=$(stats_q "$T/ovr1000.json" "(s['memory']['policy']['hugepages'], s['memory']['policy']['hugepage_min'])")
-  [ "$got" = "('thp', 65536)" ] || fail "the size-window runs did not have the window on: memory.policy says $got"
-  read -r m0 f0 c0 b0 <<< "$(stats_q "$T/ovr1000.json" "$q")"
-  read -r m1 f1 c1 b1 <<< "$(stats_q "$T/ovr101000.json" "$q")"
-  got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
-  [ "$got" = "100000 100000 100000 6400000" ] && ok "with size windows, 100,000 more pairs counted exactly ($got)" ||
-    fail "with hugepages=thp,hugepage_min=64K, 100,000 more malloc(64)/free pairs: counters grew by $got"
 else
   fail "$OV not built"
 fi
@@ -154,24 +157,15 @@ elif ! objdump -d --no-show-raw-insn "$T/libdlsym_alloc.so" | awk '/<dlsym>:/,/^
 else
   DA=$T/libdlsym_alloc.so
   if [ -x "$OV" ]; then
-    for n in 1000 101000; do run "da$n" "$DA $LIB" "$OV" malloc "$n" 64 || fail "overhead malloc $n with the allocating dlsym failed: $(head -c 300 "$T/da$n.err")"; done
+    exact_pairs da "$DA $LIB" "with the arena in use"
     arena=$(sed -n 's/^dlsym_alloc: \([0-9]*\) blocks in the arena$/\1/p' "$T/da1000.err")
     [ "${arena:-0}" -ge 1 ] && ok "the allocating dlsym got $arena blocks from the start-up arena and freed them after start-up" ||
       fail "the allocating dlsym got no block from the start-up arena (stderr: $(head -c 300 "$T/da1000.err")): the test exercises nothing"
-    if valid_stats "$T/da1000.json" && valid_stats "$T/da101000.json"; then
-      read -r m0 f0 c0 b0 <<< "$(stats_q "$T/da1000.json" "$q")"
-      read -r m1 f1 c1 b1 <<< "$(stats_q "$T/da101000.json" "$q")"
-      got="$((m1 - m0)) $((f1 - f0)) $((c1 - c0)) $((b1 - b0))"
-      [ "$got" = "100000 100000 100000 6400000" ] && ok "with the arena in use, 100,000 more pairs counted exactly ($got)" ||
-        fail "with the arena in use, 100,000 more malloc(64)/free pairs: counters grew by $got"
-    else
-      fail "with the allocating dlsym: stats files missing or invalid"
-    fi
   fi
-  run py.plain0 "" /usr/bin/python3 -c 'import json,zlib; print(len(json.dumps(list(range(20000)))), zlib.crc32(bytes(range(256))*99))' ||
-    fail "python3 plain run failed"
-  run py.da "$DA $LIB" /usr/bin/python3 -c 'import json,zlib; print(len(json.dumps(list(range(20000)))), zlib.crc32(bytes(range(256))*99))' &&
-    cmp -s "$T/py.plain0.out" "$T/py.da.out" && ok "python3 with the allocating dlsym: same output" ||
+  PYDA='import json,zlib; print(len(json.dumps(list(range(20000)))), zlib.crc32(bytes(range(256))*99))'
+  run py.plain0 "" /usr/bin/python3 -c "$PYDA" || fail "python3 plain run failed"
+  run py.da "$DA $LIB" /usr/bin/python3 -c "$PYDA" && cmp -s "$T/py.plain0.out" "$T/py.da.out" &&
+    ok "python3 with the allocating dlsym: same output" ||
     fail "python3 with the allocating dlsym: exit or output differs: $(head -c 300 "$T/py.da.err")"
 fi
 
